@@ -1,0 +1,36 @@
+# Every target creates .venv if missing and installs first; a re-run on a complete venv takes seconds.
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+OUT     ?= experiments/demo
+
+.PHONY: install build test demo bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+
+$(STAMP): $(BIN)/python pyproject.toml setup.py
+	$(BIN)/pip install torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install --no-deps ofa==0.1.0.post202307202001
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Recompile the Cython kernels in place (after editing csrc/).
+build: $(STAMP)
+	$(BIN)/python setup.py -q build_ext --inplace
+
+test: build
+	$(BIN)/python -m pytest -q
+
+demo: build
+	$(BIN)/nsganetv2 demo --save $(OUT)
+
+bench: build
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf build nsganetv2/*/*.so *.egg-info

@@ -1,0 +1,87 @@
+"""Decision making on a Pareto front: preference by achievement scalarisation, or high trade-off points."""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from nsganetv2.moo._validate import as_objectives
+
+
+def parse_preference(prefer: str, objectives: list[str]) -> np.ndarray:
+    """Weights for :func:`asf_select` from a string like ``"top1#80+flops#150"``, in the order of ``objectives``.
+
+    Parts are matched by key, so their order does not matter (the original used them in the order written). For
+    ``top1`` the value is an accuracy in percent and the weight is ``100 - value`` (objectives hold the error);
+    for any other key the weight is the value. Objectives not named get weight 1.
+    """
+    weights = {name: 1.0 for name in objectives}
+    seen: set[str] = set()
+    for part in filter(None, (p.strip() for p in prefer.split("+"))):
+        key, sep, value = part.partition("#")
+        key = key.strip()
+        if not sep:
+            raise ValueError(f"preference part {part!r} has no '#': write it as name#value, e.g. top1#80+flops#150")
+        if key not in weights:
+            raise ValueError(f"unknown objective {key!r} in preference {prefer!r}; known objectives: {objectives}")
+        if key in seen:
+            raise ValueError(f"objective {key!r} appears twice in preference {prefer!r}")
+        try:
+            v = float(value)
+        except ValueError:
+            raise ValueError(f"preference value {value!r} for {key!r} is not a number") from None
+        weights[key] = 100.0 - v if key == "top1" else v
+        seen.add(key)
+    if not seen:
+        raise ValueError(f"empty preference {prefer!r}; write it as name#value joined by '+', e.g. top1#80+flops#150")
+    return np.array([weights[n] for n in objectives], dtype=float)
+
+
+def asf(F, weights, utopian=None) -> np.ndarray:
+    """Achievement scalarising function ``max_j (F_j - z_j) / w_j`` (pymoo's ASF); zero weights become 1e-10."""
+    F = as_objectives(F)
+    w = np.asarray(weights, dtype=float).copy()
+    if w.shape != (F.shape[1],):
+        raise ValueError(f"weights must have one value per objective ({F.shape[1]}), got shape {w.shape}")
+    w[w == 0] = 1e-10
+    z = np.zeros(F.shape[1]) if utopian is None else np.asarray(utopian, dtype=float)
+    return ((F - z) / w).max(axis=1)
+
+
+def asf_select(F, weights, n: int, utopian=None) -> np.ndarray:
+    """Indices of the ``n`` points with the smallest ASF value (stable order)."""
+    return np.argsort(asf(F, weights, utopian), kind="stable")[:n]
+
+
+def high_tradeoff_points(F, n: int | None = None, epsilon: float = 0.125) -> np.ndarray:
+    """Indices of the points with the largest trade-off value mu (Rachmawati & Srinivasan; pymoo's rule).
+
+    ``F`` is min-max normalised per objective; each point's neighbours are the points within ``epsilon`` (at least
+    ``min(2 M, N - 1)`` nearest ones). mu_i = min over neighbours of sacrifice / gain. Returns the ``n`` largest mu
+    (descending); with ``n=None``, the points whose mu is above mean + 2 std, as pymoo does.
+    """
+    F = as_objectives(F)
+    N, M = F.shape
+    if N == 1:
+        return np.zeros(1, dtype=np.int64)
+    span = F.max(axis=0) - F.min(axis=0)
+    span[span < 1e-12] = 1.0  # a constant objective carries no trade-off; avoid dividing by zero
+    Fn = (F - F.min(axis=0)) / span
+    tree = cKDTree(Fn)
+    k_min = min(2 * M, N - 1) + 1  # the query includes the point itself
+    mu = np.full(N, -np.inf)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in range(N):
+            nbrs = tree.query_ball_point(Fn[i], epsilon)
+            if len(nbrs) < k_min:
+                nbrs = tree.query(Fn[i], k=k_min)[1]
+            diff = Fn[np.asarray(nbrs)] - Fn[i]
+            ratio = np.maximum(0, diff).sum(axis=1) / np.maximum(0, -diff).sum(axis=1)
+            ratio = ratio[~np.isnan(ratio)]  # the point itself gives 0/0
+            if ratio.size:
+                mu[i] = ratio.min()
+    if n is None:
+        finite = mu[np.isfinite(mu)]
+        if finite.size == 0:
+            return np.empty(0, dtype=np.int64)
+        return np.flatnonzero(mu >= finite.mean() + 2 * finite.std())
+    return np.argsort(-mu, kind="stable")[:n]
