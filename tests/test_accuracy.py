@@ -1,0 +1,69 @@
+import pytest
+import torch
+import torch.nn as nn
+
+from nsganetv2.evaluation.accuracy import autocast, evaluate, recalibrate_bn, resolve_amp
+
+
+class Fixed(nn.Module):
+    """Returns pre-set logits for each sample index carried in the input."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.register_buffer("table", logits)
+
+    def forward(self, idx):
+        return self.table[idx.long().view(-1)]
+
+
+def test_evaluate_counts_top1_top5_and_loss():
+    logits = torch.tensor([[9.0, 1, 0, 0, 0, 0], [0, 9, 1, 0, 0, 0], [1, 0, 0, 0, 0, 9], [0, 0, 0, 0, 0, 9]])
+    labels = torch.tensor([0, 2, 0, 1])  # only the first is a top-1 hit
+    idx = torch.arange(4).float()
+    loader = [(idx[:2], labels[:2]), (idx[2:], labels[2:])]
+    acc = evaluate(Fixed(logits), loader)
+    top = logits.topk(5, 1).indices
+    exp5 = sum(int(labels[i] in top[i]) for i in range(4)) / 4 * 100
+    assert acc.top1 == pytest.approx(25.0)
+    assert acc.top5 == pytest.approx(exp5)
+    assert acc.loss == pytest.approx(nn.functional.cross_entropy(logits, labels).item())
+    assert acc.n == 4
+
+
+def test_evaluate_rejects_nan_logits_and_empty_loader():
+    with pytest.raises(FloatingPointError, match="NaN"):
+        evaluate(Fixed(torch.full((2, 3), float("nan"))), [(torch.zeros(2), torch.zeros(2, dtype=torch.long))])
+    with pytest.raises(ValueError, match="empty loader"):
+        evaluate(Fixed(torch.zeros(2, 3)), [])
+
+
+def test_recalibrate_bn_sets_average_batch_statistics():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 4, 1, bias=False), nn.BatchNorm2d(4))
+    net[1].running_mean.fill_(123.0)
+    batches = [torch.randn(8, 3, 5, 5) * 3 + 1 for _ in range(3)]
+    seen = recalibrate_bn(net, batches)
+    assert seen == 24
+    assert not net.training
+    with torch.no_grad():
+        feats = [net[0](b) for b in batches]
+    mean = torch.stack([f.mean(dim=(0, 2, 3)) for f in feats]).mean(0)
+    var = torch.stack([f.var(dim=(0, 2, 3), unbiased=True) for f in feats]).mean(0)
+    torch.testing.assert_close(net[1].running_mean, mean, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(net[1].running_var, var, rtol=1e-5, atol=1e-5)
+    assert net[1].momentum == 0.1  # restored
+
+
+def test_amp_resolution_and_cpu_autocast_runs():
+    cpu = torch.device("cpu")
+    assert resolve_amp("off", cpu) is None
+    assert resolve_amp("bf16", cpu) is torch.bfloat16
+    assert resolve_amp("auto", torch.device("cuda")) is torch.float16
+    with pytest.raises(ValueError, match="fp16 autocast needs a CUDA"):
+        resolve_amp("fp16", cpu)
+    with pytest.raises(ValueError, match="amp must be one of"):
+        resolve_amp("half", cpu)
+    lin = nn.Linear(4, 3)
+    with autocast(cpu, torch.bfloat16):
+        out = lin(torch.randn(2, 4))
+    assert out.dtype == torch.bfloat16
