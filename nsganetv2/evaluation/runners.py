@@ -1,0 +1,405 @@
+"""Runners: map a pure, picklable ``fn(item) -> value`` over a batch, capturing failures per item.
+
+Every runner's ``run(fn, items)`` returns one ``Result`` per item, in order: ``ok``, ``value`` and, on
+failure, ``error`` ("ExceptionType: message") and ``traceback``. An exception in one item never stops the
+batch. Results are equal (``==``) across runners for the same deterministic ``fn``.
+
+- ``InProcessRunner``: a plain loop in this process.
+- ``MultiProcessRunner(n_workers, devices)``: one spawned worker process per device, fed from a dynamic
+  queue (a free worker takes the next item). CPU workers call ``torch.set_num_threads(1)``; a GPU
+  worker sees only its own device (``CUDA_VISIBLE_DEVICES``, ``torch.cuda.set_device(0)``), so ``fn``
+  simply uses ``"cuda"``. A worker that dies (segfault, killed for memory) fails its item with the
+  exit code and is replaced; the batch goes on.
+- ``DistributedRunner``: under ``torch.distributed`` (e.g. ``torchrun``). Rank 0 drives: its ``fn`` and
+  items are broadcast, every rank evaluates the strided shard ``items[rank::world_size]``, and the
+  results are gathered with ``all_gather_object`` so every rank returns the full list in order. Either
+  all ranks call ``run`` (SPMD), or ranks > 0 call ``serve()`` and wait for rank 0's batches until
+  rank 0 calls ``close()``.
+
+``current_device()`` tells ``fn`` which device its worker was given.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import pickle
+import traceback as tb
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+__all__ = [
+    "DistributedRunner",
+    "InProcessRunner",
+    "MultiProcessRunner",
+    "Result",
+    "Runner",
+    "current_device",
+    "make_runner",
+]
+
+log = logging.getLogger(__name__)
+
+_DEVICE = "cpu"
+
+
+def current_device() -> torch.device:
+    """The device this process was assigned by its runner ("cpu" or "cuda", which maps to its GPU)."""
+    return torch.device(_DEVICE)
+
+
+@dataclass
+class Result:
+    """The outcome of ``fn(item)``: ``value`` when ``ok``, else ``error`` text (and the traceback)."""
+
+    ok: bool
+    value: Any = None
+    error: str | None = None
+    traceback: str | None = field(default=None, compare=False, repr=False)
+
+
+def _check_picklable(fn: Callable[[Any], Any]) -> None:
+    try:
+        pickle.dumps(fn)
+    except Exception as e:  # noqa: BLE001 - pickling raises many types
+        raise ValueError(f"fn must be picklable to run in other processes (a module-level function or a "
+                         f"functools.partial of one), got {fn!r}: {type(e).__name__}: {e}") from e
+
+
+def _sendable(res: Result, idx: int) -> Result:
+    """``res``, or a failure if its value cannot be pickled (so a gather never breaks on one item)."""
+    if not res.ok:
+        return res
+    try:
+        pickle.dumps(res.value)
+    except Exception as e:  # noqa: BLE001
+        return Result(False, None, f"{type(e).__name__}: result of item {idx} cannot be sent back: {e}",
+                      tb.format_exc())
+    return res
+
+
+def _call(fn: Callable[[Any], Any], item: Any) -> Result:
+    try:
+        return Result(True, fn(item))
+    except Exception as e:  # noqa: BLE001 - per-item failure capture is the point
+        return Result(False, None, f"{type(e).__name__}: {e}", tb.format_exc())
+
+
+class Runner:
+    """Base class: ``run(fn, items) -> list[Result]``; usable as a context manager."""
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Result]:  # pragma: no cover
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release resources (no-op unless overridden)."""
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class InProcessRunner(Runner):
+    """Evaluate items one after the other in this process."""
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Result]:
+        return [_call(fn, item) for item in items]
+
+
+# ----------------------------------------------------------------------------------------------------
+# one worker process per device
+# ----------------------------------------------------------------------------------------------------
+
+
+def _visible_for(device: str) -> str | None:
+    """The CUDA_VISIBLE_DEVICES value that exposes only ``device`` (relative to this process's list)."""
+    dev = torch.device(device)
+    if dev.type != "cuda":
+        return None
+    index = dev.index or 0
+    ids = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    return ids[index] if index < len(ids) else str(index)
+
+
+def _setup_device(device: str) -> None:
+    global _DEVICE
+    if torch.device(device).type == "cuda":
+        torch.cuda.set_device(0)  # CUDA_VISIBLE_DEVICES was narrowed to this device before the spawn
+        _DEVICE = "cuda"
+    else:
+        torch.set_num_threads(1)
+        _DEVICE = "cpu"
+
+
+def _worker(device: str, conn) -> None:
+    """Worker loop. Messages: ("fn", fn) sets the function; (idx, item) evaluates; None stops."""
+    _setup_device(device)
+    fn = None
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg is None:
+            return
+        if msg[0] == "fn":
+            fn = msg[1]
+            continue
+        idx, item = msg
+        conn.send((idx, _sendable(_call(fn, item), idx)))
+
+
+class _Slot:
+    def __init__(self, proc, conn, device: str) -> None:
+        self.proc, self.conn, self.device = proc, conn, device
+        self.idx: int | None = None  # item in flight
+
+
+class MultiProcessRunner(Runner):
+    """One spawned worker process per device; each free worker is handed the next item (dynamic queue).
+
+    devices: e.g. ``["cuda:0", "cuda:1"]`` or ``["cpu", "cpu"]``; default: every visible GPU, else one CPU
+    worker. ``n_workers`` alone (no devices) means that many CPU workers. Workers start on the first
+    ``run`` and are reused by later ones (``fn`` is sent to each worker once per run); ``close()`` (or
+    leaving a ``with`` block) stops them.
+    """
+
+    def __init__(self, n_workers: int | None = None, devices: Sequence[str] | None = None) -> None:
+        if devices is None:
+            if n_workers is None:
+                n_gpu = torch.cuda.device_count()
+                devices = [f"cuda:{i}" for i in range(n_gpu)] if n_gpu else ["cpu"]
+            else:
+                if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
+                    raise ValueError(f"n_workers must be an int >= 1, got {n_workers!r}")
+                devices = ["cpu"] * n_workers
+        elif n_workers is not None and n_workers != len(devices):
+            raise ValueError(f"n_workers={n_workers} but {len(devices)} devices given; pass one or make them agree")
+        devices = [str(d) for d in devices]
+        if not devices:
+            raise ValueError("MultiProcessRunner needs at least one worker (n_workers >= 1 or a device list)")
+        for d in devices:
+            if torch.device(d).type not in ("cpu", "cuda"):
+                raise ValueError(f"device {d!r}: only 'cpu' and 'cuda:N' workers are supported")
+        self.devices = devices
+        self._ctx = mp.get_context("spawn")
+        self._slots: dict[int, _Slot] = {}
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.devices)
+
+    def _start(self, slot: int) -> None:
+        device = self.devices[slot]
+        here, there = self._ctx.Pipe()
+        p = self._ctx.Process(target=_worker, args=(device, there), daemon=True)
+        visible, saved = _visible_for(device), os.environ.get("CUDA_VISIBLE_DEVICES")
+        if visible is not None:  # the child inherits the environment at spawn, before it touches CUDA
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible
+        try:
+            p.start()
+        finally:
+            if visible is not None:
+                if saved is None:
+                    os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+                else:
+                    os.environ["CUDA_VISIBLE_DEVICES"] = saved
+        there.close()
+        self._slots[slot] = _Slot(p, here, device)
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Result]:
+        from multiprocessing.connection import wait
+
+        items = list(items)
+        if not items:
+            return []
+        _check_picklable(fn)
+        out: list[Result | None] = [None] * len(items)
+        pending = list(range(len(items) - 1, -1, -1))  # a stack: pop() gives the next item
+        slots = self._slots
+
+        def feed(slot: int) -> None:
+            s = slots[slot]
+            s.idx = pending.pop() if pending else None
+            if s.idx is not None:
+                s.conn.send((s.idx, items[s.idx]))
+
+        for slot in range(min(self.n_workers, len(items))):
+            if slot in slots and not slots[slot].proc.is_alive():
+                slots.pop(slot).conn.close()
+            if slot not in slots:
+                self._start(slot)
+        for slot in list(slots):
+            slots[slot].conn.send(("fn", fn))
+        for slot in list(slots):
+            feed(slot)
+        done = False
+        try:
+            while any(s.idx is not None for s in slots.values()):
+                busy = {s.conn: k for k, s in slots.items() if s.idx is not None}
+                for conn in wait(list(busy), timeout=1.0):
+                    slot = busy[conn]
+                    s = slots[slot]
+                    try:
+                        got, res = conn.recv()
+                    except (EOFError, OSError):
+                        s.proc.join(timeout=5)
+                        log.warning("worker on %s died (exit code %s) on item %d", s.device, s.proc.exitcode, s.idx)
+                        out[s.idx] = Result(False, None, f"WorkerDied: the worker process on {s.device} exited "
+                                                         f"with code {s.proc.exitcode} while evaluating item {s.idx}")
+                        conn.close()
+                        del slots[slot]
+                        if pending:
+                            self._start(slot)
+                            slots[slot].conn.send(("fn", fn))
+                            feed(slot)
+                        continue
+                    out[got] = res
+                    feed(slot)
+            done = True
+        finally:
+            if not done:  # interrupted: the workers' state is unknown
+                self.close()
+        return out  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Stop the worker processes."""
+        for s in self._slots.values():
+            try:
+                s.conn.send(None)
+            except OSError:
+                pass
+        for s in self._slots.values():
+            s.proc.join(timeout=10)
+            if s.proc.is_alive():
+                s.proc.kill()
+                s.proc.join()
+            s.conn.close()
+        self._slots.clear()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+# ----------------------------------------------------------------------------------------------------
+# torch.distributed
+# ----------------------------------------------------------------------------------------------------
+
+
+class DistributedRunner(Runner):
+    """Shard every batch over the ranks of a ``torch.distributed`` group; rank 0 drives.
+
+    If the default process group is not initialised it is initialised from the environment that
+    ``torchrun`` sets (``nccl`` when CUDA is present, else ``gloo``; ``backend`` overrides). Each rank
+    binds to GPU ``LOCAL_RANK`` when that GPU exists, otherwise uses one CPU thread when several ranks
+    share the machine.
+    """
+
+    def __init__(self, backend: str | None = None) -> None:
+        import torch.distributed as dist
+
+        global _DEVICE
+        self._dist = dist
+        if not dist.is_available():
+            raise ValueError("torch.distributed is not available in this torch build; use another runner")
+        self._owns_group = False
+        if not dist.is_initialized():
+            if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+                raise ValueError("DistributedRunner needs torchrun (RANK / WORLD_SIZE unset) or an initialised "
+                                 "process group; launch with `torchrun --nproc_per_node=N ...`")
+            backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
+            dist.init_process_group(backend)
+            self._owns_group = True
+        self.rank = dist.get_rank()
+        self.world_size = dist.get_world_size()
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if torch.cuda.is_available() and local_rank < torch.cuda.device_count():
+            torch.cuda.set_device(local_rank)
+            _DEVICE = f"cuda:{local_rank}"
+        elif int(os.environ.get("LOCAL_WORLD_SIZE", "1")) > 1:
+            torch.set_num_threads(1)
+        self._stopped = False
+
+    def _bcast(self, obj: Any) -> Any:
+        box = [obj if self.rank == 0 else None]
+        self._dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def _shard(self, fn: Callable[[Any], Any], items: list) -> list[Result]:
+        mine = [(i, _sendable(_call(fn, items[i]), i)) for i in range(self.rank, len(items), self.world_size)]
+        gathered: list[Any] = [None] * self.world_size
+        self._dist.all_gather_object(gathered, mine)
+        out: list[Result | None] = [None] * len(items)
+        for part in gathered:
+            for i, res in part:
+                out[i] = res
+        return out  # type: ignore[return-value]
+
+    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Result]:
+        """Collective: rank 0's ``fn`` and ``items`` are used; every rank returns all results in order."""
+        if self._stopped:
+            raise ValueError("this DistributedRunner was closed; create a new one")
+        if self.rank == 0:
+            _check_picklable(fn)
+        msg = self._bcast(("run", fn, list(items)) if self.rank == 0 else None)
+        return self._shard(msg[1], msg[2])
+
+    def serve(self) -> None:
+        """On ranks > 0: evaluate rank 0's batches until rank 0 calls ``close()``."""
+        while True:
+            msg = self._bcast(None)
+            if msg[0] == "stop":
+                self._finish()
+                return
+            self._shard(msg[1], msg[2])
+
+    def close(self) -> None:
+        """Rank 0 (or every rank, in SPMD use): release the serving ranks; destroy a group we created."""
+        if self._stopped:
+            return
+        self._bcast(("stop", None, None))
+        self._finish()
+
+    def _finish(self) -> None:
+        self._stopped = True
+        if self._owns_group:
+            self._dist.barrier()
+            self._dist.destroy_process_group()
+
+
+def make_runner(n_gpus: int = 0, distributed: bool | None = None, n_workers: int | None = None) -> Runner:
+    """Pick a runner: distributed (under torchrun, or when asked), one worker per GPU, CPU workers, or in-process.
+
+    distributed=None means "if a process group is initialised or torchrun's WORLD_SIZE > 1".
+    n_gpus > 1 gives one worker per GPU; n_gpus == 1 runs in this process on the GPU;
+    n_workers > 1 without GPUs gives that many CPU worker processes.
+    """
+    import torch.distributed as dist
+
+    if distributed is None:
+        distributed = (dist.is_available() and dist.is_initialized()) or int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        return DistributedRunner()
+    if isinstance(n_gpus, bool) or not isinstance(n_gpus, int) or n_gpus < 0:
+        raise ValueError(f"n_gpus must be an int >= 0, got {n_gpus!r}")
+    if n_gpus > 0:
+        have = torch.cuda.device_count()
+        if n_gpus > have:
+            raise ValueError(f"--n_gpus {n_gpus} but only {have} CUDA device(s) visible; lower --n_gpus")
+        if n_gpus == 1:
+            global _DEVICE
+            _DEVICE = "cuda"
+            return InProcessRunner()
+        return MultiProcessRunner(devices=[f"cuda:{i}" for i in range(n_gpus)])
+    if n_workers is not None and n_workers > 1:
+        return MultiProcessRunner(n_workers=n_workers)
+    return InProcessRunner()
