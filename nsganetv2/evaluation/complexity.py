@@ -1,0 +1,152 @@
+"""Params and FLOPs of OFA MobileNetV3 subnets: analytic (from the config, cached) and hook-based.
+
+Definitions (those of the ``ofa`` package: ``ofa.utils.count_parameters`` and ``ofa.utils.count_net_flops``):
+
+* **params**: the number of elements of all trainable parameters of the extracted static subnet, classifier
+  included (conv weights, BN affine weights and biases, SE conv weights and biases, linear weight and bias;
+  BN running statistics are buffers, not parameters).
+* **FLOPs** are multiply-accumulates (MACs) of convolutions and linear layers for one image of size r x r:
+  a convolution counts ``in_channels / groups * kh * kw`` per output element (bias not counted), a linear layer
+  ``in_features * out_features``. BatchNorm, activations, pooling, the SE multiplication and residual additions
+  count 0. (torchprofile, used by the original NSGANetV2 scripts, also counts elementwise multiplies of h-swish
+  and SE and so reports ~2-3 % more.)
+
+We return exact integers. ``ofa``'s counter accumulates in float32, so beyond 2**24 MACs its total can differ
+from ours by float32 rounding (relative error < 1e-6); at small resolutions the two are identical.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Mapping, NamedTuple, Optional
+
+import torch
+import torch.nn as nn
+
+from nsganetv2.supernet._ops import conv_out_size, middle_channels, se_channels
+from nsganetv2.supernet.ofa_mbv3 import SE_STAGES, STRIDE_STAGES, normalize_arch, stage_widths
+
+__all__ = ["Complexity", "count_params", "count_flops", "complexity", "profile_module", "in_millions",
+           "config_key"]
+
+
+class Complexity(NamedTuple):
+    flops: int
+    params: int
+
+
+def in_millions(value: float, ndigits: int = 2) -> float:
+    """``value / 1e6`` rounded, as the original's ``net.stats`` report MFLOPs and M params."""
+    return round(value / 1e6, ndigits)
+
+
+def config_key(config: Mapping[str, Any], resolution: Optional[int] = None) -> tuple:
+    """Hashable key ``(ks, e, d, r)`` of a config (padded or unpadded lists accepted)."""
+    ks, e, d = normalize_arch(config)
+    r = resolution if resolution is not None else config.get("r")
+    return tuple(ks), tuple(e), tuple(d), None if r is None else int(r)
+
+
+@lru_cache(maxsize=1 << 16)
+def _count(ks: tuple, e: tuple, d: tuple, r: Optional[int], n_classes: int, width_mult: float) -> Complexity:
+    w = stage_widths(width_mult)
+    params = 0
+    flops = 0
+    h = r if r is not None else 1
+    # stem: 3x3 conv stride 2 + BN
+    h = conv_out_size(h, 3, 2)
+    flops += 3 * 9 * w[0] * h * h
+    params += 27 * w[0] + 2 * w[0]
+    # first block: depthwise 3x3 + BN, pointwise + BN (expand ratio 1, no SE)
+    flops += 9 * w[0] * h * h + w[0] * w[1] * h * h
+    params += 9 * w[0] + 2 * w[0] + w[0] * w[1] + 2 * w[1]
+    cin = w[1]
+    pos = 0
+    for s in range(5):
+        cout = w[2 + s]
+        for j in range(d[s]):
+            k, er = ks[pos], e[pos]
+            pos += 1
+            stride = STRIDE_STAGES[s + 1] if j == 0 else 1
+            mid = middle_channels(cin, er)
+            h_out = conv_out_size(h, k, stride)
+            flops += cin * mid * h * h  # inverted bottleneck 1x1
+            params += cin * mid + 2 * mid
+            flops += mid * k * k * h_out * h_out  # depthwise
+            params += mid * k * k + 2 * mid
+            if SE_STAGES[s + 1]:
+                se = se_channels(mid)
+                flops += 2 * mid * se
+                params += 2 * mid * se + se + mid
+            flops += mid * cout * h_out * h_out  # point linear
+            params += mid * cout + 2 * cout
+            cin, h = cout, h_out
+    flops += cin * w[7] * h * h  # final expand 1x1 + BN
+    params += cin * w[7] + 2 * w[7]
+    flops += w[7] * w[8]  # feature mix 1x1 on the pooled 1x1 map, no BN
+    params += w[7] * w[8]
+    flops += w[8] * n_classes  # classifier
+    params += w[8] * n_classes + n_classes
+    return Complexity(int(flops), int(params))
+
+
+def complexity(config: Mapping[str, Any], n_classes: int = 1000, width_mult: float = 1.0,
+               resolution: Optional[int] = None) -> Complexity:
+    """(FLOPs as MACs, params) of the subnet ``config`` at resolution ``config["r"]`` (or ``resolution``)."""
+    ks, e, d, r = config_key(config, resolution)
+    if r is None:
+        raise ValueError("FLOPs need a resolution: give config['r'] or resolution=")
+    if r < 1:
+        raise ValueError(f"resolution must be positive, got {r}")
+    return _count(ks, e, d, r, int(n_classes), float(width_mult))
+
+
+def count_params(config: Mapping[str, Any], n_classes: int = 1000, width_mult: float = 1.0) -> int:
+    """Trainable parameters of the subnet (classifier with ``n_classes`` outputs included)."""
+    ks, e, d, _ = config_key(config)
+    return _count(ks, e, d, None, int(n_classes), float(width_mult)).params
+
+
+def count_flops(config: Mapping[str, Any], n_classes: int = 1000, width_mult: float = 1.0,
+                resolution: Optional[int] = None) -> int:
+    """MACs of convolutions and linear layers for one ``r x r`` image (OFA's counter definition)."""
+    return complexity(config, n_classes, width_mult, resolution).flops
+
+
+def profile_module(module: nn.Module, resolution: int, in_channels: int = 3) -> Complexity:
+    """Hook-based count on a static module (e.g. an extracted subnet), same definition as above.
+
+    The supernet itself runs sliced weights through functional calls, which hooks cannot see: it is
+    extracted first. The module is run once in eval mode on a zero image and restored afterwards.
+    """
+    from nsganetv2.supernet import OFAMobileNetV3Supernet
+
+    if isinstance(module, OFAMobileNetV3Supernet):
+        module = module.extract()
+    total = [0]
+
+    def conv_hook(m: nn.Conv2d, _inp: Any, out: torch.Tensor) -> None:
+        kh, kw = m.weight.shape[2], m.weight.shape[3]
+        total[0] += m.in_channels * out.numel() * kh * kw // m.groups
+
+    def linear_hook(m: nn.Linear, _inp: Any, _out: torch.Tensor) -> None:
+        total[0] += m.in_features * m.out_features
+
+    handles = []
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            handles.append(m.register_forward_hook(conv_hook))
+        elif isinstance(m, nn.Linear):
+            handles.append(m.register_forward_hook(linear_hook))
+    was_training = module.training
+    try:
+        p = next(module.parameters())
+        module.eval()
+        with torch.no_grad():
+            module(torch.zeros(1, in_channels, resolution, resolution, device=p.device, dtype=p.dtype))
+    finally:
+        for h in handles:
+            h.remove()
+        module.train(was_training)
+    params = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    return Complexity(int(total[0]), int(params))
