@@ -1,0 +1,194 @@
+"""Non-dominated sorting, first front, crowding distance: ours vs moocore and pymoo, single thread, median of repeats.
+
+Sorting (all fronts) and first front for N = 1e2, 1e3, 1e4, 1e5 (quick: 1e2, 1e3), M = 2, 3, 5, uniform random points
+and points on a sphere front (one front); crowding distance on sphere fronts (pygmo too if it is installed).
+Peers: moocore (pareto_rank, is_nondominated keep_weakly), pymoo (NonDominatedSorting = moocore + front splitting,
+find_non_dominated), pymoo's Cython ENS-BS, fast best-order sort and Deb sort, pymoo's Cython pairwise first-front
+scan. A peer whose result differs from ours is marked "!" and is not counted as fastest (pymoo's best-order sort is
+wrong on ties; ours is checked against moocore on every cell). A peer whose estimated time exceeds the limit prints
+"-". Ratio = ours / fastest correct peer.
+
+    python benchmarks/bench_sort.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+
+def uniform(n: int, m: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, m))
+
+
+def sphere(n: int, m: int, seed: int = 0) -> np.ndarray:
+    X = np.abs(np.random.default_rng(seed).normal(size=(n, m))) + 1e-12
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _ranks_from_fronts(fronts, n: int) -> np.ndarray:
+    r = np.full(n, -1, dtype=np.int64)
+    for k, f in enumerate(fronts):
+        r[np.asarray(f, dtype=np.int64)] = k
+    return r
+
+
+def _mask_from_index(idx, n: int) -> np.ndarray:
+    m = np.zeros(n, dtype=bool)
+    m[np.asarray(idx, dtype=np.int64)] = True
+    return m
+
+
+# name -> (function returning a comparable result, growth exponent used to skip hopeless cells)
+def _sort_libs() -> dict:
+    from nsganetv2.moo.sorting import non_dominated_sort
+
+    libs = {"ours": (non_dominated_sort, 1)}
+    try:
+        import moocore
+
+        libs["moocore"] = (moocore.pareto_rank, 1)
+    except ImportError:
+        pass
+    try:
+        from pymoo.functions import load_function
+        from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+        nds = NonDominatedSorting()
+        libs["pymoo"] = (lambda F: nds.do(F, return_rank=True)[1], 1)
+        ens, fbos, deb = (load_function(k) for k in ("efficient_non_dominated_sort", "fast_best_order_sort",
+                                                    "fast_non_dominated_sort"))
+        libs["pymoo-ENS-BS"] = (lambda F: _ranks_from_fronts(ens(F, strategy="binary"), len(F)), 2)
+        libs["pymoo-FBOS"] = (lambda F: _ranks_from_fronts(fbos(F), len(F)), 2)
+        libs["pymoo-Deb"] = (lambda F: _ranks_from_fronts(deb(F), len(F)), 2)
+    except ImportError:
+        pass
+    return libs
+
+
+def _first_libs() -> dict:
+    from nsganetv2.moo.sorting import pareto_mask
+
+    libs = {"ours": (pareto_mask, 1)}
+    try:
+        import moocore
+
+        libs["moocore"] = (lambda F: moocore.is_nondominated(F, keep_weakly=True), 1)
+    except ImportError:
+        pass
+    try:
+        from pymoo.functions import load_function
+        from pymoo.util.nds.non_dominated_sorting import find_non_dominated
+
+        libs["pymoo"] = (lambda F: _mask_from_index(find_non_dominated(F), len(F)), 1)
+        scan = load_function("find_non_dominated")
+        libs["pymoo-scan"] = (lambda F: _mask_from_index(scan(F), len(F)), 2)
+    except ImportError:
+        pass
+    return libs
+
+
+def _crowd_libs() -> dict:
+    from nsganetv2.moo.crowding import crowding_distance
+
+    libs = {"ours": (crowding_distance, 1)}
+    try:
+        from pymoo.operators.survival.rank_and_crowding.metrics import get_crowding_function
+
+        cd = get_crowding_function("cd")
+        libs["pymoo"] = (cd.do, 1)
+    except ImportError:
+        pass
+    try:
+        import pygmo  # only if already installed
+
+        # pygmo does not divide by M; rescale so results are comparable
+        libs["pygmo"] = (lambda F: np.asarray(pygmo.crowding_distance(F)) / F.shape[1], 1)
+    except ImportError:
+        pass
+    return libs
+
+
+def _same(a, b, task: str) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    if task != "crowding":
+        return bool(np.array_equal(a, b))
+    if not np.array_equal(np.isinf(a), np.isinf(b)):
+        return False
+    fin = np.isfinite(a)
+    return bool(np.allclose(a[fin], b[fin], rtol=1e-12, atol=0))
+
+
+def _time(fn, F, budget: float, max_repeats: int) -> tuple[float, object]:
+    t = time.perf_counter()
+    out = fn(F)
+    first = time.perf_counter() - t
+    reps = int(min(max_repeats, max(3, budget / max(first, 1e-7))))
+    times = [first]
+    for _ in range(reps - 1):
+        t = time.perf_counter()
+        fn(F)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)), out
+
+
+def _fmt(t: float | None, wrong: bool) -> str:
+    if t is None:
+        return "-"
+    s = f"{t * 1e3:.3g}" if t * 1e3 >= 0.01 else f"{t * 1e3:.2g}"
+    return s + ("!" if wrong else "")
+
+
+def main(quick: bool = False) -> list[dict]:
+    """Run every cell, print the table (times in ms) and return the rows."""
+    sizes = (100, 1000) if quick else (100, 1000, 10_000, 100_000)
+    budget, max_repeats, limit = (0.1, 15, 1.0) if quick else (0.6, 101, 8.0)
+    tasks = [("rank", _sort_libs()), ("first", _first_libs()), ("crowding", _crowd_libs())]
+    rows = []
+    for task, libs in tasks:
+        names = list(libs)
+        header = f"{'task':8s} {'data':7s} {'M':>2s} {'N':>7s} " + " ".join(f"{n:>12s}" for n in names)
+        print(f"\n{header} {'fastest peer':>13s} {'ratio':>6s}", flush=True)
+        kinds = ("sphere",) if task == "crowding" else ("uniform", "sphere")
+        for kind in kinds:
+            for m in (2, 3, 5):
+                last: dict[str, tuple[int, float]] = {}
+                for n in sizes:
+                    F = uniform(n, m) if kind == "uniform" else sphere(n, m)
+                    times: dict[str, float | None] = {}
+                    wrong: dict[str, bool] = {}
+                    ref = None
+                    for name in names:
+                        fn, expo = libs[name]
+                        if name in last:
+                            n0, t0 = last[name]
+                            if t0 * (n / n0) ** expo > limit:
+                                times[name] = None
+                                continue
+                        t, out = _time(fn, F, budget, max_repeats)
+                        last[name] = (n, t)
+                        times[name] = t
+                        if name == "ours":
+                            ref = out
+                        wrong[name] = name != "ours" and not _same(out, ref, task)
+                    peers = {k: v for k, v in times.items() if k != "ours" and v is not None and not wrong[k]}
+                    best = min(peers, key=peers.get) if peers else None
+                    ratio = times["ours"] / peers[best] if best else float("nan")
+                    if task != "crowding" and "moocore" in times and wrong.get("moocore"):
+                        raise AssertionError(f"ours differs from moocore on {task} {kind} M={m} N={n}")
+                    cells = " ".join(f"{_fmt(times.get(k), wrong.get(k, False)):>12s}" for k in names)
+                    print(f"{task:8s} {kind:7s} {m:2d} {n:7d} {cells} {best or '-':>13s} {ratio:6.2f}", flush=True)
+                    rows.append(dict(task=task, data=kind, M=m, N=n, times=times, wrong=wrong, best=best, ratio=ratio))
+    print("\ntimes in ms (median); '!' = result differs from ours (not counted); '-' = skipped (too slow)")
+    return rows
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1e2, 1e3 only, fewer repeats")
+    main(parser.parse_args().quick)

@@ -1,0 +1,63 @@
+"""Non-dominated sorting: ranks, fronts and the first front (minimisation, weak dominance).
+
+A point ``q`` dominates ``p`` when ``q <= p`` in every objective and ``q < p`` in at least one. Exact duplicates never
+dominate each other, so all copies of a point share its front; :func:`pareto_mask` keeps every copy of a
+non-dominated point (like pymoo and ``moocore.is_nondominated(keep_weakly=True)``).
+
+Algorithms (compiled, ``csrc/moo/nds.h``): rows are sorted lexicographically and duplicates collapsed, then
+M = 2 a sweep with a binary search over the fronts (O(N log N)); M = 3 a sweep with a treap staircase per front
+(O(N log K log N)); M >= 4 ENS-BS with a bucket k-d tree per front (pruned by per-node minimum corners).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nsganetv2.moo import _sorting
+from nsganetv2.moo._validate import as_objectives
+
+__all__ = ["non_dominated_sort", "fronts", "pareto_mask"]
+
+_F64 = np.dtype(np.float64)
+
+
+def _objectives(F) -> np.ndarray:
+    """The cheap path for arrays that are already float64, C-contiguous, 2-D and non-empty; finiteness is checked
+    inside the kernel (which then returns None and we re-validate to raise the error naming the row)."""
+    if type(F) is np.ndarray and F.dtype == _F64 and F.ndim == 2 and F.size and F.flags.c_contiguous:
+        return F
+    return as_objectives(F)
+
+
+def _nonfinite(F) -> None:
+    as_objectives(F)  # raises the ValueError that names the first row holding NaN or inf
+    raise AssertionError("kernel reported a non-finite value that validation did not find")  # pragma: no cover
+
+
+def non_dominated_sort(F) -> np.ndarray:
+    """Front index of every point (0 = first front) of the (N, M) objective array ``F``, as int64."""
+    A = _objectives(F)
+    ranks = _sorting.ranks(A)
+    if ranks is None:
+        _nonfinite(F)
+    return ranks
+
+
+def fronts(F) -> list[np.ndarray]:
+    """The fronts of ``F`` as a list of int64 index arrays (first front first, indices ascending in each)."""
+    ranks = non_dominated_sort(F)
+    order = np.argsort(ranks, kind="stable")
+    counts = np.bincount(ranks)
+    return np.split(order, np.cumsum(counts)[:-1])
+
+
+def pareto_mask(F) -> np.ndarray:
+    """Boolean mask of the first front (non-dominated points) of ``F``.
+
+    Only the first front is computed (cheaper than :func:`non_dominated_sort`). Every copy of a duplicated
+    non-dominated point is kept (``True``).
+    """
+    A = _objectives(F)
+    mask = _sorting.first_front(A)
+    if mask is None:
+        _nonfinite(F)
+    return mask

@@ -1,0 +1,203 @@
+"""Non-dominated sorting and the first front against moocore, pymoo and the numpy reference."""
+from __future__ import annotations
+
+import moocore
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting, find_non_dominated
+
+from nsganetv2.moo import _sorting
+from nsganetv2.moo._reference import non_dominated_sort_ref, pareto_mask_ref
+from nsganetv2.moo.sorting import fronts, non_dominated_sort, pareto_mask
+
+
+def _data(kind: str, n: int, m: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        return rng.random((n, m))
+    if kind == "grid":  # many ties and exact duplicates
+        return rng.integers(0, 4, size=(n, m)).astype(float)
+    if kind == "sphere":  # one front
+        X = np.abs(rng.normal(size=(n, m))) + 1e-9
+        return X / np.linalg.norm(X, axis=1, keepdims=True)
+    if kind == "mixed":  # many small fronts plus copies of some rows
+        F = rng.integers(0, 12, size=(n, m)).astype(float) / 3.0
+        F[: n // 4] = F[n // 4 : 2 * (n // 4)]
+        return F
+    raise AssertionError(kind)
+
+
+KINDS = ["uniform", "grid", "sphere", "mixed"]
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("kind", KINDS)
+def test_ranks_agree_with_moocore_pymoo_and_reference(kind: str, m: int) -> None:
+    for seed, n in enumerate([1, 2, 7, 60, 400]):
+        F = _data(kind, n, m, seed)
+        ours = non_dominated_sort(F)
+        assert ours.dtype == np.int64 and ours.shape == (n,)
+        np.testing.assert_array_equal(ours, moocore.pareto_rank(F))
+        np.testing.assert_array_equal(ours, NonDominatedSorting().do(F, return_rank=True)[1])
+        np.testing.assert_array_equal(ours, non_dominated_sort_ref(F))
+        # the general k-d tree path must agree too (it is used for M >= 4 and forced here for M <= 3), and so must
+        # the treap staircases (the M = 3 fallback when there are too many fronts for the bitsets)
+        np.testing.assert_array_equal(_sorting.ranks(F, 1), ours)
+        np.testing.assert_array_equal(_sorting.ranks(F, 2), ours)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("kind", KINDS)
+def test_pareto_mask_agrees_with_moocore_pymoo_and_reference(kind: str, m: int) -> None:
+    for seed, n in enumerate([1, 2, 7, 60, 400]):
+        F = _data(kind, n, m, 100 + seed)
+        ours = pareto_mask(F)
+        assert ours.dtype == np.bool_ and ours.shape == (n,)
+        np.testing.assert_array_equal(ours, moocore.is_nondominated(F, keep_weakly=True))
+        np.testing.assert_array_equal(np.flatnonzero(ours), find_non_dominated(F))
+        np.testing.assert_array_equal(ours, pareto_mask_ref(F))
+        np.testing.assert_array_equal(_sorting.first_front(F, 1), ours)
+        np.testing.assert_array_equal(_sorting.first_front(F, 2), ours)
+        np.testing.assert_array_equal(_sorting.first_front(F, 3), ours)  # without the early-exit filter
+
+
+@pytest.mark.parametrize("m", [2, 3, 4, 5, 6])
+@pytest.mark.parametrize("kind", KINDS)
+def test_larger_sets_agree_with_moocore(kind: str, m: int) -> None:
+    """Big enough for many k-d tree splits, deep treaps and the radix sort."""
+    F = _data(kind, 3000, m, 7 * m)
+    np.testing.assert_array_equal(non_dominated_sort(F), moocore.pareto_rank(F))
+    np.testing.assert_array_equal(pareto_mask(F), moocore.is_nondominated(F, keep_weakly=True))
+    np.testing.assert_array_equal(_sorting.first_front(F, 3), pareto_mask(F))
+    np.testing.assert_array_equal(_sorting.ranks(F, 1), moocore.pareto_rank(F))
+    np.testing.assert_array_equal(_sorting.ranks(F, 2), moocore.pareto_rank(F))
+
+
+@pytest.mark.parametrize("kind", ["uniform", "grid", "sphere"])
+def test_big_inputs_use_the_bucketed_radix_sort(kind: str) -> None:
+    """N above the size where the row sort switches to its MSD bucket pass."""
+    for m in (2, 3):
+        F = _data(kind, 20000, m, 11 * m)
+        np.testing.assert_array_equal(non_dominated_sort(F), moocore.pareto_rank(F))
+        np.testing.assert_array_equal(pareto_mask(F), moocore.is_nondominated(F, keep_weakly=True))
+    F = np.exp(np.random.default_rng(3).normal(size=(20000, 2)) * 30)  # keys spread over many exponents
+    F[::3] *= -1
+    np.testing.assert_array_equal(non_dominated_sort(F), moocore.pareto_rank(F))
+
+
+@pytest.mark.parametrize("m", [2, 3, 4])
+def test_long_chains_of_fronts(m: int) -> None:
+    """One point per front (for M = 3 this overflows the bitset budget and falls back to the treaps)."""
+    n = 6000
+    F = np.repeat(np.arange(n, dtype=float)[::-1, None], m, axis=1)
+    F[::7, -1] += 0.5  # ties in all but the last objective
+    ranks = non_dominated_sort(F)
+    np.testing.assert_array_equal(ranks, moocore.pareto_rank(F))
+    assert ranks.max() == n - 1
+    np.testing.assert_array_equal(pareto_mask(F), ranks == 0)
+
+
+def test_concurrent_calls_from_threads_agree() -> None:
+    """The kernels release the GIL and keep per-thread scratch: concurrent and short-lived threads must agree."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nsganetv2.moo.crowding import crowding_distance
+
+    data = [_data(kind, n, m, s) for s, (kind, n, m) in enumerate([("uniform", 9000, 3), ("grid", 5000, 2),
+                                                                      ("sphere", 3000, 4), ("uniform", 200, 5)] * 3)]
+    expected = [(moocore.pareto_rank(F), moocore.is_nondominated(F, keep_weakly=True)) for F in data]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda F: (non_dominated_sort(F), pareto_mask(F), crowding_distance(F)), data))
+    for (r, mk), (r2, mk2, cd) in zip(expected, got):
+        np.testing.assert_array_equal(r2, r)
+        np.testing.assert_array_equal(mk2, mk)
+        assert cd.shape == r.shape
+
+
+def test_ties_in_first_objective_and_duplicates_share_fronts() -> None:
+    F = np.array([[1, 2], [1, 2], [1, 3], [0, 5], [2, 1], [2, 1], [1, 1]], dtype=float)
+    # (1,1) dominates (1,2) twice and (1,3) and (2,1) twice; (0,5) is non-dominated
+    np.testing.assert_array_equal(non_dominated_sort(F), [1, 1, 2, 0, 1, 1, 0])
+    np.testing.assert_array_equal(pareto_mask(F), [False, False, False, True, False, False, True])
+    G = np.array([[0.0, 1.0], [-0.0, 1.0], [1.0, 0.0]])  # -0.0 == 0.0: duplicates
+    np.testing.assert_array_equal(non_dominated_sort(G), [0, 0, 0])
+    np.testing.assert_array_equal(pareto_mask(G), [True, True, True])
+
+
+def test_fronts_partition_the_points_by_rank() -> None:
+    F = _data("grid", 500, 3, 3)
+    ranks = non_dominated_sort(F)
+    fr = fronts(F)
+    assert len(fr) == ranks.max() + 1
+    np.testing.assert_array_equal(np.sort(np.concatenate(fr)), np.arange(len(F)))
+    pymoo_fronts = NonDominatedSorting().do(F)
+    for k, f in enumerate(fr):
+        assert f.dtype == np.int64
+        assert np.all(np.diff(f) > 0)
+        np.testing.assert_array_equal(ranks[f], k)
+        np.testing.assert_array_equal(f, pymoo_fronts[k])
+
+
+def test_input_types_are_accepted() -> None:
+    rng = np.random.default_rng(5)
+    I = rng.integers(-3, 3, size=(200, 3))
+    expected = moocore.pareto_rank(I.astype(float))
+    np.testing.assert_array_equal(non_dominated_sort(I), expected)
+    np.testing.assert_array_equal(non_dominated_sort(I.astype(np.float32)), expected)
+    np.testing.assert_array_equal(non_dominated_sort(I.tolist()), expected)
+    np.testing.assert_array_equal(non_dominated_sort(np.asfortranarray(I.astype(float))), expected)
+    wide = np.repeat(I.astype(float), 2, axis=1)[:, ::2]  # non-contiguous view
+    np.testing.assert_array_equal(non_dominated_sort(wide), expected)
+    np.testing.assert_array_equal(pareto_mask(I.astype(np.float32)), expected == 0)
+
+
+@pytest.mark.parametrize("fn", [non_dominated_sort, pareto_mask, fronts])
+def test_bad_input_raises_value_error(fn) -> None:
+    with pytest.raises(ValueError, match="2-D"):
+        fn(np.zeros(3))
+    with pytest.raises(ValueError, match="2-D"):
+        fn(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="empty"):
+        fn(np.zeros((0, 2)))
+    with pytest.raises(ValueError, match="no objectives"):
+        fn(np.zeros((3, 0)))
+    with pytest.raises(ValueError, match="numbers"):
+        fn(np.array([["a", "b"]]))
+    F = np.zeros((5, 3))
+    F[3, 1] = np.nan
+    with pytest.raises(ValueError, match="row 3"):
+        fn(F)
+    F[3, 1] = 0.0
+    F[2, 2] = -np.inf
+    with pytest.raises(ValueError, match="row 2"):
+        fn(F)
+    with pytest.raises(ValueError, match="row 1"):
+        fn(np.array([[0, 1], [np.inf, 2]], dtype=np.float32))
+
+
+_points = st.integers(1, 5).flatmap(
+    lambda m: hnp.arrays(
+        np.float64,
+        st.tuples(st.integers(1, 40), st.just(m)),
+        elements=st.sampled_from([-1.0, -0.0, 0.0, 0.5, 1.0, 2.0, 3.5]),
+    )
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(F=_points, seed=st.integers(0, 2**32 - 1))
+def test_ranks_invariant_under_row_permutation(F: np.ndarray, seed: int) -> None:
+    perm = np.random.default_rng(seed).permutation(len(F))
+    ranks = non_dominated_sort(F)
+    np.testing.assert_array_equal(non_dominated_sort(F[perm]), ranks[perm])
+    np.testing.assert_array_equal(ranks, non_dominated_sort_ref(F))
+
+
+@settings(max_examples=150, deadline=None)
+@given(F=_points)
+def test_first_front_equals_pareto_mask(F: np.ndarray) -> None:
+    np.testing.assert_array_equal(pareto_mask(F), non_dominated_sort(F) == 0)
+    np.testing.assert_array_equal(fronts(F)[0], np.flatnonzero(pareto_mask(F)))
