@@ -1,24 +1,7 @@
-"""Multi-objective core: numpy in, numpy out, over compiled kernels (all objectives minimised).
+"""Multi-objective core: numpy in, numpy out, over compiled kernels (all objectives minimised)."""
+from nsganetv2.moo.crowding import crowding_distance
+from nsganetv2.moo.hypervolume import hypervolume, hypervolume_contributions
+from nsganetv2.moo.sorting import fronts, non_dominated_sort, pareto_mask
 
-The public functions are imported lazily, so ``import nsganetv2.moo.decision`` does not load every kernel.
-"""
-from importlib import import_module
-
-_PUBLIC = {
-    "non_dominated_sort": "sorting",
-    "fronts": "sorting",
-    "pareto_mask": "sorting",
-    "hypervolume": "hypervolume",
-    "crowding_distance": "crowding",
-}
-__all__ = sorted(_PUBLIC)
-
-
-def __getattr__(name: str):
-    if name in _PUBLIC:
-        return getattr(import_module(f"nsganetv2.moo.{_PUBLIC[name]}"), name)
-    raise AttributeError(f"module 'nsganetv2.moo' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
+__all__ = ["non_dominated_sort", "fronts", "pareto_mask", "hypervolume", "hypervolume_contributions",
+           "crowding_distance"]

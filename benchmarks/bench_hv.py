@@ -1,0 +1,130 @@
+"""Hypervolume: ours vs moocore and pymoo's HV (which calls moocore), single thread, median of repeats.
+
+Fronts on the positive unit sphere, reference 1.1 per objective, N = 1e2, 1e3, 1e4 and M = 2..6. A cell a
+library cannot finish within 30 s (probed in a child process) prints "-". Prints a table with ours / fastest peer.
+Times are process CPU seconds (``time.process_time``): every library here runs on one thread, and CPU time stays
+meaningful when other jobs share the machine, where wall time does not.
+
+    python benchmarks/bench_hv.py [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import time
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+
+LIMIT_S = 30.0
+
+
+def sphere(n: int, m: int, seed: int = 0) -> np.ndarray:
+    X = np.abs(np.random.default_rng(seed).normal(size=(n, m))) + 1e-12
+    return X / np.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _libraries() -> dict:
+    from nsganetv2.moo.hypervolume import hypervolume
+
+    libs = {"ours": hypervolume}
+    try:
+        import moocore
+
+        libs["moocore"] = lambda F, ref: moocore.hypervolume(F, ref=ref)
+    except ImportError:
+        pass
+    try:
+        from pymoo.indicators.hv import HV
+
+        libs["pymoo"] = lambda F, ref: HV(ref_point=ref)(F)
+    except ImportError:
+        pass
+    return libs
+
+
+def _child(name: str, n: int, m: int, queue) -> None:
+    F, ref = sphere(n, m), np.full(m, 1.1)
+    t = time.process_time()
+    v = _libraries()[name](F, ref)
+    queue.put((time.process_time() - t, float(v)))
+
+
+def _probe(name: str, n: int, m: int) -> tuple[float, float] | None:
+    """One run in a child process; None when it does not finish within LIMIT_S."""
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(name, n, m, queue))
+    proc.start()
+    proc.join(LIMIT_S)
+    if proc.is_alive():
+        proc.kill()
+        proc.join()
+        return None
+    return queue.get() if not queue.empty() else None
+
+
+def _time(fn, F, ref, budget: float, max_repeats: int) -> tuple[float, float]:
+    value = fn(F, ref)  # warm-up
+    times = []
+    start = time.perf_counter()
+    while len(times) < max_repeats and (len(times) < 3 or time.perf_counter() - start < budget):
+        t = time.process_time()
+        fn(F, ref)
+        times.append(time.process_time() - t)
+    return float(np.median(times)), float(value)
+
+
+def main(quick: bool = False) -> list[dict]:
+    libs = _libraries()
+    sizes = (100, 1000) if quick else (100, 1000, 10000)
+    budget, max_repeats = (0.2, 20) if quick else (1.0, 200)
+    rows = []
+    last: dict[tuple[str, int], float] = {}
+    for m in range(2, 7):
+        for n in sizes:
+            F, ref = sphere(n, m), np.full(m, 1.1)
+            row = {"M": m, "N": n}
+            values = {}
+            for name, fn in libs.items():
+                guess = last.get((name, m), 0.0) * (10.0 ** max(1, m - 3))
+                if guess > 1.0:  # might not finish: probe once in a child with a hard limit
+                    probe = _probe(name, n, m)
+                    if probe is None:
+                        row[name] = None
+                        continue
+                    if probe[0] > 2.0:  # slow enough: one more run is all the median we afford
+                        t, v = _time(fn, F, ref, 0.0, 1)
+                        row[name], values[name], last[(name, m)] = min(t, probe[0]), v, min(t, probe[0])
+                        continue
+                t, v = _time(fn, F, ref, budget, max_repeats)
+                row[name], values[name], last[(name, m)] = t, v, t
+            if "ours" in values and len(values) > 1:
+                ref_v = [v for k, v in values.items() if k != "ours"][0]
+                row["relerr"] = abs(values["ours"] - ref_v) / abs(ref_v)
+            rows.append(row)
+    _print(rows, [k for k in libs])
+    return rows
+
+
+def _print(rows: list[dict], names: list[str]) -> None:
+    peers = [k for k in names if k != "ours"]
+    head = f"{'M':>2} {'N':>6} " + " ".join(f"{k:>10}" for k in names) + f" {'ours/best':>10} {'rel.err':>8}"
+    print("hypervolume, sphere front, ref 1.1, CPU seconds (median of repeats, single thread)")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        cells = " ".join(f"{r[k]:10.3e}" if r.get(k) is not None else f"{'-':>10}" for k in names)
+        best = [r[k] for k in peers if r.get(k) is not None]
+        ratio = f"{r['ours'] / min(best):10.2f}" if best and r.get("ours") is not None else f"{'-':>10}"
+        err = f"{r['relerr']:8.1e}" if "relerr" in r else f"{'-':>8}"
+        print(f"{r['M']:>2} {r['N']:>6} {cells} {ratio} {err}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1e2, 1e3 only, fewer repeats")
+    main(parser.parse_args().quick)
