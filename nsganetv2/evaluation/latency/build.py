@@ -1,0 +1,321 @@
+"""Build a latency look-up table for this machine: time every layer the search space can produce.
+
+Each entry is one layer, built from the supernet's static layer classes with random weights, exported to ONNX
+(legacy exporter, in memory) and timed alone with ONNX Runtime (batch 1 by default, pinned threads, thread CPU
+time at one thread). Layers are handled in chunks: export all, then time the chunk in a few interleaved passes
+and keep each layer's best pass, so that a burst of load from other processes spoils one pass, not the entry.
+The table is written atomically after each chunk (also when interrupted); a re-run skips the keys in the file.
+
+Size: per width, the distinct keys are the first block and, per stage, 9 (k x e) keys for layer 0 and 9 for
+layers 1..3 at each distinct feature size, plus the fixed parts (first_conv per resolution, final_expand_layer
+per final feature size, feature_mix_layer, classifier). The NSGANetV2 space (r = 192..256 step 4, k 3/5/7,
+e 3/4/6, d 2/3/4) gives 867 keys at w1.0 (also 867 at w1.2); one resolution gives 95; r in {128, 144, 160}
+gives 271. Cost here is ~0.35 s per key (mostly the ONNX export), so ~35 s per resolution and ~5 min for
+the whole NSGANetV2 space, plus ~20-40 s to calibrate on 8 whole subnets (2-core AMD EPYC under a load of
+7-10 from other jobs: 271 keys + calibration took 116 s, 95 keys + calibration 69 s; 3 passes x 15 runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from ...supernet.layers import ConvLayer, IdentityLayer, LinearLayer, MBConvLayer, ResidualBlock
+from ...supernet.ofa_mbv3 import ACT_STAGES, SE_STAGES, STRIDE_STAGES
+from .measure import (LatencyStats, _clock, _time_session, export_onnx, make_session, measure_onnx,
+                      torch_threads)
+from .table import LatencyTable, LayerSpec, _fixed_specs, _half, _mbconv, _widths
+
+__all__ = ["space_lists", "lut_specs", "count_lut_keys", "build_layer", "measure_layer", "calibrate_lut", "build_lut"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RESOLUTIONS = tuple(range(192, 257, 4))
+
+
+class _GlobalPool(nn.Module):
+    """final_expand_layer then the network's global average pool (the original times them together)."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer(x).mean(3, keepdim=True).mean(2, keepdim=True)
+
+
+class _Flatten(nn.Module):
+    """feature_mix_layer then the network's flatten."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer(x)
+        return x.view(x.size(0), -1)
+
+
+def _first(obj: Any, names: Sequence[str], default: Any) -> Any:
+    for name in names:
+        if obj is not None and hasattr(obj, name):
+            value = getattr(obj, name)
+            if value is not None:
+                return value
+    return default
+
+
+def space_lists(space: Any = None, resolutions: Optional[Iterable[int]] = None,
+                ks_list: Optional[Iterable[int]] = None, expand_list: Optional[Iterable[float]] = None,
+                depth_list: Optional[Iterable[int]] = None) -> tuple[list[int], list[int], list[float], list[int]]:
+    """(resolutions, kernels, expand ratios, depths): explicit lists win, then the space's, then the defaults."""
+    res = resolutions if resolutions is not None else _first(space, ("resolutions", "resolution", "r_list"),
+                                                             DEFAULT_RESOLUTIONS)
+    ks = ks_list if ks_list is not None else _first(space, ("ks_list", "kernel_size", "kernel_sizes"), (3, 5, 7))
+    ex = expand_list if expand_list is not None else _first(space, ("expand_ratio_list", "exp_ratio", "e_list",
+                                                                    "expand_ratios"), (3, 4, 6))
+    de = depth_list if depth_list is not None else _first(space, ("depth_list", "depth", "depths"), (2, 3, 4))
+    out = []
+    for name, vals in (("resolutions", res), ("ks_list", ks), ("expand_list", ex), ("depth_list", de)):
+        vals = sorted(set(vals if isinstance(vals, Iterable) else [vals]))
+        if not vals:
+            raise ValueError(f"{name} is empty: give at least one value")
+        out.append(vals)
+    if min(out[3]) < 1:
+        raise ValueError(f"depth_list values must be >= 1, got {out[3]}")
+    return out[0], out[1], out[2], out[3]
+
+
+def lut_specs(resolutions: Iterable[int], ks_list: Iterable[int] = (3, 5, 7),
+              expand_list: Iterable[float] = (3, 4, 6), depth_list: Iterable[int] = (2, 3, 4),
+              width_mult: float = 1.0, n_classes: int = 1000) -> dict[str, LayerSpec]:
+    """Every distinct table entry the space can produce, key -> spec, in a deterministic order."""
+    widths = _widths(float(width_mult))
+    max_depth = max(depth_list)
+    specs: dict[str, LayerSpec] = {}
+    for r in sorted(set(int(v) for v in resolutions)):
+        for spec in _fixed_specs(r, widths, widths[6], int(n_classes)):
+            specs.setdefault(spec.key, spec)
+        fsize = _half(r)
+        stem, cin = widths[0], widths[1]
+        spec = _mbconv(fsize, stem, cin, 1, 3, STRIDE_STAGES[0], bool(stem == cin), SE_STAGES[0], ACT_STAGES[0])
+        specs.setdefault(spec.key, spec)
+        fsize = spec.output[0]
+        for stage in range(5):
+            cout = widths[2 + stage]
+            for j in range(max_depth):
+                stride = STRIDE_STAGES[1 + stage] if j == 0 else 1
+                for k in sorted(set(ks_list)):
+                    for e in sorted(set(expand_list)):
+                        spec = _mbconv(fsize, cin, cout, e, k, stride, bool(stride == 1 and cin == cout),
+                                       SE_STAGES[1 + stage], ACT_STAGES[1 + stage])
+                        specs.setdefault(spec.key, spec)
+                fsize, cin = spec.output[0], cout
+    return specs
+
+
+def count_lut_keys(space: Any = None, width_mult: float = 1.0, n_classes: int = 1000, **lists: Any) -> int:
+    """Number of entries :func:`build_lut` would measure for this space (same arguments)."""
+    res, ks, ex, de = space_lists(space, **lists)
+    return len(lut_specs(res, ks, ex, de, width_mult, n_classes))
+
+
+def build_layer(spec: LayerSpec) -> tuple[nn.Module, tuple[int, ...]]:
+    """The module timed for ``spec`` (static supernet layers, random weights) and its input shape (C, H, W)."""
+    if spec.ltype == "MBConv":
+        cin, cout = spec.input[2], spec.output[2]
+        conv = MBConvLayer(cin, cout, spec.kernel, spec.stride, spec.expand,
+                           mid_channels=None if spec.expand == 1 else spec.mid, act_func=spec.act,
+                           use_se=bool(spec.se))
+        module: nn.Module = ResidualBlock(conv, IdentityLayer(cin, cin) if spec.idskip else None)
+        shape = (cin, spec.input[0], spec.input[1])
+    elif spec.ltype == "first_conv":
+        module = ConvLayer(3, spec.output[2], kernel_size=3, stride=2, act_func="h_swish")
+        shape = (3, spec.input[0], spec.input[1])
+    elif spec.ltype == "final_expand_layer":
+        module = _GlobalPool(ConvLayer(spec.input[2], spec.output[2], kernel_size=1, act_func="h_swish"))
+        shape = (spec.input[2], spec.input[0], spec.input[1])
+    elif spec.ltype == "feature_mix_layer":
+        module = _Flatten(ConvLayer(spec.input[2], spec.output[2], kernel_size=1, bias=False, use_bn=False,
+                                    act_func="h_swish"))
+        shape = (spec.input[2], 1, 1)
+    elif spec.ltype == "classifier":
+        module = LinearLayer(spec.input[0], spec.output[0])
+        shape = (spec.input[0],)
+    else:
+        raise ValueError(f"unknown layer type {spec.ltype!r}")
+    return module.eval(), shape
+
+
+def measure_layer(spec: LayerSpec, threads: int = 1, warmup: int = 5, runs: int = 20, batch_size: int = 1,
+                  clock: str = "auto", flush_bytes: int = 0) -> LatencyStats:
+    """Time one table entry's layer with ONNX Runtime."""
+    torch.manual_seed(0)
+    module, shape = build_layer(spec)
+    return measure_onnx(module, batch_size=batch_size, threads=threads, warmup=warmup, runs=runs,
+                        input_shape=shape, clock=clock, flush_bytes=flush_bytes)
+
+
+def _header(threads: int, batch_size: int, warmup: int, runs: int, passes: int, statistic: str,
+            width_mult: float) -> str:
+    import onnxruntime as ort
+
+    return (f"nsganetv2 latency table: ms, best over {passes} pass(es) of the {statistic} of {runs} runs after "
+            f"{warmup} warm-up; batch {batch_size}, {threads} thread(s), w{width_mult}\n"
+            f"onnxruntime {ort.__version__}, torch {torch.__version__}; machine: {platform.machine()} "
+            f"{platform.processor() or platform.platform()}, {os.cpu_count()} logical CPUs")
+
+
+def _measure_chunk(chunk: list[LayerSpec], threads: int, warmup: int, runs: int, batch_size: int, clock: str,
+                   passes: int, statistic: str) -> list[tuple[float, LatencyStats]]:
+    """Export and open a session for every layer of the chunk, then time them all in ``passes`` rounds."""
+    timer = _clock(clock, threads)
+    sessions = []
+    for spec in chunk:
+        torch.manual_seed(0)
+        module, shape = build_layer(spec)
+        sessions.append((make_session(export_onnx(module, batch_size=batch_size, input_shape=shape), threads),
+                         (batch_size,) + shape))
+    per_pass: list[list[LatencyStats]] = [[] for _ in chunk]
+    for _ in range(passes):  # rounds spread each layer's samples over time: a burst of load hits one round
+        for i, (sess, shape) in enumerate(sessions):
+            per_pass[i].append(_time_session(sess, shape, warmup, runs, timer))
+    out = []
+    for stats in per_pass:
+        best = min(s.value(statistic) for s in stats)
+        merged = stats[0] if len(stats) == 1 else min(stats, key=lambda s: s.value(statistic))
+        out.append((best, merged))
+    return out
+
+
+def _sample_configs(n: int, resolutions: list[int], ks: list[int], ex: list, de: list[int],
+                    rng: np.random.Generator) -> list[dict]:
+    out = []
+    for _ in range(n):
+        d = [int(v) for v in rng.choice(de, size=5)]
+        out.append({"ks": [int(v) for v in rng.choice(ks, size=sum(d))],
+                    "e": [v.item() for v in rng.choice(ex, size=sum(d))], "d": d,
+                    "r": int(rng.choice(resolutions))})
+    return out
+
+
+def calibrate_lut(table: LatencyTable, configs: Sequence[dict], *, threads: int = 1, warmup: int = 3,
+                  runs: int = 15, passes: int = 3, batch_size: int = 1, statistic: str = "median",
+                  clock: str = "auto") -> float:
+    """Set ``table.scale`` to the median ratio of whole-subnet time to the sum of its layers' entries.
+
+    Layers timed alone run with warm caches; inside a network each one finds its weights evicted by the others,
+    so the plain sum is low by a roughly constant factor. The subnets (random weights) are built with the
+    supernet at the table's width and class count and timed like the layers (interleaved passes, best pass).
+    """
+    from ...supernet import OFAMobileNetV3Supernet
+
+    if not configs:
+        raise ValueError("calibrate_lut needs at least one config")
+    raw = [sum(table.mean(k) for k in table.keys_for(c)) for c in configs]
+    lists = {name: sorted({v for c in configs for v in c[field]}) for name, field in
+             (("ks_list", "ks"), ("expand_ratio_list", "e"), ("depth_list", "d"))}
+    torch.manual_seed(0)
+    net = OFAMobileNetV3Supernet(n_classes=table.n_classes, width_mult=table.width_mult, **lists).eval()
+    timer = _clock(clock, threads)
+    sessions = []
+    with torch_threads(1):
+        for c in configs:
+            r = int(c["r"])
+            sessions.append((make_session(export_onnx(net.extract(c), r, batch_size), threads),
+                             (batch_size, 3, r, r)))
+    best = np.full(len(configs), np.inf)
+    for _ in range(passes):
+        for i, (sess, shape) in enumerate(sessions):
+            best[i] = min(best[i], _time_session(sess, shape, warmup, runs, timer).value(statistic))
+    ratios = best / np.asarray(raw)
+    table.scale = float(np.median(ratios))
+    log.info("latency table calibration on %d subnets: scale %.4f (ratios %.3f..%.3f)", len(configs),
+             table.scale, ratios.min(), ratios.max())
+    return table.scale
+
+
+def build_lut(path: Union[str, os.PathLike], resolutions: Optional[Iterable[int]] = None, *, space: Any = None,
+              ks_list: Optional[Iterable[int]] = None, expand_list: Optional[Iterable[float]] = None,
+              depth_list: Optional[Iterable[int]] = None, width_mult: float = 1.0, n_classes: int = 1000,
+              threads: int = 1, warmup: int = 3, runs: int = 15, passes: int = 3, batch_size: int = 1,
+              statistic: str = "min", clock: str = "auto", progress: bool = True, save_every: int = 50,
+              max_keys: Optional[int] = None, calibrate: int = 8, seed: int = 0,
+              callback: Optional[Callable[[str, LatencyStats, int, int], None]] = None) -> LatencyTable:
+    """Measure every layer the space can produce with ONNX Runtime and write the table to ``path``.
+
+    Lists come from the arguments, else from ``space`` (attributes such as ``ks_list``/``resolutions``), else the
+    NSGANetV2 defaults. Layers are exported and timed in chunks of ``save_every``: each chunk is timed in
+    ``passes`` interleaved rounds of ``runs`` runs and an entry's ``mean`` is the best round's ``statistic``
+    (ms; ``var`` is that round's variance). The table is saved after each chunk. Keys already in ``path`` are
+    kept and not re-measured (resume). ``max_keys`` stops after that many new entries;
+    ``callback(key, stats, n_done, n_total)`` runs after each entry is added (raising from it, or Ctrl-C, stops
+    the build; what was measured is saved first). Once the table is complete, ``calibrate`` random subnets
+    (drawn with ``seed``) are timed whole to set the table's ``scale`` (see :func:`calibrate_lut`); this is
+    redone only when new entries were measured or the file has no calibration. Returns the table.
+    """
+    LatencyStats(0, 0, 0, 0, 0, 1).value(statistic)  # validates the name
+    _clock(clock, threads)
+    for name, v in (("save_every", save_every), ("passes", passes), ("runs", runs), ("threads", threads)):
+        if v < 1:
+            raise ValueError(f"{name} must be >= 1, got {v}")
+    res, ks, ex, de = space_lists(space, resolutions, ks_list, expand_list, depth_list)
+    specs = lut_specs(res, ks, ex, de, width_mult, n_classes)
+    path = os.fspath(path)
+    header = _header(threads, batch_size, warmup, runs, passes, statistic, width_mult)
+    if os.path.exists(path):
+        table = LatencyTable.load(path, width_mult=width_mult, n_classes=n_classes)
+        table.header = header
+    else:
+        table = LatencyTable(width_mult=width_mult, n_classes=n_classes, header=header)
+    todo = [k for k in specs if k not in table]
+    total = len(specs)
+    done = total - len(todo)
+    log.info("latency table %s: %d keys, %d already measured, %d to measure", path, total, done, len(todo))
+    if max_keys is not None:
+        todo = todo[: max(0, int(max_keys))]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=done, desc="latency table", unit="key")
+    unsaved = 0
+    n_new = len(todo)
+    t0 = time.perf_counter()
+    try:
+        with torch_threads(1):
+            for start in range(0, len(todo), save_every):
+                keys = todo[start:start + save_every]
+                results = _measure_chunk([specs[k] for k in keys], threads, warmup, runs, batch_size, clock,
+                                         passes, statistic)
+                for key, (value, stats) in zip(keys, results):
+                    table.add(key, value, stats.var)
+                    unsaved += 1
+                    done += 1
+                    if bar is not None:
+                        bar.update(1)
+                    if callback is not None:
+                        callback(key, stats, done, total)
+                table.save(path)
+                unsaved = 0
+    finally:
+        if unsaved or not os.path.exists(path):
+            table.save(path)
+        if bar is not None:
+            bar.close()
+    log.info("latency table %s: measured %d keys in %.1f s", path, len(todo), time.perf_counter() - t0)
+    complete = all(k in table for k in specs)
+    if calibrate > 0 and complete and (n_new > 0 or table.scale == 1.0):
+        table.scale = 1.0
+        configs = _sample_configs(calibrate, res, ks, ex, de, np.random.default_rng(seed))
+        calibrate_lut(table, configs, threads=threads, warmup=warmup, runs=runs, passes=passes,
+                      batch_size=batch_size, statistic=statistic, clock=clock)
+        table.save(path)
+    return table
