@@ -1,0 +1,205 @@
+"""The search archive: append-only JSON lines, one record per unique canonical genome, fsync'd per write.
+
+A record is ``{"key", "genome", "config", "objectives", "stats", "iteration", "status", "error", ...}`` with
+``status`` ``"ok"`` or ``"failed"`` (``objectives`` is ``null`` for failures). Loading skips a corrupt or
+truncated line (as a SIGKILL mid-write leaves) with a warning naming its line number and keeps every valid record.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+REQUIRED_KEYS = ("key", "genome", "status")
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def dumps(obj: Any, **kw: Any) -> str:
+    """``json.dumps`` that also writes numpy scalars and arrays."""
+    return json.dumps(obj, default=_default, **kw)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None, fsync: bool = True) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically: a temp file in the same folder, fsync, ``os.replace``.
+
+    Readers see the old or the new content, never a part. ``fsync=False`` skips the flushes to disk (still atomic
+    against a killed process, not against power loss): for files that can be rebuilt from the archive.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(dumps(obj, indent=indent))
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    if fsync:
+        _fsync_dir(path.parent)
+
+
+def read_records(path: str | os.PathLike) -> list[dict]:
+    """All valid records of an archive file, in order; corrupt lines are logged (with line number) and skipped.
+
+    A repeated key keeps its first record (the archive never holds two, but a hand-merged file might).
+    """
+    path = Path(path)
+    if not path.exists():
+        return []
+    records, seen = [], set()
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(f, start=1):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict) or any(k not in rec for k in REQUIRED_KEYS):
+                    raise ValueError(f"not a record with keys {REQUIRED_KEYS}")
+            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                log.warning("%s: line %d is corrupt or truncated and was skipped (%s)", path, lineno, exc)
+                continue
+            if rec["key"] in seen:
+                log.warning("%s: line %d repeats key %s; keeping the first record", path, lineno, rec["key"])
+                continue
+            seen.add(rec["key"])
+            records.append(rec)
+    return records
+
+
+class Archive:
+    """Evaluated genomes, keyed by canonical genome, backed by an append-only JSONL file (or memory only)."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.records: list[dict] = read_records(self.path) if self.path is not None else []
+        self._index = {r["key"]: i for i, r in enumerate(self.records)}
+        self._cache: dict[tuple, Any] = {}
+        self._fh = None
+
+    # ---------------------------------------------------------------- reading
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self.records)
+
+    def keys(self) -> set[str]:
+        return set(self._index)
+
+    def get(self, key: str) -> dict | None:
+        i = self._index.get(key)
+        return None if i is None else self.records[i]
+
+    def ok(self) -> list[dict]:
+        return [r for r in self.records if r["status"] == "ok"]
+
+    def arrays(self, objective_names: tuple[str, ...] | list[str], iterations: tuple[int, ...] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """(genomes, objectives) of the successful records, objectives as an (N, M) array in the given order."""
+        names = tuple(objective_names)
+        ck = (len(self.records), names, iterations)
+        hit = self._cache.get(ck)
+        if hit is None:
+            ok = [r for r in self.records if r["status"] == "ok" and (iterations is None or r.get("iteration") in iterations)]
+            X = np.array([r["genome"] for r in ok]) if ok else np.zeros((0, 0))
+            F = np.array([[r["objectives"][n] for n in names] for r in ok], dtype=float) if ok else np.zeros((0, len(names)))
+            hit = (X, F)
+            self._cache = {ck: hit}
+        return hit
+
+    # ---------------------------------------------------------------- writing
+    def _open(self):
+        if self._fh is None:
+            assert self.path is not None
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            new = not self.path.exists()
+            self._fh = open(self.path, "ab")
+            if not new and self.path.stat().st_size > 0:
+                with open(self.path, "rb") as f:  # a truncated last line must not swallow the next record
+                    f.seek(-1, os.SEEK_END)
+                    if f.read(1) != b"\n":
+                        self._fh.write(b"\n")
+            if new:
+                _fsync_dir(self.path.parent)
+        return self._fh
+
+    def append(self, record: dict) -> bool:
+        """Add a record (durably, when file-backed). Returns False, writing nothing, if its key is present."""
+        return self.extend([record]) == 1
+
+    def extend(self, records: list[dict]) -> int:
+        """Add records whose keys are new, with one fsync for all; returns how many were added."""
+        new, keys = [], set()
+        for record in records:
+            missing = [k for k in REQUIRED_KEYS if k not in record]
+            if missing:
+                raise ValueError(f"archive record lacks {missing}; give at least {REQUIRED_KEYS}")
+            if record["key"] not in self._index and record["key"] not in keys:
+                keys.add(record["key"])
+                new.append(record)
+        if not new:
+            return 0
+        if self.path is not None:
+            fh = self._open()
+            fh.write(b"".join(dumps(r).encode() + b"\n" for r in new))
+            fh.flush()
+            os.fsync(fh.fileno())
+        for record in new:
+            self._index[record["key"]] = len(self.records)
+            self.records.append(record)
+        return len(new)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+    def __enter__(self) -> "Archive":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,238 @@
+"""Search problems: pymoo test problems (ZDT, DTLZ) and the OFA MobileNetV3 NAS problem."""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from nsganetv2.search.problem import EvalResult, SearchProblem
+
+NAS_CHEAP_OBJECTIVES = ("flops", "params", "cpu")
+
+
+class PymooTestProblem(SearchProblem):
+    """A pymoo test problem (real-valued) with some objectives treated as expensive.
+
+    ``expensive`` lists the indices of the objectives measured by ``evaluate_expensive`` (default: the first);
+    the others are cheap and exact. ``delay`` seconds are slept per expensive evaluation (to mimic cost), and
+    ``on_evaluate(x)`` is called for each genome evaluated (e.g. to count calls).
+    """
+
+    vtype = "real"
+
+    def __init__(self, pymoo_problem: Any, expensive: Sequence[int] = (0,), delay: float = 0.0,
+                 on_evaluate: Callable[[np.ndarray], None] | None = None, name: str | None = None) -> None:
+        self.pymoo = pymoo_problem
+        self.name = name or type(pymoo_problem).__name__.lower()
+        self.n_var = int(pymoo_problem.n_var)
+        self.xl = np.asarray(pymoo_problem.xl, dtype=float)
+        self.xu = np.asarray(pymoo_problem.xu, dtype=float)
+        self.objective_names = tuple(f"f{i + 1}" for i in range(int(pymoo_problem.n_obj)))
+        self.expensive = tuple(int(i) for i in expensive)
+        self.delay = float(delay)
+        self.on_evaluate = on_evaluate
+        self.check()
+
+    def _all(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.pymoo.evaluate(np.atleast_2d(np.asarray(X, dtype=float)), return_values_of=["F"]))
+
+    def cheap_objectives(self, X: np.ndarray) -> np.ndarray:
+        return self._all(X)[:, list(self.cheap)] if self.cheap else np.zeros((len(X), 0))
+
+    def _evaluate_expensive(self, X: np.ndarray) -> list[EvalResult]:
+        out = []
+        for x in X:
+            if self.on_evaluate is not None:
+                self.on_evaluate(x)
+            if self.delay > 0:
+                time.sleep(self.delay)
+            f = self._all(x)[0]
+            out.append(EvalResult(values=[float(f[i]) for i in self.expensive],
+                                  stats={n: float(v) for n, v in zip(self.objective_names, f)}))
+        return out
+
+    def pareto_front(self, n_points: int = 1000) -> np.ndarray:
+        """The known Pareto front (all objectives, pymoo's order), about ``n_points`` points."""
+        if self.name.startswith("dtlz"):
+            from pymoo.util.ref_dirs import get_reference_directions
+
+            m = self.n_obj
+            parts = 1
+            while _n_das_dennis(m, parts + 1) <= n_points:
+                parts += 1
+            return np.asarray(self.pymoo.pareto_front(get_reference_directions("das-dennis", m, n_partitions=parts)))
+        return np.asarray(self.pymoo.pareto_front(n_points))
+
+
+def _n_das_dennis(m: int, parts: int) -> int:
+    from math import comb
+
+    return comb(parts + m - 1, m - 1)
+
+
+def test_problem(name: str, expensive: Sequence[int] = (0,), n_var: int | None = None, n_obj: int = 2,
+                 **kw: Any) -> PymooTestProblem:
+    """``zdt1``, ``zdt2``, ``zdt3`` (2 objectives) or ``dtlz2`` (``n_obj`` objectives) as a search problem."""
+    from pymoo.problems import get_problem
+
+    name = name.lower()
+    if name in ("zdt1", "zdt2", "zdt3"):
+        p = get_problem(name, **({"n_var": n_var} if n_var else {}))
+    elif name == "dtlz2":
+        p = get_problem(name, n_obj=n_obj, **({"n_var": n_var} if n_var else {}))
+    else:
+        raise ValueError(f"unknown test problem {name!r}; choose zdt1, zdt2, zdt3 or dtlz2")
+    return PymooTestProblem(p, expensive=expensive, name=name, **kw)
+
+
+test_problem.__test__ = False  # not a pytest test
+
+
+# ---------------------------------------------------------------------------------------------------- NAS
+ConfigEvaluator = Callable[[list[dict]], Sequence[Any]]
+
+
+class OFANASProblem(SearchProblem):
+    """NAS over the OFA MobileNetV3 space: top-1 error (expensive) plus cheap complexity objectives.
+
+    ``evaluate_fn(configs)`` is the expensive evaluation (BN recalibration + top-1), injected by the caller: it
+    takes a list of config dicts ``{ks, e, d, r}`` and returns one item per config, either a stats dict with at
+    least ``"top1"`` (accuracy in %; ``top5``, ``loss`` ... are kept) or an exception / error string for a failure.
+    ``objectives`` is ``("top1", ...)`` followed by any of ``flops`` (MMACs), ``params`` (M) and ``cpu`` (ms,
+    computed by ``cpu_fn(config)``). FLOPs and params come from ``nsganetv2.evaluation.complexity`` (analytic, for
+    ``n_classes`` outputs and ``width_mult``) unless ``flops_fn``/``params_fn`` are given. Cheap values are cached
+    by canonical genome.
+    """
+
+    vtype = "int"
+    name = "ofa_mbv3"
+
+    def __init__(self, evaluate_fn: ConfigEvaluator, objectives: Sequence[str] = ("top1", "flops"),
+                 space: Any = None, cpu_fn: Callable[[dict], float] | None = None,
+                 flops_fn: Callable[[dict], float] | None = None,
+                 params_fn: Callable[[dict], float] | None = None,
+                 n_classes: int = 1000, width_mult: float = 1.0) -> None:
+        objectives = tuple(objectives)
+        if len(objectives) < 2 or objectives[0] != "top1":
+            raise ValueError(f"objectives must be 'top1' followed by one or more of {NAS_CHEAP_OBJECTIVES}, got {objectives}")
+        bad = [o for o in objectives[1:] if o not in NAS_CHEAP_OBJECTIVES]
+        if bad or len(set(objectives)) != len(objectives):
+            raise ValueError(f"unknown or repeated objectives {bad or objectives}; choose from {NAS_CHEAP_OBJECTIVES}")
+        if "cpu" in objectives and cpu_fn is None:
+            raise ValueError("the 'cpu' objective needs cpu_fn(config) -> milliseconds (a latency table or timer)")
+        if space is None:
+            from nsganetv2.space import OFAMobileNetV3Space
+
+            space = OFAMobileNetV3Space()
+        if flops_fn is None or params_fn is None:
+            from nsganetv2.evaluation.complexity import count_flops, count_params
+
+            def _mflops(cfg: dict) -> float:
+                return count_flops(cfg, n_classes=n_classes, width_mult=width_mult) / 1e6
+
+            def _mparams(cfg: dict) -> float:
+                return count_params(cfg, n_classes=n_classes, width_mult=width_mult) / 1e6
+
+            flops_fn = flops_fn or _mflops
+            params_fn = params_fn or _mparams
+        self.space = space
+        self.evaluate_fn = evaluate_fn
+        self.objective_names = objectives
+        self.expensive = (0,)
+        self.n_var = int(space.n_var)
+        self.xl = np.asarray(space.xl, dtype=float)
+        self.xu = np.asarray(space.xu, dtype=float)
+        self._fns: dict[str, Callable[[dict], float]] = {"flops": flops_fn, "params": params_fn}
+        if cpu_fn is not None:
+            self._fns["cpu"] = cpu_fn
+        self._cache: dict[str, dict[str, float]] = {}
+        self._keys: dict[bytes, str] = {}
+        self.check()
+
+    # genomes ------------------------------------------------------------------
+    def _genomes(self, items: Sequence[Any]) -> np.ndarray:
+        """Genomes from what the space's sampler returns (config dicts or genomes)."""
+        items = list(items)
+        if items and isinstance(items[0], dict):
+            items = [self.space.encode(c) for c in items]
+        return self.canonical(np.asarray(items, dtype=np.int64).reshape(len(items), self.n_var))
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        return self._genomes(self.space.sample(n, rng))
+
+    def initial_design(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """The original DOE: the smallest and the largest network, then random ones."""
+        return self._genomes(self.space.initial_design(n, rng))
+
+    def canonical(self, X: np.ndarray) -> np.ndarray:
+        X = np.rint(np.clip(np.atleast_2d(np.asarray(X, dtype=float)), self.xl, self.xu)).astype(np.int64)
+        return np.asarray(self.space.canonical(X), dtype=np.int64).reshape(X.shape)
+
+    def key(self, x: np.ndarray) -> str:
+        """The space's key of the genome (memoised: the loop asks for the same genomes many times)."""
+        x = np.asarray(x, dtype=np.int64)
+        raw = x.tobytes()
+        k = self._keys.get(raw)
+        if k is None:
+            k = self._keys[raw] = str(self.space.key(x))
+        return k
+
+    def features(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.space.features(np.asarray(X, dtype=np.int64)), dtype=float)
+
+    def config(self, x: np.ndarray) -> dict:
+        return self.space.decode(np.asarray(x, dtype=np.int64))
+
+    # objectives ---------------------------------------------------------------
+    def complexity(self, x: np.ndarray) -> dict[str, float]:
+        """flops/params (and cpu when configured) of one canonical genome, cached."""
+        k = self.key(x)
+        hit = self._cache.get(k)
+        if hit is None:
+            cfg = self.config(x)
+            hit = {name: float(fn(cfg)) for name, fn in self._fns.items()}
+            self._cache[k] = hit
+        return hit
+
+    def cheap_objectives(self, X: np.ndarray) -> np.ndarray:
+        names = self.objective_names[1:]
+        return np.array([[self.complexity(x)[n] for n in names] for x in np.atleast_2d(X)], dtype=float)
+
+    def _evaluate_expensive(self, X: np.ndarray) -> list[EvalResult]:
+        configs = [self.config(x) for x in X]
+        raw = list(self.evaluate_fn(configs))
+        if len(raw) != len(configs):
+            raise ValueError(f"evaluate_fn returned {len(raw)} results for {len(configs)} configs")
+        out = []
+        for x, r in zip(X, raw):
+            cx = self.complexity(x)
+            stats = {"params": round(cx["params"], 2), "flops": round(cx["flops"], 2), "gpu": None,
+                     "cpu": round(cx["cpu"], 2) if "cpu" in cx else None}
+            if isinstance(r, BaseException) or isinstance(r, str) or r is None:
+                err = f"{type(r).__name__}: {r}" if isinstance(r, BaseException) else str(r or "no result")
+                out.append(EvalResult.failure(err, stats))
+                continue
+            r = dict(r)
+            if "top1" not in r:
+                out.append(EvalResult.failure(f"evaluation returned no 'top1': {sorted(r)}", stats))
+                continue
+            stats.update({k: v for k, v in r.items() if k not in ("params", "flops", "cpu") or v is not None})
+            out.append(EvalResult(values=[100.0 - float(r["top1"])], stats=stats))
+        return out
+
+    def candidate_files(self, x: np.ndarray, result: EvalResult) -> dict[str, Any]:
+        files: dict[str, Any] = {".subnet": self.config(x)}
+        if result.ok:
+            files[".stats"] = result.stats
+        return files
+
+
+def objectives_from_flags(sec_obj: str | None = None, objectives: str | Iterable[str] | None = None) -> tuple[str, ...]:
+    """The objective tuple from the original ``--sec_obj`` or our ``--objectives top1,flops,cpu``."""
+    if objectives:
+        objs = [o.strip() for o in (objectives.split(",") if isinstance(objectives, str) else objectives) if o.strip()]
+        if objs and objs[0] != "top1":
+            objs = ["top1"] + [o for o in objs if o != "top1"]
+        return tuple(objs)
+    return ("top1", sec_obj or "flops")

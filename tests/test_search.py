@@ -1,0 +1,303 @@
+"""The MSuNAS loop on test problems: HV improvement, resume after SIGKILL, failures, many objectives, subset GA."""
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nsganetv2.search import (EvalResult, MSuNAS, OFANASProblem, SearchProblem, read_records, subset_selection,
+                              test_problem)
+from nsganetv2.search.subset import gap_std
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------------------------------------- subset selection
+def test_subset_selection_finds_the_exhaustive_optimum():
+    rng = np.random.default_rng(0)
+    for trial in range(3):
+        c, front = rng.random(11) * 10, rng.random(6) * 10
+        best = min(itertools.combinations(range(11), 3),
+                   key=lambda s: np.std(np.diff(np.sort(np.r_[front, c[list(s)]]))))
+        got = subset_selection(c, front, 3, np.random.default_rng(trial))
+        assert sorted(got) == sorted(best)
+    # fewer candidates than k: all of them (the caller tops up)
+    assert subset_selection(np.arange(3.0), np.zeros(2), 5, rng).tolist() == [0, 1, 2]
+
+
+def test_gap_std_matches_definition():
+    vals, front = np.array([1.0, 4.0, 6.0, 9.0]), np.array([0.0, 10.0])
+    mask = np.array([[True, False, True, False]])
+    assert gap_std(vals, front, mask)[0] == pytest.approx(np.std(np.diff([0, 1, 6, 10])))
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+def test_zdt1_loop_improves_hv_and_writes_files(tmp_path):
+    p = test_problem("zdt1", n_var=10, expensive=(0, 1))
+    s = MSuNAS(p, tmp_path / "s", n_doe=20, iterations=5, n_iter=5, seed=0, progress=False)
+    res = s.run()
+    assert len(res.records) == 20 + 5 * 5
+    assert len({r["key"] for r in res.records}) == len(res.records)
+    hv = [h for _, h in res.hv]
+    assert [n for n, _ in res.hv] == [20, 25, 30, 35, 40, 45]
+    assert hv[-1] > hv[0] + 0.05
+    assert all(b >= a - 1e-12 for a, b in zip(hv, hv[1:]))  # archive only grows, ref point fixed
+    state = json.loads((tmp_path / "s" / "search.json").read_text())
+    F0 = np.array([[r["objectives"]["f1"], r["objectives"]["f2"]] for r in res.records if r["iteration"] == 0])
+    assert np.allclose(state["ref_point"], 1.01 * F0.max(axis=0))
+    st = json.loads((tmp_path / "s" / "iter_3.stats").read_text())
+    assert {"archive", "candidates", "hv", "surrogate"} <= set(st)
+    assert len(st["archive"]) == 35 and len(st["candidates"]) == 5 and len(st["archive"][0]) == 3
+    assert {"model", "name", "winner", "rmse", "rho", "tau"} <= set(st["surrogate"])
+    assert st["surrogate"]["rmse"] >= 0 and -1 <= st["surrogate"]["tau"] <= 1
+    assert set(st["surrogate"]["per_objective"]) == {"f1", "f2"}
+    # the front reported is non-dominated within the archive
+    F = res.F
+    for f in F[res.front]:
+        assert not np.any(np.all(F <= f, axis=1) & np.any(F < f, axis=1))
+
+
+def test_same_seed_same_search_and_refuses_existing_dir(tmp_path):
+    kw = dict(n_doe=10, iterations=2, n_iter=3, seed=5, progress=False)
+    a = MSuNAS(test_problem("zdt2", n_var=5), tmp_path / "a", **kw).run()
+    b = MSuNAS(test_problem("zdt2", n_var=5), tmp_path / "b", **kw).run()
+    assert [r["key"] for r in a.records] == [r["key"] for r in b.records]
+    with pytest.raises(ValueError, match="resume"):
+        MSuNAS(test_problem("zdt2", n_var=5), tmp_path / "a", **kw).run()
+    with pytest.raises(ValueError, match="problem"):
+        MSuNAS.resume(tmp_path / "a", test_problem("zdt3", n_var=5))
+    # resuming a finished search evaluates nothing; extending it adds iterations
+    calls = []
+    p = test_problem("zdt2", n_var=5, on_evaluate=lambda x: calls.append(1))
+    again = MSuNAS.resume(tmp_path / "a", p)
+    assert calls == [] and len(again.records) == len(a.records)
+    longer = MSuNAS.resume(tmp_path / "a", p, iterations=3)
+    assert len(calls) == 3 and len(longer.records) == len(a.records) + 3
+
+
+def test_three_objective_dtlz2(tmp_path):
+    p = test_problem("dtlz2", n_obj=3, n_var=7, expensive=(0,))
+    res = MSuNAS(p, tmp_path / "m", n_doe=20, iterations=3, n_iter=6, seed=1, progress=False).run()
+    assert res.F.shape == (38, 3)
+    st = json.loads((tmp_path / "m" / "iter_3.stats").read_text())
+    assert len(st["archive"][0]) == 4 and len(st["ref_point"]) == 3
+    assert st["hv"] > json.loads((tmp_path / "m" / "iter_0.stats").read_text())["hv"]
+    # cheap objectives are exact: f2, f3 in the archive equal the true values
+    true = p.pymoo.evaluate(res.X)
+    assert np.allclose(res.F, true)
+
+
+class _TinyInt(SearchProblem):
+    """16 genomes only: the loop must top up, then run out gracefully, never evaluating one twice."""
+
+    name, n_var, vtype = "tiny", 2, "int"
+    objective_names, expensive = ("a", "b"), (0,)
+
+    def __init__(self):
+        self.xl, self.xu = np.zeros(2), np.full(2, 3.0)
+        self.calls = []
+
+    def cheap_objectives(self, X):
+        return (X[:, :1] + X[:, 1:]).astype(float)
+
+    def _evaluate_expensive(self, X):
+        self.calls += [self.key(x) for x in X]
+        return [EvalResult([float(6 - x.sum() + 0.1 * x[0])]) for x in X]
+
+
+def test_small_space_tops_up_and_never_repeats(tmp_path):
+    p = _TinyInt()
+    res = MSuNAS(p, tmp_path / "t", n_doe=4, iterations=4, n_iter=5, seed=0, progress=False, pop_size=8,
+                 n_gen=3).run()
+    assert len(p.calls) == len(set(p.calls)) == 16  # 4 + 5 + 5 + 2 (space exhausted), no repeats
+    assert len(res.records) == 16
+
+
+# ---------------------------------------------------------------------------------------------- NAS adapter, failures
+class _FakeSpace:
+    """A 6-gene stand-in for the OFA space (genes 0..2; gene 5 inactive when gene 4 == 0)."""
+
+    n_var = 6
+    xl, xu = np.zeros(6), np.full(6, 2.0)
+
+    def sample(self, n, rng):
+        return self.canonical(rng.integers(0, 3, size=(n, 6)))
+
+    def initial_design(self, n, rng):
+        return np.concatenate([np.zeros((1, 6), int), np.full((1, 6), 2), self.sample(n - 2, rng)])
+
+    def canonical(self, X):
+        X = np.array(X, dtype=np.int64)
+        X[X[:, 4] == 0, 5] = 0
+        return X
+
+    def key(self, x):
+        return "".join(map(str, x))
+
+    def features(self, X):
+        return np.asarray(X, float)
+
+    def decode(self, x):
+        return {"ks": [int(v) for v in x[:4]], "d": [int(x[4])], "r": 192 + 4 * int(x[5])}
+
+
+def test_nas_problem_files_failures_and_resume_lists(tmp_path):
+    seen = []
+
+    def evaluate(configs):
+        seen.extend(json.dumps(c, sort_keys=True) for c in configs)
+        out = []
+        for c in configs:
+            if c["ks"][0] == 1:
+                out.append(RuntimeError("CUDA out of memory"))
+            else:
+                out.append({"top1": 50 + sum(c["ks"]) + c["r"] / 100, "top5": 90.0, "loss": 1.0})
+        return out
+
+    p = OFANASProblem(evaluate, objectives=("top1", "flops", "params"), space=_FakeSpace(),
+                      flops_fn=lambda c: 100.0 - 5 * sum(c["ks"]) + c["r"], params_fn=lambda c: 1.0 + c["d"][0])
+    save = tmp_path / "nas"
+    res = MSuNAS(p, save, n_doe=30, iterations=2, n_iter=4, seed=2, progress=False, eval_batch_size=7).run()
+    assert len(seen) == len(set(seen)) == len(res.records)
+    failed = [r for r in res.records if r["status"] == "failed"]
+    assert failed and all("out of memory" in r["error"] and r["objectives"] is None for r in failed)
+    for r in failed:
+        f = save / "failed" / f"it_{r['iteration']}_net_{r['index']}"
+        assert json.loads(f.read_text()) == r["config"]
+    ok = [r for r in res.records if r["status"] == "ok"]
+    r = ok[-1]
+    sub = json.loads((save / f"iter_{r['iteration']}" / f"net_{r['index']}.subnet").read_text())
+    st = json.loads((save / f"iter_{r['iteration']}" / f"net_{r['index']}.stats").read_text())
+    assert sub == r["config"] and st["top1"] == pytest.approx(100 - r["objectives"]["top1"])
+    assert st["flops"] == pytest.approx(r["objectives"]["flops"]) and st["params"] == r["objectives"]["params"]
+    # the reference point ignores failures (spec bug 10)
+    state = json.loads((save / "search.json").read_text())
+    F0 = np.array([[r["objectives"][n] for n in ("top1", "flops", "params")] for r in ok if r["iteration"] == 0])
+    assert np.allclose(state["ref_point"], 1.01 * F0.max(axis=0))
+    stats = json.loads((save / "iter_2.stats").read_text())
+    assert len(stats["archive"]) == len(ok) and len(stats["archive"][0]) == 4
+    with pytest.raises(ValueError, match="cpu_fn"):
+        OFANASProblem(evaluate, objectives=("top1", "cpu"), space=_FakeSpace(), flops_fn=len, params_fn=len)
+    with pytest.raises(ValueError, match="top1"):
+        OFANASProblem(evaluate, objectives=("flops", "top1"), space=_FakeSpace(), flops_fn=len, params_fn=len)
+
+
+# ---------------------------------------------------------------------------------------------- SIGKILL + resume
+SCRIPT = textwrap.dedent("""
+    import os, sys
+    from nsganetv2.search import MSuNAS, test_problem
+    save, calls, delay = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    def on_eval(x):
+        with open(calls, "a") as f:
+            f.write(p.key(x) + "\\n"); f.flush(); os.fsync(f.fileno())
+    p = test_problem("zdt1", n_var=6, delay=delay, on_evaluate=on_eval)
+    kw = dict(n_doe=12, iterations=4, n_iter=4, seed=3, progress=False, eval_batch_size=1)
+    if os.path.exists(os.path.join(save, "search.json")):
+        MSuNAS.resume(save, p)
+    else:
+        MSuNAS(p, save, **kw).run()
+""")
+
+
+def _start(script, save, calls, delay):
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, str(script), str(save), str(calls), str(delay)], env=env)
+
+
+def _kill_after(proc, archive, n_lines, timeout=60.0):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if archive.exists() and archive.read_bytes().count(b"\n") >= n_lines:
+            break
+        assert proc.poll() is None, "the search ended before it could be killed"
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def test_resume_after_sigkill(tmp_path):
+    script = tmp_path / "run_search.py"
+    script.write_text(SCRIPT)
+    save, calls = tmp_path / "run", tmp_path / "calls.txt"
+    archive = save / "archive.jsonl"
+    # kill 1: in the middle of the DOE; kill 2: in the middle of iteration 3 (12 + 4 + 4 < 22 < 24)
+    snapshots, offsets = [], []
+    for n_lines in (5, 22):
+        _kill_after(_start(script, save, calls, 0.05), archive, n_lines)
+        snapshots.append({r["key"] for r in read_records(archive)})
+        offsets.append(len(calls.read_text().splitlines()))
+    assert len(snapshots[0]) >= 5 and len(snapshots[1]) >= 22
+    ref_before = json.loads((save / "search.json").read_text())["ref_point"]
+    # resume in a subprocess without the delay, to the end
+    p2 = _start(script, save, calls, 0.0)
+    assert p2.wait(timeout=120) == 0
+    called = calls.read_text().splitlines()
+    # nothing recorded at a kill was evaluated again afterwards
+    assert not snapshots[0] & set(called[offsets[0]:])
+    assert not snapshots[1] & set(called[offsets[1]:])
+    # a genome evaluated twice was one in flight at a kill (batch size 1: at most one per kill)
+    repeats = {k for k in called if called.count(k) > 1}
+    assert len(repeats) <= 2 and all(called.count(k) == 2 for k in repeats)
+    final = read_records(archive)
+    assert len(final) == 12 + 4 * 4 and {r["key"] for r in final} == set(called)
+    assert json.loads((save / "search.json").read_text())["ref_point"] == ref_before
+    assert json.loads((save / "search.json").read_text())["status"] == "done"
+    # the resumed search is the search that would have run uninterrupted (same seeds, same candidates)
+    p = test_problem("zdt1", n_var=6)
+    ref = MSuNAS(p, tmp_path / "ref", n_doe=12, iterations=4, n_iter=4, seed=3, progress=False).run()
+    assert [r["key"] for r in ref.records] == [r["key"] for r in final]
+    assert all((save / f"iter_{k}.stats").exists() for k in range(5))
+
+
+def test_ofa_nas_problem_with_the_real_space(tmp_path):
+    from nsganetv2.evaluation.complexity import count_flops
+    from nsganetv2.space import OFAMobileNetV3Space
+
+    space = OFAMobileNetV3Space()
+
+    def evaluate(configs):  # a synthetic accuracy: deterministic, grows with capacity
+        return [{"top1": 60 + sum(c["d"]) * 0.5 + np.mean(c["e"]) + c["r"] / 64} for c in configs]
+
+    p = OFANASProblem(evaluate, objectives=("top1", "flops"), space=space)
+    res = MSuNAS(p, tmp_path / "ofa", n_doe=50, iterations=1, n_iter=4, seed=0, progress=False, n_gen=5).run()
+    assert len(res.records) == 54
+    first = res.records[0]
+    assert first["config"] == space.smallest() and res.records[1]["config"] == space.largest()
+    for r in res.records:
+        assert r["key"] == space.key(r["config"])
+        assert r["objectives"]["flops"] == pytest.approx(count_flops(r["config"]) / 1e6)
+    sub = json.loads((tmp_path / "ofa" / "iter_1" / "net_0.subnet").read_text())
+    assert set(sub) == {"ks", "e", "d", "r"} and len(sub["ks"]) == sum(sub["d"])
+
+
+class _Broken(_TinyInt):
+    name = "broken"
+
+    def _evaluate_expensive(self, X):
+        if len(X) > 1:
+            raise RuntimeError("worker died")
+        return [EvalResult([float("nan")])]
+
+
+def test_failures_are_recorded_not_raised(tmp_path):
+    from nsganetv2.search import objectives_from_flags
+
+    p = _Broken()
+    res = p.evaluate_expensive(np.array([[1, 2], [0, 1]]))
+    assert [r.error for r in res] == ["RuntimeError: worker died"] * 2
+    assert "non-finite" in p.evaluate_expensive(np.array([[1, 2]]))[0].error
+    with pytest.raises(RuntimeError, match="every DOE evaluation failed"):
+        MSuNAS(p, tmp_path / "b", n_doe=4, iterations=1, n_iter=2, progress=False).run()
+    recs = read_records(tmp_path / "b" / "archive.jsonl")
+    assert len(recs) == 4 and all(r["status"] == "failed" for r in recs)
+    assert sorted((tmp_path / "b" / "failed").iterdir())[0].name == "it_0_net_0"
+    assert objectives_from_flags("params") == ("top1", "params")
+    assert objectives_from_flags("flops", "flops,cpu") == ("top1", "flops", "cpu")
