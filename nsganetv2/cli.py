@@ -1,0 +1,399 @@
+"""``nsganetv2 <command>``: the only place that parses arguments.
+
+Commands: search, select, validate, train, supernet, latency, report, demo. Each accepts the original scripts'
+flags where it has a counterpart (``--dataset --data --save --sec_obj --n_gpus --supernet_path --vld_size
+--n_epochs``, ``-n --expr --prefer``, ...) plus our own. Run ``nsganetv2 <command> --help``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+log = logging.getLogger("nsganetv2")
+
+SMALL_DATASETS = ("mnist5k",)
+TEST_PROBLEMS = ("zdt1", "zdt2", "zdt3", "dtlz2")
+
+
+def parse_resolutions(text: str) -> list[int]:
+    """``"192-256:4"`` (start-stop:step, inclusive) or ``"32,40,48"``."""
+    try:
+        if "-" in text:
+            span, _, step = text.partition(":")
+            lo, hi = (int(v) for v in span.split("-"))
+            values = list(range(lo, hi + 1, int(step or 4)))
+        else:
+            values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad resolution list {text!r}; write 192-256:4 or 32,40,48") from None
+    if not values or min(values) < 8:
+        raise argparse.ArgumentTypeError(f"resolution list {text!r} is empty or has values below 8")
+    return values
+
+
+def default_resolutions(dataset: str) -> list[int]:
+    return list(range(32, 49, 4)) if dataset in SMALL_DATASETS else list(range(192, 257, 4))
+
+
+# ----------------------------------------------------------------------------------------------------- search
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", default="mnist5k", help="dataset name (imagenet, cifar10, ..., mnist5k; default mnist5k)")
+    p.add_argument("--data", default=None, help="dataset root folder (not needed for the bundled mnist5k)")
+    p.add_argument("--n_workers", type=int, default=0, help="data loader workers per evaluation process")
+
+
+def _add_eval_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--supernet_path", help="OFA MobileNetV3 supernet checkpoint (ofa_mbv3_d234_e346_k357_w1.0 etc.)")
+    p.add_argument("--vld_size", type=int, default=None, help="held-out training images for the search's top-1")
+    p.add_argument("--n_epochs", type=int, default=0, help="per-subnet fine-tune epochs before evaluation")
+    p.add_argument("--trn_batch_size", type=int, default=128)
+    p.add_argument("--vld_batch_size", type=int, default=250)
+    p.add_argument("--n_calib", type=int, default=2000, help="training images for BN recalibration")
+    p.add_argument("--amp", default="auto", choices=("auto", "off", "fp16", "bf16"),
+                   help="autocast: auto = fp16 on CUDA, bf16 on CPUs with native bf16, else off")
+    p.add_argument("--compile", action="store_true", help="torch.compile the subnets (pays on GPUs, rarely on CPU)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+
+
+def _eval_spec(args):
+    from nsganetv2.evaluation.evaluator import EvalSpec
+
+    if not args.supernet_path:
+        raise SystemExit("error: --supernet_path is required (train one with `nsganetv2 supernet train`)")
+    if not os.path.isfile(args.supernet_path):
+        raise SystemExit(f"error: supernet checkpoint {args.supernet_path} does not exist")
+    return EvalSpec(supernet_path=args.supernet_path, dataset=args.dataset, data=args.data, vld_size=args.vld_size,
+                    n_calib=args.n_calib, trn_batch_size=args.trn_batch_size, vld_batch_size=args.vld_batch_size,
+                    n_workers=args.n_workers, n_epochs=args.n_epochs, amp=args.amp, compile=args.compile,
+                    device=args.device, seed=args.seed)
+
+
+def _cpu_fn(args, n_classes: int, width_mult: float):
+    """The cpu objective: the look-up table given with --lut, else ONNX Runtime measurement of each subnet."""
+    from nsganetv2.evaluation.latency import LatencyMeter, cpu_latency_fn
+    from nsganetv2.supernet import OFAMobileNetV3Supernet
+
+    if args.lut:
+        return cpu_latency_fn(args.lut, width_mult=width_mult, n_classes=n_classes)
+    log.warning("no --lut: every network NSGA-II proposes is exported and timed (about a second each); "
+                "build a table once with `nsganetv2 latency build-lut` for a fast search")
+    timing_net = OFAMobileNetV3Supernet(n_classes=n_classes, width_mult=width_mult).eval()  # weights do not matter
+    cache = Path(args.resume or args.save) / "latency_cache.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    return cpu_latency_fn(meter=LatencyMeter(timing_net.extract, cache_path=cache))
+
+
+def build_nas_problem(args, runner):
+    """The OFA NAS problem whose expensive evaluation maps a :class:`SubnetEvaluator` with ``runner``."""
+    from nsganetv2.data import num_classes
+    from nsganetv2.evaluation.evaluator import SubnetEvaluator
+    from nsganetv2.search import OFANASProblem, objectives_from_flags
+    from nsganetv2.space import OFAMobileNetV3Space
+    from nsganetv2.supernet import infer_width_mult, read_state_dict
+
+    spec = _eval_spec(args)
+    evaluator = SubnetEvaluator(spec)
+    width_mult = infer_width_mult(read_state_dict(args.supernet_path))
+    n_classes = num_classes(args.dataset) if args.dataset != "folder" else None
+    objectives = objectives_from_flags(args.sec_obj, args.objectives)
+    space = OFAMobileNetV3Space(resolutions=args.resolutions or default_resolutions(args.dataset))
+
+    def evaluate_fn(configs):
+        return [r.value if r.ok else r.error for r in runner.run(evaluator, configs)]
+
+    cpu_fn = _cpu_fn(args, n_classes or 1000, width_mult) if "cpu" in objectives else None
+    return OFANASProblem(evaluate_fn, objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes or 1000,
+                         width_mult=width_mult)
+
+
+def cmd_search(args) -> int:
+    from nsganetv2.evaluation.runners import DistributedRunner, make_runner
+    from nsganetv2.report import make_report
+    from nsganetv2.search import MSuNAS, test_problem
+
+    runner = None
+    if args.problem:
+        problem = test_problem(args.problem)
+    else:
+        runner = make_runner(n_gpus=args.n_gpus, n_workers=args.eval_workers)
+        if isinstance(runner, DistributedRunner) and runner.rank > 0:
+            runner.serve()  # ranks > 0 evaluate the shards rank 0 sends, until it closes the runner
+            return 0
+        problem = build_nas_problem(args, runner)
+    try:
+        if args.resume:
+            result = MSuNAS.resume(args.resume, problem, iterations=args.iterations, progress=not args.quiet)
+            save = args.resume
+        else:
+            save = args.save
+            result = MSuNAS(problem, save, n_doe=args.n_doe, iterations=args.iterations, n_iter=args.n_iter,
+                            predictor=args.predictor, seed=args.seed, pop_size=args.pop_size, n_gen=args.n_gen,
+                            progress=not args.quiet).run()
+    finally:
+        if runner is not None:
+            runner.close()
+    paths = make_report(save)
+    print(f"search done: {result.n_evaluations} evaluations, front of {int(result.front.sum())}; "
+          f"results and plots in {save} (summary: {paths[-1]})")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- select
+def cmd_select(args) -> int:
+    from nsganetv2.select import choose, export, load_front
+
+    front = load_front(args.expr, sec_obj=args.sec_obj)
+    chosen = choose(front, n=args.n, prefer=args.prefer)
+    supernet = loaders = None
+    if args.supernet_path:
+        from nsganetv2.data import build_loaders
+        from nsganetv2.supernet import load_supernet
+
+        if not args.no_recalibrate:
+            loaders = build_loaders(args.dataset, args.data, vld_size=args.vld_size, n_calib=args.n_calib)
+        n_classes = loaders.n_classes if loaders is not None else None
+        supernet = load_supernet(args.supernet_path, n_classes=n_classes)
+    folders = export(front, chosen, args.save, supernet=supernet, loaders=loaders, onnx=not args.no_onnx)
+    names = front.objectives
+    for i, folder in zip(chosen, folders):
+        values = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, front.F[i]))
+        print(f"{folder}: {values} (top1 column is the error in %)")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- validate
+def cmd_validate(args) -> int:
+    from nsganetv2.evaluation.validate import validate
+
+    acc = validate(args.model, args.pretrained, args.dataset, args.data, batch_size=args.batch_size,
+                   workers=args.workers, img_size=args.img_size, device=args.device, amp=args.amp)
+    print(json.dumps(acc.as_dict()))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- supernet
+def cmd_supernet_train(args) -> int:
+    from nsganetv2.data import build_loaders
+    from nsganetv2.evaluation.accuracy import evaluate, recalibrate_bn
+    from nsganetv2.supernet import OFAMobileNetV3Supernet, load_supernet
+    from nsganetv2.supernet.training import SupernetTrainConfig, train_supernet
+
+    import torch
+
+    torch.manual_seed(args.seed)
+    resolutions = args.resolutions or default_resolutions(args.dataset)
+    loaders = build_loaders(args.dataset, args.data, resolution=max(resolutions), vld_size=args.vld_size,
+                            batch_size=args.batch_size, n_calib=args.n_calib, n_workers=args.n_workers,
+                            seed=args.seed)
+    if args.init:
+        net = load_supernet(args.init, n_classes=loaders.n_classes)
+    else:
+        net = OFAMobileNetV3Supernet(n_classes=loaders.n_classes, width_mult=args.width_mult, dropout_rate=0.0)
+    schedule = [tuple(part.split(":")) for part in args.phases.split(",")] if args.phases else []
+    cfg = SupernetTrainConfig(epochs=args.epochs, lr=args.lr, resolutions=resolutions, seed=args.seed,
+                              n_random=args.n_random, kd_ratio=args.kd_ratio, max_steps_per_epoch=args.max_steps,
+                              schedule=[(p, int(e)) for p, e in schedule])
+    train_supernet(net, loaders.train, cfg, args.save, resume=args.resume, progress=not args.quiet)
+    net.eval()
+    for name, config in (("smallest", net.min_config()), ("largest", net.max_config())):
+        for r in (min(resolutions), max(resolutions)):
+            sub = net.extract(config)
+            loaders.set_resolution(r)
+            recalibrate_bn(sub, loaders.calib)
+            acc = evaluate(sub, loaders.valid)
+            print(f"{name} subnet @ {r}px: held-out top-1 {acc.top1:.2f}%")
+    print(f"supernet saved to {Path(args.save) / 'supernet.pth'}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- latency
+def cmd_latency_build(args) -> int:
+    from nsganetv2.evaluation.latency import build_lut
+
+    build_lut(resolutions=args.resolutions or default_resolutions("imagenet"), width_mult=args.width_mult,
+              n_classes=args.n_classes, path=args.save, threads=args.threads, runs=args.runs,
+              progress=not args.quiet)
+    print(f"latency table written to {args.save}")
+    return 0
+
+
+def cmd_latency_predict(args) -> int:
+    from nsganetv2.evaluation.latency import LatencyTable
+    from nsganetv2.space import OFAMobileNetV3Space
+
+    raw = json.loads(Path(args.subnet).read_text())
+    config = OFAMobileNetV3Space().validate_config({k: v for k, v in raw.items() if k != "r"}, require_r=False)
+    config["r"] = int(args.resolution or raw.get("r") or 0)
+    if not config["r"]:
+        raise ValueError(f"{args.subnet} has no resolution 'r'; pass --resolution")
+    ms = LatencyTable.load(args.lut).predict(config, width_mult=args.width_mult, n_classes=args.n_classes)
+    print(f"{ms:.3f} ms")
+    return 0
+
+
+def cmd_latency_measure(args) -> int:
+    from nsganetv2.evaluation.latency import measure_onnx
+    from nsganetv2.evaluation.validate import load_network
+
+    net = load_network(args.model, args.pretrained)
+    r = int(args.img_size or net.resolution or 224)
+    stats = measure_onnx(net, r, batch_size=args.batch_size, threads=args.threads, runs=args.runs)
+    print(json.dumps(stats.__dict__ if hasattr(stats, "__dict__") else stats._asdict()))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- report
+def cmd_report(args) -> int:
+    from nsganetv2.report import make_report
+
+    paths = make_report(args.save)
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- demo
+def cmd_demo(args) -> int:
+    from nsganetv2.demo import run_demo
+
+    run_demo(args.save, quick=args.quick, seed=args.seed, progress=not args.quiet)
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nsganetv2", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True, metavar="command")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    s = sub.add_parser("search", help="run (or --resume) an MSuNAS search", formatter_class=fmt)
+    _add_data_args(s)
+    _add_eval_args(s)
+    s.add_argument("--save", default="experiments/search", help="experiment folder")
+    s.add_argument("--resume", default=None, help="continue the search in this folder")
+    s.add_argument("--sec_obj", default="flops", choices=("flops", "params", "cpu"), help="second objective")
+    s.add_argument("--objectives", default=None, help="several objectives, e.g. top1,flops,cpu (overrides --sec_obj)")
+    s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime)")
+    s.add_argument("--resolutions", type=parse_resolutions, default=None,
+                   help="resolution list, e.g. 192-256:4 (default: 192-256:4; 32-48:4 for mnist5k)")
+    s.add_argument("--n_doe", type=int, default=100)
+    s.add_argument("--iterations", type=int, default=30)
+    s.add_argument("--n_iter", type=int, default=8, help="candidates evaluated per iteration")
+    s.add_argument("--predictor", default="rbf", choices=("rbf", "gp", "carts", "mlp", "as"))
+    s.add_argument("--pop_size", type=int, default=40)
+    s.add_argument("--n_gen", type=int, default=20)
+    s.add_argument("--n_gpus", type=int, default=0, help="GPUs on this machine (one evaluation worker each)")
+    s.add_argument("--eval_workers", type=int, default=None, help="CPU evaluation worker processes")
+    s.add_argument("--problem", default=None, choices=TEST_PROBLEMS, help="search a test problem instead of NAS")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_search)
+
+    s = sub.add_parser("select", help="choose final architectures from an iter_<k>.stats and export them",
+                       formatter_class=fmt)
+    s.add_argument("--expr", required=True, help="iter_<k>.stats file of a search")
+    s.add_argument("-n", type=int, default=1, help="number of architectures")
+    s.add_argument("--prefer", default=None, help="preference, e.g. top1#80+flops#150 (default: high trade-off)")
+    s.add_argument("--sec_obj", default=None, help="name of the 2nd column for the original's stats files")
+    s.add_argument("--save", default="experiments/selected")
+    s.add_argument("--supernet_path", default=None, help="export net.config / net.inherited / net.onnx from it")
+    _add_data_args(s)
+    s.add_argument("--vld_size", type=int, default=None)
+    s.add_argument("--n_calib", type=int, default=2000)
+    s.add_argument("--no_recalibrate", action="store_true", help="keep the supernet's BN statistics")
+    s.add_argument("--no_onnx", action="store_true")
+    s.set_defaults(func=cmd_select)
+
+    s = sub.add_parser("validate", help="top-1 / top-5 / loss of a net.config + weights on the test split",
+                       formatter_class=fmt)
+    s.add_argument("--dataset", default="mnist5k")
+    s.add_argument("--data", default=None)
+    s.add_argument("-m", "--model", required=True, help="net.config")
+    s.add_argument("--pretrained", default=None, help="weights (raw or {'state_dict': ...})")
+    s.add_argument("-b", "--batch-size", type=int, default=256)
+    s.add_argument("-j", "--workers", type=int, default=0)
+    s.add_argument("--img-size", type=int, default=None, help="default: the config's resolution")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--amp", default="off", choices=("auto", "off", "fp16", "bf16"))
+    s.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("supernet", help="supernet tools")
+    ssub = s.add_subparsers(dest="supernet_command", required=True, metavar="action")
+    t = ssub.add_parser("train", help="train an OFA MobileNetV3 supernet", formatter_class=fmt)
+    _add_data_args(t)
+    t.add_argument("--save", default="experiments/supernet")
+    t.add_argument("--init", default=None, help="start from this supernet checkpoint")
+    t.add_argument("--width_mult", type=float, default=1.0, choices=(1.0, 1.2))
+    t.add_argument("--resolutions", type=parse_resolutions, default=None)
+    t.add_argument("--epochs", type=int, default=6)
+    t.add_argument("--phases", default=None, help="progressive shrinking, e.g. full:2,kernel:1,depth:1,expand:2")
+    t.add_argument("--lr", type=float, default=0.1)
+    t.add_argument("--batch_size", type=int, default=64)
+    t.add_argument("--n_random", type=int, default=2, help="random subnets per step besides largest and smallest")
+    t.add_argument("--kd_ratio", type=float, default=1.0, help="weight of in-place distillation")
+    t.add_argument("--vld_size", type=int, default=None)
+    t.add_argument("--n_calib", type=int, default=500)
+    t.add_argument("--max_steps", type=int, default=None, help="cap the steps per epoch (quick runs)")
+    t.add_argument("--resume", action="store_true", help="continue from save/checkpoint.pt")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--quiet", action="store_true")
+    t.set_defaults(func=cmd_supernet_train)
+
+    s = sub.add_parser("latency", help="CPU latency: build a look-up table, predict, measure")
+    lsub = s.add_subparsers(dest="latency_command", required=True, metavar="action")
+    b = lsub.add_parser("build-lut", help="measure every block type of the space on this CPU", formatter_class=fmt)
+    b.add_argument("--save", required=True, help="YAML table to write (resumes if it exists)")
+    b.add_argument("--resolutions", type=parse_resolutions, default=None, help="default 192-256:4")
+    b.add_argument("--width_mult", type=float, default=1.0, choices=(1.0, 1.2))
+    b.add_argument("--n_classes", type=int, default=1000)
+    b.add_argument("--threads", type=int, default=1)
+    b.add_argument("--runs", type=int, default=20)
+    b.add_argument("--quiet", action="store_true")
+    b.set_defaults(func=cmd_latency_build)
+    q = lsub.add_parser("predict", help="latency of a net.subnet from a table", formatter_class=fmt)
+    q.add_argument("--lut", required=True)
+    q.add_argument("--subnet", required=True, help="net.subnet JSON {ks, e, d, r}")
+    q.add_argument("--resolution", type=int, default=None)
+    q.add_argument("--width_mult", type=float, default=1.0)
+    q.add_argument("--n_classes", type=int, default=1000)
+    q.set_defaults(func=cmd_latency_predict)
+    m = lsub.add_parser("measure", help="ONNX Runtime latency of a net.config", formatter_class=fmt)
+    m.add_argument("-m", "--model", required=True)
+    m.add_argument("--pretrained", default=None)
+    m.add_argument("--img-size", type=int, default=None)
+    m.add_argument("--batch_size", type=int, default=1)
+    m.add_argument("--threads", type=int, default=1)
+    m.add_argument("--runs", type=int, default=50)
+    m.set_defaults(func=cmd_latency_measure)
+
+    s = sub.add_parser("report", help="plots and summary of a search folder", formatter_class=fmt)
+    s.add_argument("--save", required=True)
+    s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("demo", help="the whole flow on the bundled mnist5k", formatter_class=fmt)
+    s.add_argument("--save", default="experiments/demo")
+    s.add_argument("--quick", action="store_true", help="a miniature (seconds), as the end-to-end test runs it")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--quiet", action="store_true")
+    s.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The newcomer path: the whole flow on the bundled mnist5k, on a laptop CPU.
+
+1. train a small OFA MobileNetV3 supernet on mnist5k at 32-48 px (sandwich rule, in-place distillation);
+2. search top-1 vs FLOPs (MSuNAS), then top-1 vs FLOPs vs CPU latency with a look-up table built on this CPU;
+3. select three architectures (high trade-off points) and export them; validate one on the test split;
+4. write plots and a summary into the experiment folder.
+
+Every step skips what an earlier run already finished (the supernet checkpoint, the latency table, the searches
+resume), so a second ``make demo`` is quick. ``quick=True`` is a miniature used by the end-to-end test.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoSettings:
+    resolutions: tuple[int, ...] = (32, 36, 40, 44, 48)
+    epochs: int = 6
+    max_steps: int | None = None
+    vld_size: int = 1000
+    n_calib: int = 500
+    n_doe: int = 16
+    iterations: int = 4
+    n_iter: int = 4
+    lut_runs: int = 10
+
+
+FULL = DemoSettings()
+QUICK = DemoSettings(resolutions=(32, 40), epochs=1, max_steps=3, vld_size=200, n_calib=100, n_doe=5,
+                     iterations=1, n_iter=2, lut_runs=2)
+
+
+def run_demo(save: str | Path, quick: bool = False, seed: int = 0, progress: bool = True) -> Path:
+    """Run the demo into ``save``; returns the path of the summary file."""
+    from nsganetv2.cli import main as cli
+
+    s = QUICK if quick else FULL
+    save = Path(save)
+    save.mkdir(parents=True, exist_ok=True)
+    res = ",".join(str(r) for r in s.resolutions)
+    quiet = [] if progress else ["--quiet"]
+    supernet = save / "supernet" / "supernet.pth"
+    if not supernet.exists():
+        print(f"[1/5] training a supernet on mnist5k at {res} px ({s.epochs} epochs)")
+        argv = ["supernet", "train", "--dataset", "mnist5k", "--save", str(supernet.parent), "--resolutions", res,
+                "--epochs", str(s.epochs), "--vld_size", str(s.vld_size), "--n_calib", str(s.n_calib),
+                "--seed", str(seed), "--resume", *quiet]
+        if s.max_steps:
+            argv += ["--max_steps", str(s.max_steps)]
+        _check(cli(argv))
+    lut = save / "latency_lut.yaml"
+    print(f"[2/5] latency look-up table for this CPU at {res} px -> {lut}")
+    _check(cli(["latency", "build-lut", "--save", str(lut), "--resolutions", res, "--n_classes", "10",
+                "--runs", str(s.lut_runs), *quiet]))
+    common = ["--dataset", "mnist5k", "--supernet_path", str(supernet), "--resolutions", res,
+              "--vld_size", str(s.vld_size), "--n_calib", str(s.n_calib), "--n_doe", str(s.n_doe),
+              "--iterations", str(s.iterations), "--n_iter", str(s.n_iter), "--seed", str(seed), *quiet]
+    searches = {"flops": save / "search_top1_flops", "cpu": save / "search_top1_flops_cpu"}
+    print("[3/5] search: top-1 vs FLOPs")
+    _check(cli(["search", *_resume_or_save(searches["flops"]), *common]))
+    print("[4/5] search: top-1 vs FLOPs vs CPU latency (from the table)")
+    _check(cli(["search", *_resume_or_save(searches["cpu"]), "--objectives", "top1,flops,cpu", "--lut", str(lut),
+                *common]))
+    last = max(searches["flops"].glob("iter_*.stats"), key=lambda p: int(p.stem.split("_")[1]))
+    selected = save / "selected"
+    print(f"[5/5] select three architectures from {last.name}, export and validate one")
+    _check(cli(["select", "--expr", str(last), "-n", "3", "--save", str(selected), "--supernet_path", str(supernet),
+                "--dataset", "mnist5k", "--vld_size", str(s.vld_size), "--n_calib", str(s.n_calib)]))
+    folder = sorted(selected.glob("net-*"))[0]
+    from nsganetv2.evaluation.validate import validate
+
+    acc = validate(folder / "net.config", folder / "net.inherited", "mnist5k")
+    summary = save / "SUMMARY.md"
+    lines = ["# nsganetv2 demo on mnist5k", ""]
+    for name, path in searches.items():
+        lines.append(f"- search ({name}): {path} (plots and summary.md inside)")
+    lines.append(f"- selected architectures: {', '.join(p.name for p in sorted(selected.glob('net-*')))}")
+    lines.append(f"- validation of {folder.name} on the mnist5k test split: {json.dumps(acc.as_dict())}")
+    summary.write_text("\n".join(lines) + "\n")
+    print(summary.read_text())
+    print(f"demo finished: everything is in {save}")
+    return summary
+
+
+def _resume_or_save(path: Path) -> list[str]:
+    return ["--resume", str(path)] if (path / "search.json").exists() else ["--save", str(path)]
+
+
+def _check(rc: int) -> None:
+    if rc != 0:
+        raise RuntimeError(f"a demo step failed with exit code {rc}; see the messages above")

@@ -1,0 +1,44 @@
+"""Validation of a static network (``net.config`` + weights) on a dataset's test split (the original validation.py)."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+from nsganetv2.evaluation.accuracy import Accuracy, evaluate, resolve_amp
+
+
+def load_network(config_path: str | os.PathLike, weights: str | os.PathLike | None = None,
+                 n_classes: int | None = None):
+    """Build a ``MobileNetV3`` from ``net.config`` and load ``weights`` (raw state dict or ``{"state_dict": ...}``).
+
+    When ``n_classes`` differs from the config's head, the head is replaced *after* loading (the original reset it
+    before and lost the trained head, its issue #1).
+    """
+    from nsganetv2.supernet import MobileNetV3, load_net_config
+
+    net = MobileNetV3.build_from_config(load_net_config(config_path))
+    if weights is not None:
+        if not os.path.isfile(weights):
+            raise ValueError(f"weights file {weights} does not exist; pass the net.inherited or a checkpoint")
+        obj = torch.load(weights, map_location="cpu", weights_only=False)
+        sd = obj["state_dict"] if isinstance(obj, dict) and "state_dict" in obj else obj
+        if not isinstance(sd, dict):
+            raise ValueError(f"{weights} holds neither a state dict nor {{'state_dict': ...}}")
+        net.load_state_dict(sd)
+    if n_classes is not None and n_classes != net.n_classes:
+        net.reset_classifier(n_classes)
+    return net.eval()
+
+
+def validate(config_path: str | os.PathLike, weights: str | os.PathLike | None, dataset: str,
+             data: str | None = None, batch_size: int = 256, workers: int = 0, img_size: int | None = None,
+             device: str = "cpu", amp: str = "off") -> Accuracy:
+    """Top-1, top-5 and loss on the test split; the resolution is the config's unless ``img_size`` is given."""
+    from nsganetv2.data import build_test_loader
+
+    net = load_network(config_path, weights)
+    resolution = int(img_size or getattr(net, "resolution", None) or 224)
+    loader = build_test_loader(dataset, data, resolution, batch_size=batch_size, n_workers=workers)
+    dev = torch.device(device)
+    return evaluate(net.to(dev), loader, dev, resolve_amp(amp, dev))

@@ -1,0 +1,121 @@
+"""After the search: choose final architectures from an ``iter_{k}.stats`` and export them.
+
+Reads our stats files and the original's (whose archive rows are ``[config, top1_err, complexity]`` with no
+objective names: pass ``sec_obj``). Choice by preference (achievement scalarisation, ``--prefer top1#80+flops#150``)
+or by high trade-off points; the most accurate architecture is always included. Each choice is exported to
+``net-<obj>@<value>/`` with ``net.subnet``, ``net.config`` (with resolution), ``net.inherited`` (supernet weights,
+BN recalibrated on training images when loaders are given), ``net.stats`` and ``net.onnx``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nsganetv2.moo.decision import asf_select, high_tradeoff_points, parse_preference
+from nsganetv2.moo.sorting import pareto_mask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Front:
+    """The non-dominated archive entries of a stats file, sorted by error (objectives minimised)."""
+
+    configs: list[dict]
+    F: np.ndarray
+    objectives: list[str]
+
+
+def load_front(stats_path: str | os.PathLike, sec_obj: str | None = None) -> Front:
+    """The first front of the archive in ``stats_path``; ``sec_obj`` names the 2nd column of original files."""
+    path = Path(stats_path)
+    if not path.is_file():
+        raise ValueError(f"stats file {path} does not exist; pass an iter_<k>.stats written by a search (--expr)")
+    try:
+        stats = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); is it an iter_<k>.stats file?") from exc
+    rows = stats.get("archive") if isinstance(stats, dict) else None
+    if not rows:
+        raise ValueError(f"{path} has no 'archive' entries; it is not an iter_<k>.stats file of a search")
+    names = stats.get("objectives") or ["top1", sec_obj or "flops"]
+    bad = [i for i, row in enumerate(rows) if len(row) != len(names) + 1 or not isinstance(row[0], dict)]
+    if bad:
+        raise ValueError(f"{path}: archive row {bad[0]} is not [config, {', '.join(names)}]")
+    F = np.array([row[1:] for row in rows], dtype=float)
+    mask = pareto_mask(F)
+    idx = np.flatnonzero(mask)
+    idx = idx[np.lexsort((F[idx, 1:].sum(axis=1), F[idx, 0]))]
+    return Front([rows[i][0] for i in idx], F[idx], list(names))
+
+
+def choose(front: Front, n: int = 1, prefer: str | None = None) -> list[int]:
+    """Indices into ``front`` of the chosen architectures; the most accurate one (index 0) is always included."""
+    if n < 1:
+        raise ValueError(f"-n must be >= 1, got {n}")
+    if prefer:
+        picked = asf_select(front.F, parse_preference(prefer, front.objectives), n).tolist()
+    else:
+        picked = high_tradeoff_points(front.F, n=n).tolist() if len(front.F) > 2 else list(range(len(front.F)))[:n]
+    out = list(dict.fromkeys(picked))
+    if 0 not in out:
+        out.append(0)
+    return out
+
+
+def folder_name(front: Front, i: int) -> str:
+    """``net-flops@150`` (or ``net-flops@150-cpu@12`` with several cheap objectives), named by the objectives."""
+    parts = [f"{name}@{value:.0f}" for name, value in zip(front.objectives[1:], front.F[i, 1:])]
+    return "net-" + "-".join(parts)
+
+
+def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, supernet=None, loaders=None,
+           onnx: bool = True) -> list[Path]:
+    """Write one folder per chosen architecture; weights and ONNX need ``supernet``; BN recalibration ``loaders``."""
+    from nsganetv2.supernet import save_net_config
+
+    save_dir = Path(save_dir)
+    out = []
+    for i in chosen:
+        config = front.configs[i]
+        folder = save_dir / folder_name(front, i)
+        folder.mkdir(parents=True, exist_ok=True)
+        stats = {name: float(v) for name, v in zip(front.objectives, front.F[i])}
+        stats["top1"] = 100.0 - stats["top1"]  # files hold accuracy, like the original's net.stats
+        _write_json(folder / "net.subnet", config)
+        if supernet is not None:
+            net = supernet.extract(config)
+            net.eval()
+            if loaders is not None:
+                from nsganetv2.evaluation.accuracy import recalibrate_bn
+
+                loaders.set_resolution(int(config["r"]))
+                recalibrate_bn(net, loaders.calib)
+            save_net_config(net, folder / "net.config", resolution=int(config["r"]))
+            _atomic_torch_save({"state_dict": net.state_dict()}, folder / "net.inherited")
+            if onnx:
+                from nsganetv2.evaluation.latency import export_onnx
+
+                export_onnx(net, int(config["r"]), 1, folder / "net.onnx")
+        _write_json(folder / "net.stats", stats)
+        log.info("exported %s", folder)
+        out.append(folder)
+    return out
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)

@@ -1,0 +1,89 @@
+"""The NAS flow through the CLI on mnist5k: search, select + export, validate, resume."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nsganetv2.cli import main
+from nsganetv2.data import build_loaders
+from nsganetv2.evaluation.accuracy import evaluate, recalibrate_bn
+from nsganetv2.evaluation.validate import load_network
+from nsganetv2.select import choose, load_front
+from nsganetv2.supernet import OFAMobileNetV3Supernet, save_supernet
+
+SEARCH = ["--dataset", "mnist5k", "--resolutions", "32,40", "--vld_size", "100", "--n_calib", "100",
+          "--vld_batch_size", "100", "--n_doe", "4", "--iterations", "1", "--n_iter", "2", "--pop_size", "10",
+          "--n_gen", "3", "--predictor", "carts", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    root = tmp_path_factory.mktemp("flow")
+    torch.manual_seed(0)
+    net = OFAMobileNetV3Supernet(n_classes=10)
+    supernet = root / "supernet.pth"
+    save_supernet(net, supernet)
+    save = root / "search"
+    assert main(["search", "--save", str(save), "--supernet_path", str(supernet), *SEARCH]) == 0
+    return root, supernet, save
+
+
+def test_search_writes_the_original_files(searched):
+    _, _, save = searched
+    stats = json.loads((save / "iter_1.stats").read_text())
+    assert {"archive", "candidates", "hv", "surrogate"} <= set(stats)
+    assert len(stats["archive"]) == 6  # 4 DOE + 2 candidates, none failed
+    config, err, flops = stats["archive"][0]
+    assert set(config) == {"ks", "e", "d", "r"} and 0 <= err <= 100 and flops > 0
+    subnet = json.loads((save / "iter_1" / "net_0.subnet").read_text())
+    assert subnet["r"] in (32, 40)
+    assert (save / "hv.png").exists() or list(save.rglob("*.png"))
+
+
+def test_select_export_and_validate_reproduce_the_search_record(searched, tmp_path):
+    _, supernet, save = searched
+    out = tmp_path / "sel"
+    argv = ["select", "--expr", str(save / "iter_1.stats"), "-n", "2", "--save", str(out), "--supernet_path",
+            str(supernet), "--dataset", "mnist5k", "--vld_size", "100", "--n_calib", "100"]
+    assert main(argv) == 0
+    folders = sorted(out.glob("net-flops@*"))
+    assert folders, "no exported folder"
+    front = load_front(save / "iter_1.stats")
+    for folder in folders:
+        assert {p.name for p in folder.iterdir()} >= {"net.subnet", "net.config", "net.inherited", "net.stats",
+                                                      "net.onnx"}
+    # the exported weights (BN recalibrated the same way) give exactly the search's held-out top-1
+    best = folders[[json.loads((f / "net.subnet").read_text()) for f in folders].index(front.configs[0])]
+    net = load_network(best / "net.config", best / "net.inherited")
+    assert net.resolution == front.configs[0]["r"]
+    loaders = build_loaders("mnist5k", resolution=net.resolution, vld_size=100, n_calib=100, eval_batch_size=100)
+    acc = evaluate(net, loaders.valid)
+    assert acc.top1 == pytest.approx(100.0 - front.F[0, 0], abs=1e-9)
+    # and the CLI validate command runs on the test split
+    assert main(["validate", "-m", str(best / "net.config"), "--pretrained", str(best / "net.inherited")]) == 0
+
+
+def test_select_by_preference_and_bad_preference(searched):
+    _, _, save = searched
+    front = load_front(save / "iter_1.stats")
+    picked = choose(front, n=1, prefer="top1#0+flops#1")  # error counts /100, flops /1
+    assert 0 in picked  # the most accurate is always included
+    assert int(np.argmin(front.F[:, 1])) in picked
+    with pytest.raises(ValueError, match="unknown objective 'latency'"):
+        choose(front, prefer="latency#3")
+
+
+def test_resume_of_a_finished_search_evaluates_nothing(searched, tmp_path):
+    _, supernet, save = searched
+    before = (save / "archive.jsonl").read_text()
+    assert main(["search", "--resume", str(save), "--supernet_path", str(supernet), *SEARCH]) == 0
+    assert (save / "archive.jsonl").read_text() == before
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert main(["select", "--expr", str(tmp_path / "nope.stats")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["search", "--save", str(tmp_path / "s"), "--supernet_path", str(tmp_path / "missing.pth")])
