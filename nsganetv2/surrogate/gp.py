@@ -1,0 +1,188 @@
+"""Kriging (pydacefit's DACE): linear regression mean, Gaussian correlation, one length-scale fitted by ML."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.optimize import minimize_scalar
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._boxmin import boxmin
+from ._radial import RadialEvaluator, radial_reference
+from ._validation import blas_threads, check_query, check_training_data, resolve_n_jobs
+
+log = logging.getLogger(__name__)
+_EPS = np.finfo(float).eps
+
+
+def _regression(X: np.ndarray, regr: str) -> np.ndarray:
+    ones = np.ones((X.shape[0], 1))
+    return np.hstack([ones, X]) if regr == "linear" else ones
+
+
+def _sq_dists(A: np.ndarray) -> np.ndarray:
+    sq = np.einsum("ij,ij->i", A, A)
+    D = A @ A.T
+    D *= -2.0
+    D += sq[:, None]
+    D += sq[None, :]
+    np.maximum(D, 0.0, out=D)
+    np.fill_diagonal(D, 0.0)
+    return D
+
+
+def _likelihood(D2: np.ndarray, F: np.ndarray, y: np.ndarray, theta: float, mu: float, want_model: bool = False,
+                overwrite: bool = False):
+    """DACE's objective ``sigma^2 * det(R)^(1/m)`` (smaller is better) and, optionally, the fitted model."""
+    m = D2.shape[0]
+    R = D2 if overwrite else np.empty_like(D2)
+    np.multiply(D2, -theta, out=R)
+    np.exp(R, out=R)
+    R[np.diag_indices(m)] += mu
+    try:
+        C = sla.cholesky(R, lower=True, overwrite_a=True, check_finite=False)
+    except sla.LinAlgError:
+        return np.inf, None
+    Ft = sla.solve_triangular(C, F, lower=True, check_finite=False)
+    Q, G = np.linalg.qr(Ft)
+    gd = np.abs(np.diag(G))
+    if gd.min() < 1e-10 * gd.max():
+        return np.inf, None
+    Yt = sla.solve_triangular(C, y, lower=True, check_finite=False)
+    beta = sla.solve_triangular(G, Q.T @ Yt, check_finite=False)
+    rho = Yt - Ft @ beta
+    sigma2 = float(rho @ rho) / m
+    obj = sigma2 * float(np.exp(2.0 / m * np.log(np.diag(C)).sum()))
+    if not want_model:
+        return obj, None
+    gamma = sla.solve_triangular(C, rho, lower=True, trans="T", check_finite=False)
+    return obj, (beta, gamma, sigma2)
+
+
+class GP(RegressorMixin, BaseEstimator):
+    """Kriging surrogate as in pydacefit ``DACE(regr_linear, corr_gauss, theta=1, thetaL=1e-5, thetaU=100)``.
+
+    ``X`` and ``y`` are standardised (ddof 1; a constant column gets scale 1 instead of a division by zero).
+    The correlation is ``exp(-theta |x - x'|^2)`` with one ``theta`` for all dimensions, maximised in
+    likelihood over ``theta_bounds`` by DACE's ``boxmin`` pattern search (``optimizer="boxmin"``) or by a
+    bounded Brent search on log theta (``optimizer="brent"``); ``optimizer=None`` keeps ``theta0``.
+    A nugget ``(10 + m) eps`` is added to the diagonal, as DACE does.
+
+    Scaling: each likelihood evaluation costs a Cholesky factorisation, O(m^3). With more than
+    ``hyper_subsample`` samples, theta is fitted on a random subsample of that size (seeded by
+    ``random_state``) and the model is then solved once on all samples with that theta, so a 10,000-sample
+    archive costs one large factorisation instead of a dozen. Set ``hyper_subsample=None`` to use all.
+    Prediction runs in a compiled kernel (``n_jobs`` threads).
+    """
+
+    def __init__(self, regr: str = "linear", theta0: float = 1.0, theta_bounds: tuple = (1e-5, 100.0),
+                 optimizer: str | None = "boxmin", hyper_subsample: int | None = 2000, n_jobs: int | None = -1,
+                 random_state=None):
+        self.regr = regr
+        self.theta0 = theta0
+        self.theta_bounds = theta_bounds
+        self.optimizer = optimizer
+        self.hyper_subsample = hyper_subsample
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _check_params(self) -> tuple[float, float]:
+        if self.regr not in ("linear", "constant"):
+            raise ValueError(f"regr must be 'linear' or 'constant', got {self.regr!r}")
+        if self.optimizer not in ("boxmin", "brent", None):
+            raise ValueError(f"optimizer must be 'boxmin', 'brent' or None, got {self.optimizer!r}")
+        lo, up = (float(b) for b in self.theta_bounds)
+        if not 0 < lo <= up:
+            raise ValueError(f"theta_bounds must satisfy 0 < low <= high, got {self.theta_bounds}")
+        if self.hyper_subsample is not None and self.hyper_subsample < 3:
+            raise ValueError(f"hyper_subsample must be None or >= 3, got {self.hyper_subsample}")
+        return lo, up
+
+    def fit(self, X, y) -> "GP":
+        """Standardise, fit theta by maximum likelihood, then solve the Kriging system on all samples."""
+        with blas_threads(np.shape(X)[0] if np.ndim(X) == 2 else 0):
+            return self._fit(X, y)
+
+    def _fit(self, X, y) -> "GP":
+        lo, up = self._check_params()
+        d = np.shape(X)[1] if np.ndim(X) == 2 else 0
+        X, y = check_training_data(X, y, (d + 2) if self.regr == "linear" else 3, f"GP with {self.regr} mean")
+        n = X.shape[0]
+        self.x_mean_ = X.mean(0)
+        sx = X.std(0, ddof=1)
+        self.x_scale_ = np.where(sx > 0, sx, 1.0)
+        self.y_mean_ = float(y.mean())
+        sy = float(y.std(ddof=1))
+        self.y_scale_ = sy if sy > 0 else 1.0
+        Xs = (X - self.x_mean_) / self.x_scale_
+        ys = (y - self.y_mean_) / self.y_scale_
+        F = _regression(Xs, self.regr)
+        _, Rf, piv = sla.qr(F, mode="economic", pivoting=True)
+        diag = np.abs(np.diag(Rf))
+        rank = int((diag > diag[0] * max(F.shape) * _EPS).sum())
+        self.regr_cols_ = np.sort(piv[:rank])
+        F = F[:, self.regr_cols_]
+
+        # hyper-parameter: theta on a subsample
+        idx = np.arange(n)
+        if self.hyper_subsample is not None and n > self.hyper_subsample:
+            idx = np.sort(check_random_state(self.random_state).choice(n, self.hyper_subsample, replace=False))
+        m = idx.size
+        D2s = _sq_dists(Xs[idx])
+        mu_s = (10.0 + m) * _EPS
+
+        def objective(t) -> float:
+            return _likelihood(D2s, F[idx], ys[idx], float(np.atleast_1d(t)[0]), mu_s)[0]
+
+        theta0 = float(np.clip(self.theta0, lo, up))
+        if self.optimizer == "boxmin":
+            t, _, _ = boxmin(objective, theta0, lo, up)
+            theta = float(t[0])
+        elif self.optimizer == "brent":
+            res = minimize_scalar(lambda s: objective(np.exp(s)), bounds=(np.log(lo), np.log(up)), method="bounded",
+                                  options={"xatol": 1e-3})
+            theta = float(np.exp(res.x)) if objective(np.exp(res.x)) <= objective(theta0) else theta0
+        else:
+            theta = theta0
+        del D2s
+
+        # final solve on all samples; raise the nugget if the correlation matrix is numerically singular
+        mu = (10.0 + n) * _EPS
+        for _ in range(12):
+            obj, model = _likelihood(_sq_dists(Xs), F, ys, theta, mu, want_model=True, overwrite=True)
+            if model is not None:
+                break
+            log.warning("GP: correlation matrix not positive definite at nugget %.3g; increasing it", mu)
+            mu *= 10.0
+        else:
+            raise ValueError("GP could not factorise the correlation matrix; the archive may hold many duplicates")
+        self.theta_ = theta
+        self.nugget_ = mu
+        self.likelihood_objective_ = obj
+        self.beta_, self.gamma_, self.sigma2_ = model
+        self.centers_ = Xs
+        self.n_features_in_ = X.shape[1]
+        self._evaluator = RadialEvaluator(Xs, self.gamma_, "gauss", theta)
+        return self
+
+    def _mean(self, Qs: np.ndarray) -> np.ndarray:
+        beta = np.zeros(Qs.shape[1] + 1 if self.regr == "linear" else 1)
+        beta[self.regr_cols_] = self.beta_
+        return beta[0] + Qs @ beta[1:] if self.regr == "linear" else np.full(Qs.shape[0], beta[0])
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets, shape (n,)."""
+        check_is_fitted(self, "gamma_")
+        Qs = (check_query(X, self.n_features_in_) - self.x_mean_) / self.x_scale_
+        s = self._mean(Qs) + self._evaluator(Qs, n_jobs=resolve_n_jobs(self.n_jobs))
+        return self.y_mean_ + self.y_scale_ * s
+
+    def predict_reference(self, X) -> np.ndarray:
+        """The same model evaluated with plain numpy/scipy (reference twin of ``predict``)."""
+        check_is_fitted(self, "gamma_")
+        Qs = (check_query(X, self.n_features_in_) - self.x_mean_) / self.x_scale_
+        s = self._mean(Qs) + radial_reference(Qs, self.centers_, self.gamma_, "gauss", self.theta_)
+        return self.y_mean_ + self.y_scale_ * s
