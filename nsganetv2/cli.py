@@ -175,6 +175,15 @@ def cmd_validate(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------------- train
+def cmd_train(args) -> int:
+    from nsganetv2.train import config_from_args, train
+
+    result = train(config_from_args(args))
+    print(f"fine-tune done: best held-out top-1 {result.get('best')}, test {result.get('test')}; in {result['save']}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------------- supernet
 def cmd_supernet_train(args) -> int:
     from nsganetv2.data import build_loaders
@@ -321,6 +330,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.add_argument("--amp", default="off", choices=("auto", "off", "fp16", "bf16"))
     s.set_defaults(func=cmd_validate)
+
+    from nsganetv2.train import add_train_args
+
+    t = sub.add_parser("train", help="fine-tune a searched network (CIFAR- or ImageNet-style, DDP via torchrun)",
+                       formatter_class=fmt)
+    add_train_args(t)
+    t.set_defaults(func=cmd_train)
 
     s = sub.add_parser("supernet", help="supernet tools")
     ssub = s.add_subparsers(dest="supernet_command", required=True, metavar="action")
