@@ -240,3 +240,34 @@ def test_empty_or_not_2d(bad) -> None:
 def test_non_finite_reference() -> None:
     with pytest.raises(ValueError, match="ref must be finite"):
         hypervolume(np.zeros((2, 2)), (1.0, np.nan))
+
+
+# -------------------------------------------------------------------------------- forced WFG paths (M >= 5)
+@pytest.mark.parametrize("path", [1, 2])
+@pytest.mark.parametrize("m", [5, 6, 7])
+def test_each_limit_set_path_agrees_with_moocore(m: int, path: int) -> None:
+    """Path 1: every 4-D limit set filtered by worse-objective masks, then the 4-D kernel; path 2: every one swept
+    straight through the 3-D front (dominated and tied survivors included). The default mixes both by size."""
+    from nsganetv2.moo._hypervolume import hypervolume_kernel
+
+    rng = np.random.default_rng(900 + 10 * m + path)
+    sizes = {5: (3, 14, 60, 300), 6: (3, 14, 60), 7: (3, 30)}[m]
+    for n in sizes:
+        cases = [(sphere(n, m, rng), np.full(m, 1.1)),
+                 (rng.integers(0, 4, (n, m)).astype(float), np.full(m, 4.0)),  # ties, duplicates, on the ref
+                 (rng.random((n, m)), np.full(m, 1.0))]
+        for F, ref in cases:
+            keep = (F < ref).all(axis=1)
+            if not keep.any():
+                continue
+            A = np.ascontiguousarray(F[keep])
+            forced = hypervolume_kernel(A, ref, _path=path)
+            assert_close(forced, moocore_hv(F, ref))
+            assert_close(forced, hypervolume(F, ref))
+
+
+def test_limit_set_path_argument_is_checked() -> None:
+    from nsganetv2.moo._hypervolume import hypervolume_kernel
+
+    with pytest.raises(ValueError, match="_path"):
+        hypervolume_kernel(np.zeros((2, 5)), np.ones(5), _path=3)

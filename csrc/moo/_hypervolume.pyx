@@ -2,24 +2,29 @@
 """Compiled hypervolume kernel (see csrc/moo/hv.h). Inputs are validated by nsganetv2.moo.hypervolume."""
 
 cdef extern from "moo/hv.h" nogil:
-    double hv_compute(const double *X, Py_ssize_t n, int d, const double *ref)
+    double hv_compute_path(const double *X, Py_ssize_t n, int d, const double *ref, int path)
     int hv_all_finite(const double *X, Py_ssize_t n)
 
 
-def hypervolume_kernel(const double[:, ::1] F, const double[::1] ref) -> float:
+def hypervolume_kernel(const double[:, ::1] F, const double[::1] ref, int _path=0) -> float:
     """Exact hypervolume of the rows of ``F`` (float64, C-contiguous, 1..64 columns) that strictly dominate
-    ``ref``. Returns NaN, computing nothing, when ``F`` or ``ref`` holds a NaN or an infinity."""
+    ``ref``. Returns NaN, computing nothing, when ``F`` or ``ref`` holds a NaN or an infinity.
+
+    ``_path`` is for tests: 0 chooses per limit set; 1 forces the mask filter + 4-D kernel, 2 the 4-D front sweep
+    for every 4-D WFG limit set (M >= 5)."""
     cdef Py_ssize_t n = F.shape[0]
     cdef int d = <int>F.shape[1]
     cdef double v = 0.0
     cdef int status = 0
     if ref.shape[0] != d or d > 64 or d < 1:
         raise ValueError(f"hypervolume_kernel: ref has {ref.shape[0]} values for {d} objectives (1..64 allowed)")
+    if _path < 0 or _path > 2:
+        raise ValueError(f"hypervolume_kernel: _path must be 0, 1 or 2, not {_path}")
     if n == 0:
         return 0.0
     with nogil:
         if hv_all_finite(&F[0, 0], n * d) and hv_all_finite(&ref[0], d):
-            v = hv_compute(&F[0, 0], n, d, &ref[0])
+            v = hv_compute_path(&F[0, 0], n, d, &ref[0], _path)
             if v != v:
                 status = 1
         else:

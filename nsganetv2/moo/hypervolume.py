@@ -3,7 +3,8 @@
 Algorithms by number of objectives M: sort + sweep (M = 2, O(N log N)); z-sweep over a 2-D staircase kept in a
 hierarchical bitset (M = 3, O(N log N)); w-sweep keeping the 3-D front, each new point's 3-D contribution swept
 over its clipped 2-D staircase (M = 4, O(N^2), HV4D+-style); WFG (While, Bradstreet, Barone 2012) for M >= 5,
-with limit sets cut down by "cap" points and filtered by worse-objective masks, down to the M = 4 kernel.
+with limit sets cut down by "cap" points and filtered by worse-objective masks, down to the M = 4 kernel; small 4-D
+limit sets skip the filter and go straight into a w-sweep that keeps the 3-D front (dominated points drop out there).
 """
 from __future__ import annotations
 
