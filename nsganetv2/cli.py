@@ -36,7 +36,7 @@ def parse_resolutions(text: str) -> list[int]:
 
 
 def default_resolutions(dataset: str) -> list[int]:
-    return list(range(32, 49, 4)) if dataset in SMALL_DATASETS else list(range(192, 257, 4))
+    return [32, 36, 40] if dataset in SMALL_DATASETS else list(range(192, 257, 4))
 
 
 # ----------------------------------------------------------------------------------------------------- search
@@ -131,8 +131,8 @@ def cmd_search(args) -> int:
         else:
             save = args.save
             result = MSuNAS(problem, save, n_doe=args.n_doe, iterations=args.iterations, n_iter=args.n_iter,
-                            predictor=args.predictor, seed=args.seed, pop_size=args.pop_size, n_gen=args.n_gen,
-                            progress=not args.quiet).run()
+                            predictor=args.predictor, predictor_kwargs=args.predictor_kwargs, seed=args.seed,
+                            pop_size=args.pop_size, n_gen=args.n_gen, progress=not args.quiet).run()
     finally:
         if runner is not None:
             runner.close()
@@ -203,7 +203,8 @@ def cmd_supernet_train(args) -> int:
     else:
         net = OFAMobileNetV3Supernet(n_classes=loaders.n_classes, width_mult=args.width_mult, dropout_rate=0.0)
     schedule = [tuple(part.split(":")) for part in args.phases.split(",")] if args.phases else []
-    cfg = SupernetTrainConfig(epochs=args.epochs, lr=args.lr, resolutions=resolutions, seed=args.seed,
+    cfg = SupernetTrainConfig(epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
+                              label_smoothing=args.label_smoothing, resolutions=resolutions, seed=args.seed,
                               n_random=args.n_random, kd_ratio=args.kd_ratio, max_steps_per_epoch=args.max_steps,
                               schedule=[(p, int(e)) for p, e in schedule])
     train_supernet(net, loaders.train, cfg, args.save, resume=args.resume, progress=not args.quiet)
@@ -225,7 +226,7 @@ def cmd_latency_build(args) -> int:
 
     build_lut(resolutions=args.resolutions or default_resolutions("imagenet"), width_mult=args.width_mult,
               n_classes=args.n_classes, path=args.save, threads=args.threads, runs=args.runs,
-              progress=not args.quiet)
+              calibrate=args.calibrate, progress=not args.quiet)
     print(f"latency table written to {args.save}")
     return 0
 
@@ -289,11 +290,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--objectives", default=None, help="several objectives, e.g. top1,flops,cpu (overrides --sec_obj)")
     s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime)")
     s.add_argument("--resolutions", type=parse_resolutions, default=None,
-                   help="resolution list, e.g. 192-256:4 (default: 192-256:4; 32-48:4 for mnist5k)")
+                   help="resolution list, e.g. 192-256:4 (default: 192-256:4; 32,36,40 for mnist5k)")
     s.add_argument("--n_doe", type=int, default=100)
     s.add_argument("--iterations", type=int, default=30)
     s.add_argument("--n_iter", type=int, default=8, help="candidates evaluated per iteration")
     s.add_argument("--predictor", default="rbf", choices=("rbf", "gp", "carts", "mlp", "as"))
+    s.add_argument("--predictor_kwargs", type=json.loads, default=None,
+                   help='JSON keyword arguments of the predictor, e.g. \'{"n_trees": 500}\' for carts')
     s.add_argument("--pop_size", type=int, default=40)
     s.add_argument("--n_gen", type=int, default=20)
     s.add_argument("--n_gpus", type=int, default=0, help="GPUs on this machine (one evaluation worker each)")
@@ -346,11 +349,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--init", default=None, help="start from this supernet checkpoint")
     t.add_argument("--width_mult", type=float, default=1.0, choices=(1.0, 1.2))
     t.add_argument("--resolutions", type=parse_resolutions, default=None)
-    t.add_argument("--epochs", type=int, default=6)
+    t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--phases", default=None, help="progressive shrinking, e.g. full:2,kernel:1,depth:1,expand:2")
-    t.add_argument("--lr", type=float, default=0.1)
-    t.add_argument("--batch_size", type=int, default=64)
-    t.add_argument("--n_random", type=int, default=2, help="random subnets per step besides largest and smallest")
+    t.add_argument("--optimizer", default="sgd", choices=("sgd", "adamw"))
+    t.add_argument("--lr", type=float, default=0.2)
+    t.add_argument("--batch_size", type=int, default=128)
+    t.add_argument("--label_smoothing", type=float, default=0.0)
+    t.add_argument("--n_random", type=int, default=0, help="random subnets per step besides largest and smallest")
     t.add_argument("--kd_ratio", type=float, default=1.0, help="weight of in-place distillation")
     t.add_argument("--vld_size", type=int, default=None)
     t.add_argument("--n_calib", type=int, default=500)
@@ -369,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--n_classes", type=int, default=1000)
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--runs", type=int, default=20)
+    b.add_argument("--calibrate", type=int, default=8, help="whole subnets timed to scale the table (0: none)")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=cmd_latency_build)
     q = lsub.add_parser("predict", help="latency of a net.subnet from a table", formatter_class=fmt)

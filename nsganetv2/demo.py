@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class DemoSettings:
-    resolutions: tuple[int, ...] = (32, 36, 40, 44, 48)
-    epochs: int = 6
+    resolutions: tuple[int, ...] = (32, 36, 40)
+    epochs: int = 5
     max_steps: int | None = None
     vld_size: int = 1000
     n_calib: int = 500
@@ -29,11 +29,13 @@ class DemoSettings:
     iterations: int = 4
     n_iter: int = 4
     lut_runs: int = 10
+    lut_calibrate: int = 8
+    n_trees: int = 1000
 
 
 FULL = DemoSettings()
-QUICK = DemoSettings(resolutions=(32, 40), epochs=1, max_steps=3, vld_size=200, n_calib=100, n_doe=5,
-                     iterations=1, n_iter=2, lut_runs=2)
+QUICK = DemoSettings(resolutions=(32,), epochs=1, max_steps=3, vld_size=200, n_calib=100, n_doe=5,
+                     iterations=1, n_iter=2, lut_runs=2, lut_calibrate=0, n_trees=50)
 
 
 def run_demo(save: str | Path, quick: bool = False, seed: int = 0, progress: bool = True) -> Path:
@@ -57,10 +59,12 @@ def run_demo(save: str | Path, quick: bool = False, seed: int = 0, progress: boo
     lut = save / "latency_lut.yaml"
     print(f"[2/5] latency look-up table for this CPU at {res} px -> {lut}")
     _check(cli(["latency", "build-lut", "--save", str(lut), "--resolutions", res, "--n_classes", "10",
-                "--runs", str(s.lut_runs), *quiet]))
+                "--runs", str(s.lut_runs), "--calibrate", str(s.lut_calibrate), *quiet]))
     common = ["--dataset", "mnist5k", "--supernet_path", str(supernet), "--resolutions", res,
               "--vld_size", str(s.vld_size), "--n_calib", str(s.n_calib), "--n_doe", str(s.n_doe),
-              "--iterations", str(s.iterations), "--n_iter", str(s.n_iter), "--seed", str(seed), *quiet]
+              "--iterations", str(s.iterations), "--n_iter", str(s.n_iter), "--seed", str(seed),
+              # RBF and GP need more archive entries than genes (47); the tree ensemble works from a few
+              "--predictor", "carts", "--predictor_kwargs", json.dumps({"n_trees": s.n_trees}), *quiet]
     searches = {"flops": save / "search_top1_flops", "cpu": save / "search_top1_flops_cpu"}
     print("[3/5] search: top-1 vs FLOPs")
     _check(cli(["search", *_resume_or_save(searches["flops"]), *common]))

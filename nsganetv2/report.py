@@ -164,7 +164,7 @@ def write_summary(save_dir: str | Path, out_dir: str | Path | None = None, _s: _
     lines = [f"# Search summary: {s.dir.name}", "",
              f"- problem: `{st['problem']['name']}`, objectives {', '.join(s.names)} "
              f"(expensive: {', '.join(s.names[j] for j in s.expensive)})",
-             f"- settings: " + ", ".join(f"{k}={_cell(v)}" for k, v in st["settings"].items()),
+             "- settings: " + ", ".join(f"{k}={_cell(v)}" for k, v in st["settings"].items()),
              f"- seed {st['seed']}, reference point {_cell(st.get('ref_point'))}, status {st.get('status')}",
              f"- evaluations: {len(s.records)} ({n_fail} failed), iterations completed: {max(s.stats, default=-1)}",
              "", "## Hypervolume and surrogate quality", "",

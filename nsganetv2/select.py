@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from nsganetv2.atomic import torch_save_atomic
 from nsganetv2.moo.decision import asf_select, high_tradeoff_points, parse_preference
 from nsganetv2.moo.sorting import pareto_mask
+from nsganetv2.search.archive import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, superne
         folder.mkdir(parents=True, exist_ok=True)
         stats = {name: float(v) for name, v in zip(front.objectives, front.F[i])}
         stats["top1"] = 100.0 - stats["top1"]  # files hold accuracy, like the original's net.stats
-        _write_json(folder / "net.subnet", config)
+        write_json_atomic(folder / "net.subnet", config, indent=2)
         if supernet is not None:
             net = supernet.extract(config)
             net.eval()
@@ -98,24 +99,12 @@ def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, superne
                 loaders.set_resolution(int(config["r"]))
                 recalibrate_bn(net, loaders.calib)
             save_net_config(net, folder / "net.config", resolution=int(config["r"]))
-            _atomic_torch_save({"state_dict": net.state_dict()}, folder / "net.inherited")
+            torch_save_atomic({"state_dict": net.state_dict()}, folder / "net.inherited")
             if onnx:
                 from nsganetv2.evaluation.latency import export_onnx
 
                 export_onnx(net, int(config["r"]), 1, folder / "net.onnx")
-        _write_json(folder / "net.stats", stats)
+        write_json_atomic(folder / "net.stats", stats, indent=2)
         log.info("exported %s", folder)
         out.append(folder)
     return out
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)

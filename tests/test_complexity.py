@@ -21,11 +21,8 @@ SPACE = OFAMobileNetV3Space(resolutions=range(32, 65, 4))
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _threads(one_thread):
     yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize("width, n_classes", [(1.0, 1000), (1.2, 10)])

@@ -1,6 +1,5 @@
 """The NAS flow through the CLI on mnist5k: search, select + export, validate, resume."""
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +7,7 @@ import torch
 
 from nsganetv2.cli import main
 from nsganetv2.data import build_loaders
-from nsganetv2.evaluation.accuracy import evaluate, recalibrate_bn
+from nsganetv2.evaluation.accuracy import evaluate
 from nsganetv2.evaluation.validate import load_network
 from nsganetv2.select import choose, load_front
 from nsganetv2.supernet import OFAMobileNetV3Supernet, save_supernet

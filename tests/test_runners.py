@@ -19,7 +19,6 @@ from nsganetv2.evaluation.runners import (
     DistributedRunner,
     InProcessRunner,
     MultiProcessRunner,
-    Result,
     current_device,
     make_runner,
 )

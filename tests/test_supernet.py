@@ -29,12 +29,8 @@ def _configs(seed: int, n_random: int = 3) -> list[dict]:
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    # one intra-op thread: on a shared 2-core machine more threads oversubscribe badly (see DESIGN.md)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _threads(one_thread):
     yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module", params=[(1.0, 1000), (1.2, 10)], ids=["w1.0", "w1.2-10cls"])

@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from nsganetv2.atomic import atomic_write, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -39,43 +40,13 @@ def dumps(obj: Any, **kw: Any) -> str:
     return json.dumps(obj, default=_default, **kw)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None, fsync: bool = True) -> None:
     """Write ``obj`` as JSON to ``path`` atomically: a temp file in the same folder, fsync, ``os.replace``.
 
     Readers see the old or the new content, never a part. ``fsync=False`` skips the flushes to disk (still atomic
     against a killed process, not against power loss): for files that can be rebuilt from the archive.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(dumps(obj, indent=indent))
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    if fsync:
-        _fsync_dir(path.parent)
+    atomic_write(path, dumps(obj, indent=indent), fsync=fsync)
 
 
 def read_records(path: str | os.PathLike) -> list[dict]:
@@ -164,7 +135,7 @@ class Archive:
                     if f.read(1) != b"\n":
                         self._fh.write(b"\n")
             if new:
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
         return self._fh
 
     def append(self, record: dict) -> bool:

@@ -9,6 +9,8 @@ from typing import Any, Mapping, Optional, Union
 
 import torch
 
+from nsganetv2.atomic import torch_save_atomic
+
 from .ofa_mbv3 import OFAMobileNetV3Supernet, stage_widths
 
 __all__ = ["load_supernet", "save_supernet", "read_state_dict", "infer_width_mult"]
@@ -87,6 +89,4 @@ def save_supernet(net: OFAMobileNetV3Supernet, path: Union[str, os.PathLike], **
     """Save as ``{"state_dict": ...}`` in OFA's key layout (loadable by ``ofa`` and by :func:`load_supernet`)."""
     obj = {"state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()}}
     obj.update(extra)
-    tmp = f"{path}.tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    torch_save_atomic(obj, path)

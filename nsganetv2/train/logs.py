@@ -8,18 +8,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nsganetv2.atomic import atomic_write
+
 __all__ = ["atomic_write_bytes", "write_logs", "plot_curves"]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file, fsync and ``os.replace``."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to ``path`` atomically (see :mod:`nsganetv2.atomic`)."""
+    atomic_write(path, data)
 
 
 def write_logs(save_dir: str | os.PathLike, history: list[dict], extra: dict[str, Any] | None = None) -> None:

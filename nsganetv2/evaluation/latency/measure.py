@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import asdict, dataclass
@@ -27,6 +26,8 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 import numpy as np
 import torch
 import torch.nn as nn
+
+from ...atomic import atomic_write
 
 __all__ = [
     "LatencyStats",
@@ -162,20 +163,7 @@ def export_onnx(module: nn.Module, resolution: Union[int, Sequence[int], None] =
     data = buf.getvalue()
     if path is None:
         return data
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".onnx", dir=directory)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    return os.fspath(atomic_write(path, data, fsync=False))
 
 
 def make_session(model: Union[str, os.PathLike, bytes], threads: int = 1):

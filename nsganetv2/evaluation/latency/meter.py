@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import tempfile
 from typing import Any, Callable, Mapping, Optional, Union
 
 import torch.nn as nn
 
+from ...atomic import atomic_write
 from ...supernet.ofa_mbv3 import normalize_arch
 from .measure import STATISTICS, LatencyStats, measure_onnx, measure_torch, torch_threads
 from .table import LatencyTable
@@ -77,19 +76,8 @@ class LatencyMeter:
         self.results = {k: LatencyStats.from_dict(v) for k, v in data.get("results", {}).items()}
 
     def _save(self) -> None:
-        directory = os.path.dirname(os.path.abspath(self.cache_path))
-        os.makedirs(directory, exist_ok=True)
         data = {"settings": self.settings, "results": {k: v.to_dict() for k, v in self.results.items()}}
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-        try:
-            os.fchmod(fd, 0o644)
-            with os.fdopen(fd, "w") as f:
-                json.dump(data, f)
-            os.replace(tmp, self.cache_path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self.cache_path, json.dumps(data))
 
     def __contains__(self, config: Mapping[str, Any]) -> bool:
         return config_key(config, self._resolution(config)) in self.results

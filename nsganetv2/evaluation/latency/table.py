@@ -9,16 +9,15 @@ published i7-8700K table reads and predicts exactly as in the original.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 
 import yaml
 
+from ...atomic import atomic_write
 from ...supernet._ops import middle_channels
 from ...supernet.ofa_mbv3 import ACT_STAGES, SE_STAGES, STRIDE_STAGES, normalize_arch, stage_widths
 
@@ -252,24 +251,10 @@ class LatencyTable:
 
     def save(self, path: Union[str, os.PathLike]) -> str:
         """Write the table atomically (temp file + ``os.replace``) in the original YAML layout."""
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
         text = yaml.dump(self.entries, Dumper=_Dumper, default_flow_style=False, sort_keys=False)
         lines = self.header.splitlines() + ([f"{_SCALE} {self.scale!r}"] if self.scale != 1.0 else [])
         text = "".join(f"# {line}\n" for line in lines) + text
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".yaml", dir=directory)
-        try:
-            os.fchmod(fd, 0o644)  # mkstemp makes 0600; a table is meant to be shared
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        path = os.fspath(atomic_write(path, text))
         return path
 
     # ---- mapping -----------------------------------------------------------------------------------------------

@@ -1,0 +1,54 @@
+"""Atomic file writes: a temp file in the same folder, flushed (and fsync'd), then ``os.replace``.
+
+Readers see the old content or the new one, never a part; a killed process leaves no half-written file. The one
+place in the library that writes result files; it imports nothing of ours.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str, fsync: bool = True) -> Path:
+    """Write ``data`` to ``path`` atomically (mode 0644); ``fsync=False`` skips the flush to disk."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp makes 0600; results are meant to be shared
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush()
+            if fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if fsync:
+        fsync_dir(path.parent)
+    return path
+
+
+def torch_save_atomic(obj: Any, path: str | os.PathLike, fsync: bool = True) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically."""
+    import torch
+
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write(path, buf.getvalue(), fsync=fsync)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the rename itself durable (best effort: some file systems refuse to open folders)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
