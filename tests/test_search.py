@@ -301,3 +301,13 @@ def test_failures_are_recorded_not_raised(tmp_path):
     assert sorted((tmp_path / "b" / "failed").iterdir())[0].name == "it_0_net_0"
     assert objectives_from_flags("params") == ("top1", "params")
     assert objectives_from_flags("flops", "flops,cpu") == ("top1", "flops", "cpu")
+
+
+def test_too_small_doe_for_a_linear_surrogate_is_refused_before_any_evaluation(tmp_path):
+    from nsganetv2.search import MSuNAS, test_problem
+
+    calls = []
+    problem = test_problem("zdt1", on_evaluate=lambda X: calls.append(len(X)))
+    with pytest.raises(ValueError, match="raise --n_doe above 30 or use --predictor carts"):
+        MSuNAS(problem, tmp_path / "s", n_doe=10, iterations=2, predictor="rbf", progress=False).run()
+    assert calls == [] and not (tmp_path / "s" / "archive.jsonl").exists()

@@ -226,6 +226,7 @@ class MSuNAS:
         """Run (or, after ``load``, continue) the search; returns the final archive and its front."""
         from tqdm.auto import tqdm
 
+        self._check_budget()
         self._open()
         assert self.archive is not None
         done = [k for k in range(self.iterations + 1) if (self.save_dir / f"iter_{k}.stats").exists()]
@@ -252,6 +253,18 @@ class MSuNAS:
                 bar.close()
             self.archive.close()
         return self.result()
+
+    def _check_budget(self) -> None:
+        """Refuse, before anything is evaluated, a DOE too small for a surrogate with a linear term (RBF, GP)."""
+        if self.iterations == 0 or not isinstance(self.predictor, str) or self.predictor not in ("rbf", "gp"):
+            return
+        if self.predictor_kwargs.get("tail", "linear") != "linear" or self.predictor_kwargs.get("regr", "linear") != "linear":
+            return
+        n_features = self.problem.features(self.problem.initial_design(2, np.random.default_rng(0))).shape[1]
+        if self.n_doe <= n_features:
+            raise ValueError(f"predictor {self.predictor!r} has a linear term and needs more than {n_features} "
+                             f"archive entries (one per feature), but n_doe is {self.n_doe}: raise --n_doe above "
+                             f"{n_features} or use --predictor carts")
 
     def result(self) -> SearchResult:
         """The current archive as a ``SearchResult`` (also works on a finished or loaded search)."""
