@@ -25,7 +25,8 @@ def _rng(rng: RngLike) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
-def _int_list(value: Any, name: str) -> list:
+def parse_int_list(value: Any, name: str, allow_scalar: bool = False) -> list:
+    """A config field as a list of ints (``None`` kept); accepts '[5 5 7]' strings; a scalar only if allowed."""
     if isinstance(value, str):  # the original sometimes wrote numpy arrays as '[5 5 7 ...]'
         text = value.strip().strip("[]").replace(",", " ")
         try:
@@ -33,6 +34,8 @@ def _int_list(value: Any, name: str) -> list:
         except ValueError as exc:
             raise ValueError(f"config field {name!r}: cannot parse {value!r} as a list of ints") from exc
     if isinstance(value, (int, np.integer)):
+        if allow_scalar:  # OFA's set_active_subnet takes one value for every layer
+            return [int(value)]
         raise ValueError(f"config field {name!r} must be a list, got the scalar {value!r}")
     try:
         items = list(value)
@@ -100,7 +103,7 @@ class OFAMobileNetV3Space:
         for field in ("ks", "e", "d") + (("r",) if require_r else ()):
             if field not in cfg:
                 raise ValueError(f"config is missing the field {field!r}")
-        d = _int_list(cfg["d"], "d")
+        d = parse_int_list(cfg["d"], "d")
         if len(d) != self.n_stages:
             raise ValueError(f"config field 'd' must have {self.n_stages} entries, got {len(d)}")
         for v in d:
@@ -109,7 +112,7 @@ class OFAMobileNetV3Space:
         n_active = sum(d)
         out: dict[str, Any] = {}
         for name, allowed in (("ks", self._k_idx), ("e", self._e_idx)):
-            vals = _int_list(cfg[name], name)
+            vals = parse_int_list(cfg[name], name)
             if len(vals) == n_active:
                 active = vals
             elif len(vals) == self.n_layers:

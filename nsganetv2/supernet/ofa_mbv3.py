@@ -14,6 +14,7 @@ from ._ops import make_divisible
 from .dynamic import DynamicMBConvLayer
 from .layers import ConvLayer, IdentityLayer, LinearLayer, MBConvLayer, ResidualBlock, set_layer_from_config
 from .mobilenet_v3 import MobileNetV3, check_state_dict, remap_state_dict_keys
+from ..space.ofa_mbv3 import parse_int_list
 
 __all__ = ["OFAMobileNetV3Supernet", "BASE_STAGE_WIDTH", "stage_widths", "normalize_arch"]
 
@@ -28,21 +29,6 @@ def stage_widths(width_mult: float) -> list[int]:
     return [make_divisible(w * width_mult, 8) for w in BASE_STAGE_WIDTH]
 
 
-def _as_int_list(value: Any, name: str) -> list:
-    if isinstance(value, str):  # the original sometimes stored '[5 5 7 ...]'
-        text = value.strip().strip("[]").replace(",", " ")
-        try:
-            return [int(v) for v in text.split()]
-        except ValueError as exc:
-            raise ValueError(f"config field {name!r}: cannot parse {value!r} as a list of ints") from exc
-    if isinstance(value, (int, np.integer)):
-        return [int(value)]
-    try:
-        return [None if v is None else int(v) for v in value]
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"config field {name!r} must be a list of ints, got {value!r}") from exc
-
-
 def normalize_arch(config: Mapping[str, Any], n_stages: int = 5, max_depth: int = 4
                    ) -> tuple[list[int], list[int], list[int]]:
     """Return (ks, e, d) unpadded (length sum(d)) from a config dict; accepts the padded length-20 form."""
@@ -51,11 +37,11 @@ def normalize_arch(config: Mapping[str, Any], n_stages: int = 5, max_depth: int 
     for field in ("ks", "e", "d"):
         if field not in config:
             raise ValueError(f"config is missing the field {field!r}")
-    d = _as_int_list(config["d"], "d")
+    d = parse_int_list(config["d"], "d", allow_scalar=True)
     if len(d) != n_stages or any(v is None for v in d):
         raise ValueError(f"config field 'd' must hold {n_stages} ints, got {config['d']!r}")
-    ks = _as_int_list(config["ks"], "ks")
-    e = _as_int_list(config["e"], "e")
+    ks = parse_int_list(config["ks"], "ks", allow_scalar=True)
+    e = parse_int_list(config["e"], "e", allow_scalar=True)
     n_active = sum(d)
     out = []
     for name, vals in (("ks", ks), ("e", e)):
