@@ -14,7 +14,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ._ops import build_activation, middle_channels, se_channels, sub_filter_start_end
+from ._ops import build_activation, depthwise_conv2d, middle_channels, se_channels, sub_filter_start_end
 from .layers import SEModule
 
 __all__ = ["DynamicSeparableConv2d", "DynamicConv2d", "DynamicBatchNorm2d", "DynamicSE", "DynamicMBConvLayer"]
@@ -57,8 +57,7 @@ class DynamicSeparableConv2d(nn.Module):
     def forward(self, x: torch.Tensor, kernel_size: Optional[int] = None) -> torch.Tensor:
         k = self.active_kernel_size if kernel_size is None else kernel_size
         c = x.size(1)
-        filters = self.get_active_filter(c, k).contiguous()
-        return F.conv2d(x, filters, None, self.stride, k // 2, 1, c)
+        return depthwise_conv2d(x, self.get_active_filter(c, k).contiguous(), self.stride)
 
 
 class DynamicConv2d(nn.Module):

@@ -12,7 +12,7 @@ from typing import Any, Optional
 import torch
 import torch.nn as nn
 
-from ._ops import Hsigmoid, build_activation, drop_path, same_padding, se_channels
+from ._ops import DepthwiseConv2d, Hsigmoid, build_activation, drop_path, same_padding, se_channels
 
 __all__ = [
     "SEModule",
@@ -200,8 +200,8 @@ class MBConvLayer(nn.Module):
                 ("act", build_activation(act_func, inplace=True)),
             ]))
         dw = [
-            ("conv", nn.Conv2d(feature_dim, feature_dim, kernel_size, stride, same_padding(kernel_size),
-                               groups=feature_dim, bias=False)),
+            ("conv", DepthwiseConv2d(feature_dim, feature_dim, kernel_size, stride, same_padding(kernel_size),
+                                     groups=feature_dim, bias=False)),
             ("bn", nn.BatchNorm2d(feature_dim)),
             ("act", build_activation(act_func, inplace=True)),
         ]
