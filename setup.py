@@ -23,6 +23,7 @@ def _extensions() -> list[Extension]:
             Extension(
                 f"nsganetv2.{package}.{src.stem}",
                 [str(src.relative_to(HERE))],
+                depends=[str(h.relative_to(HERE)) for h in sorted(src.parent.glob("*.h"))],
                 include_dirs=[numpy.get_include(), str(HERE / "csrc")],
                 extra_compile_args=["-O3", "-ffp-contract=off"],
                 define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

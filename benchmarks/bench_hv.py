@@ -5,7 +5,9 @@ library cannot finish within 30 s (probed in a child process) prints "-". Prints
 Times are process CPU seconds (``time.process_time``): every library here runs on one thread, and CPU time stays
 meaningful when other jobs share the machine, where wall time does not.
 
-    python benchmarks/bench_hv.py [--quick]
+    python benchmarks/bench_hv.py [--quick] [--m 5 [6 ...]] [--n 100 [1000 ...]]
+
+``--m`` / ``--n`` restrict the table to those cells (a targeted timing: the other cells are not run).
 """
 from __future__ import annotations
 
@@ -78,13 +80,13 @@ def _time(fn, F, ref, budget: float, max_repeats: int) -> tuple[float, float]:
     return float(np.median(times)), float(value)
 
 
-def main(quick: bool = False) -> list[dict]:
+def main(quick: bool = False, ms: list[int] | None = None, ns: list[int] | None = None) -> list[dict]:
     libs = _libraries()
-    sizes = (100, 1000) if quick else (100, 1000, 10000)
+    sizes = tuple(ns) if ns else ((100, 1000) if quick else (100, 1000, 10000))
     budget, max_repeats = (0.2, 20) if quick else (1.0, 200)
     rows = []
     last: dict[tuple[str, int], float] = {}
-    for m in range(2, 7):
+    for m in (ms or range(2, 7)):
         for n in sizes:
             F, ref = sphere(n, m), np.full(m, 1.1)
             row = {"M": m, "N": n}
@@ -127,4 +129,7 @@ def _print(rows: list[dict], names: list[str]) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1e2, 1e3 only, fewer repeats")
-    main(parser.parse_args().quick)
+    parser.add_argument("--m", type=int, nargs="+", help="numbers of objectives to run (default 2..6)")
+    parser.add_argument("--n", type=int, nargs="+", help="numbers of points to run (default 1e2, 1e3, 1e4)")
+    args = parser.parse_args()
+    main(args.quick, args.m, args.n)

@@ -1,6 +1,7 @@
 """Surrogates: ours vs the nearest off-the-shelf equivalents, fit time, predict throughput, held-out Kendall tau.
 
     .venv/bin/python benchmarks/bench_surrogate.py [--quick] [--sizes 100 1000 10000] [--queries 100000]
+        [--models rbf gp carts]
 
 Peers: scipy ``RBFInterpolator`` (cubic, degree-1 tail), scikit-learn ``GaussianProcessRegressor``
 (constant x isotropic RBF kernel on standardised inputs, normalised targets; the length-scale starts at 10
@@ -45,9 +46,9 @@ def target(X: np.ndarray) -> np.ndarray:
     return 25.0 - 2.0 * np.tanh(z) - 0.15 * X[:, 45] + 0.3 * np.sin(X[:, :45].sum(1) / 6.0)
 
 
-def timed(fn):
+def timed(fn, *args, **kwargs):
     t = time.perf_counter()
-    out = fn()
+    out = fn(*args, **kwargs)
     return out, time.perf_counter() - t
 
 
@@ -96,7 +97,7 @@ class SklearnTrees:
         return np.mean([t.predict(Q[:, f]) for t, f in zip(self.trees, self.subsets)], axis=0)
 
 
-def run(sizes, n_queries, n_trees, seed):
+def run(sizes, n_queries, n_trees, seed, models=("rbf", "gp", "carts")):
     rng = np.random.default_rng(seed)
     Q = genomes(n_queries, rng)
     Xt = genomes(2000, rng)
@@ -106,23 +107,24 @@ def run(sizes, n_queries, n_trees, seed):
         X = genomes(n, rng)
         y = target(X)
         cases = []
-        # RBF
-        ours, f_ours = timed(lambda: RBF().fit(X, y))
-        peer, f_peer = timed(lambda: RBFInterpolator(X, y, kernel="cubic", degree=1, smoothing=1e-6))
-        cases.append(("rbf", "scipy RBFInterpolator", ours, f_ours, peer.__call__, f_peer))
-        # GP
-        ours, f_ours = timed(lambda: GP(random_state=seed).fit(X, y))
-        peer, f_peer = timed(lambda: SklearnGP(seed).fit(X, y))
-        cases.append(("gp", "sklearn GaussianProcessRegressor", ours, f_ours, peer.predict, f_peer))
-        # CART
-        ours, f_ours = timed(lambda: CART(n_trees=n_trees, store_estimators=True, random_state=seed).fit(X, y))
-        f_peer = SklearnTrees.fit_time(X, y, ours.feature_subsets_, seed)
-        peer = SklearnTrees(ours.estimators_, ours.feature_subsets_)
-        ours.estimators_ = None
-        cases.append((f"carts x{n_trees}", "sklearn DecisionTreeRegressor list", ours, f_ours, peer.predict, f_peer))
+        if "rbf" in models:
+            ours, f_ours = timed(RBF().fit, X, y)
+            peer, f_peer = timed(RBFInterpolator, X, y, kernel="cubic", degree=1, smoothing=1e-6)
+            cases.append(("rbf", "scipy RBFInterpolator", ours, f_ours, peer.__call__, f_peer))
+        if "gp" in models:
+            ours, f_ours = timed(GP(random_state=seed).fit, X, y)
+            peer, f_peer = timed(SklearnGP(seed).fit, X, y)
+            cases.append(("gp", "sklearn GaussianProcessRegressor", ours, f_ours, peer.predict, f_peer))
+        if "carts" in models:
+            ours, f_ours = timed(CART(n_trees=n_trees, store_estimators=True, random_state=seed).fit, X, y)
+            f_peer = SklearnTrees.fit_time(X, y, ours.feature_subsets_, seed)
+            peer = SklearnTrees(ours.estimators_, ours.feature_subsets_)
+            ours.estimators_ = None
+            cases.append((f"carts x{n_trees}", "sklearn DecisionTreeRegressor list", ours, f_ours, peer.predict,
+                          f_peer))
         for name, peer_name, model, fit_o, peer_predict, fit_p in cases:
-            p_o, t_o = timed(lambda: model.predict(Q))
-            p_p, t_p = timed(lambda: chunked(peer_predict, Q))
+            p_o, t_o = timed(model.predict, Q)
+            p_p, t_p = timed(chunked, peer_predict, Q)
             tau_o = kendall_tau(yt, model.predict(Xt))
             tau_p = kendall_tau(yt, chunked(peer_predict, Xt))
             rows.append((n, name, peer_name, fit_o, fit_p, n_queries / t_o, n_queries / t_p, t_p / t_o, tau_o, tau_p,
@@ -149,6 +151,8 @@ def main(argv=None):
     ap.add_argument("--queries", type=int, default=None)
     ap.add_argument("--trees", type=int, default=None, help="trees in the CART ensembles (the original uses 5000)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--models", nargs="+", choices=["rbf", "gp", "carts"], default=["rbf", "gp", "carts"],
+                    help="which surrogates to time (default: all three)")
     a = ap.parse_args(argv)
     sizes = a.sizes or ([100, 1000] if a.quick else [100, 1000, 10000])
     n_queries = a.queries or (20000 if a.quick else 100000)
@@ -156,7 +160,7 @@ def main(argv=None):
     print(f"surrogates: archive sizes {sizes}, {n_queries:,} query genomes, {n_trees} trees; "
           "x = peer time / our time (higher is better for ours)")
     print(HEADER)
-    rows = run(sizes, n_queries, n_trees, a.seed)
+    rows = run(sizes, n_queries, n_trees, a.seed, tuple(a.models))
     print("\nsummary (predict speed-up, tau ours vs peer):")
     for r in rows:
         print(f"  n={r[0]:>6} {r[1]:<12} predict x{r[7]:.1f}, fit x{r[4] / r[3]:.2f}, tau {r[8]:.4f} vs {r[9]:.4f}")

@@ -186,13 +186,19 @@ def cmd_train(args) -> int:
 
 # ----------------------------------------------------------------------------------------------------- supernet
 def cmd_supernet_train(args) -> int:
+    if args.processes > 1 and "WORLD_SIZE" not in os.environ:
+        return _relaunch_under_torchrun(args.processes, args.argv)
     from nsganetv2.data import build_loaders
     from nsganetv2.evaluation.accuracy import evaluate, recalibrate_bn
     from nsganetv2.supernet import OFAMobileNetV3Supernet, load_supernet
     from nsganetv2.supernet.training import SupernetTrainConfig, train_supernet
+    from nsganetv2.train.dist import init_distributed
 
     import torch
 
+    env = init_distributed()
+    if env.distributed and env.device.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // env.world))
     torch.manual_seed(args.seed)
     resolutions = args.resolutions or default_resolutions(args.dataset)
     loaders = build_loaders(args.dataset, args.data, resolution=max(resolutions), vld_size=args.vld_size,
@@ -207,17 +213,33 @@ def cmd_supernet_train(args) -> int:
                               label_smoothing=args.label_smoothing, resolutions=resolutions, seed=args.seed,
                               n_random=args.n_random, kd_ratio=args.kd_ratio, max_steps_per_epoch=args.max_steps,
                               schedule=[(p, int(e)) for p, e in schedule])
-    train_supernet(net, loaders.train, cfg, args.save, resume=args.resume, progress=not args.quiet)
+    train_supernet(net, loaders.train, cfg, args.save, resume=args.resume, progress=not args.quiet, env=env,
+                   device=env.device)
+    if not env.is_main:
+        env.close()
+        return 0
     net.eval()
     for name, config in (("smallest", net.min_config()), ("largest", net.max_config())):
-        for r in (min(resolutions), max(resolutions)):
+        for r in sorted({min(resolutions), max(resolutions)}):
             sub = net.extract(config)
             loaders.set_resolution(r)
             recalibrate_bn(sub, loaders.calib)
             acc = evaluate(sub, loaders.valid)
             print(f"{name} subnet @ {r}px: held-out top-1 {acc.top1:.2f}%")
     print(f"supernet saved to {Path(args.save) / 'supernet.pth'}")
+    env.close()
     return 0
+
+
+def _relaunch_under_torchrun(nproc: int, argv: list[str]) -> int:
+    """Run this same command as ``nproc`` torchrun ranks on this machine (CPU threads split between them)."""
+    import subprocess
+
+    threads = str(max(1, (os.cpu_count() or 1) // nproc))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "nsganetv2", *argv]
+    log.info("launching %d processes: %s", nproc, " ".join(cmd))
+    return subprocess.run(cmd, env={**os.environ, "OMP_NUM_THREADS": threads}).returncode
 
 
 # ----------------------------------------------------------------------------------------------------- latency
@@ -360,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--vld_size", type=int, default=None)
     t.add_argument("--n_calib", type=int, default=500)
     t.add_argument("--max_steps", type=int, default=None, help="cap the steps per epoch (quick runs)")
+    t.add_argument("--processes", type=int, default=1,
+                   help="train as this many torchrun processes on this machine (2 on a 2-core CPU is faster than 2 "
+                        "threads); under torchrun itself this flag is ignored")
     t.add_argument("--resume", action="store_true", help="continue from save/checkpoint.pt")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quiet", action="store_true")
@@ -408,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:

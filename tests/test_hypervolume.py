@@ -270,4 +270,55 @@ def test_limit_set_path_argument_is_checked() -> None:
     from nsganetv2.moo._hypervolume import hypervolume_kernel
 
     with pytest.raises(ValueError, match="_path"):
-        hypervolume_kernel(np.zeros((2, 5)), np.ones(5), _path=3)
+        hypervolume_kernel(np.zeros((2, 5)), np.ones(5), _path=4)
+
+
+# -------------------------------------------------------------------------------- the M = 5 sweep (hv5.h)
+def _m5_cases(rng: np.random.Generator, n: int):
+    yield rng.random((n, 5)), np.full(5, 1.0)
+    yield sphere(n, 5, rng), np.full(5, 1.1)
+    yield rng.integers(0, 4, (n, 5)).astype(float), np.full(5, 4.0)  # ties, duplicates, rows on the ref
+    yield rng.integers(0, 3, (n, 5)).astype(float), np.full(5, 3.0)  # long tied runs in every objective
+    F = sphere(n, 4, rng)  # a 4-D front lifted to 5-D with few v levels: many points dominated in the sweep
+    yield np.hstack([F, rng.integers(0, 3, (n, 1)) / 3.0]), np.full(5, 1.1)
+    G = rng.random((n, 5))  # one objective constant: every limit set sits on p's value there
+    G[:, int(rng.integers(0, 5))] = 0.25
+    yield G, np.full(5, 1.0)
+
+
+@pytest.mark.parametrize("path", [0, 3])
+def test_m5_sweep_agrees_with_moocore(path: int) -> None:
+    """The d = 5 kernel with its AVX2 scan (path 0, on machines that have AVX2) and its scalar scan (path 3)."""
+    from nsganetv2.moo._hypervolume import hypervolume_kernel
+
+    rng = np.random.default_rng(5000 + path)
+    for n in (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 150, 300):
+        for F, ref in _m5_cases(rng, n):
+            keep = (F < ref).all(axis=1)
+            expected = moocore_hv(F, ref)
+            if not keep.any():
+                assert hypervolume(F, ref) == 0.0
+                continue
+            A = np.ascontiguousarray(F[keep])
+            assert_close(hypervolume_kernel(A, ref, _path=path), expected)
+            assert_close(hypervolume(F, ref), expected)
+
+
+def test_m5_sweep_agrees_with_reference_on_tiny_sets() -> None:
+    rng = np.random.default_rng(77)
+    for trial in range(40):
+        n = int(rng.integers(1, 9))
+        F = rng.integers(0, 3, (n, 5)).astype(float) if trial % 2 else rng.random((n, 5))
+        ref = np.full(5, 3.0 if trial % 2 else 1.0)
+        assert_close(hypervolume(F, ref), hypervolume_ref(F, ref))
+
+
+def test_m5_sweep_larger_sets_with_ties_agree_with_moocore() -> None:
+    """A few thousand points: several 64-point words of the active set, points leaving it, long tied runs."""
+    rng = np.random.default_rng(55)
+    F = rng.integers(0, 6, (2500, 5)).astype(float)
+    assert_close(hypervolume(F, np.full(5, 6.0)), moocore_hv(F, np.full(5, 6.0)))
+    G = rng.random((3000, 5))
+    assert_close(hypervolume(G, np.full(5, 1.0)), moocore_hv(G, np.full(5, 1.0)))
+    H = sphere(1000, 5, rng)
+    assert_close(hypervolume(H, np.full(5, 1.1)), moocore_hv(H, np.full(5, 1.1)))

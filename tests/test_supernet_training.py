@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -62,3 +65,20 @@ def test_training_improves_accuracy_checkpoints_and_resumes(tmp_path):
 def test_bad_phase_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown training phase 'width'"):
         SupernetTrainConfig(schedule=[("width", 1)]).phases()
+
+
+def test_two_torchrun_processes_train_identical_replicas(tmp_path):
+    """``--processes 2`` relaunches under torchrun (gloo): the ranks split each batch and stay identical."""
+    save = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "nsganetv2", "supernet", "train", "--save", str(save), "--resolutions", "32",
+           "--epochs", "1", "--max_steps", "2", "--batch_size", "32", "--vld_size", "200", "--n_calib", "64",
+           "--processes", "2", "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("largest subnet @ 32px") == 1  # only rank 0 reports
+    saved = torch.load(save / "supernet.pth", weights_only=False)
+    digests = saved["history"]["rank_digests"]
+    assert len(digests) == 2 and digests[0] == digests[1]
+    assert [e["epoch"] for e in saved["history"]["epochs"]] == [1]
+    assert np.isfinite(saved["history"]["epochs"][0]["loss"])
+    assert load_supernet(save / "supernet.pth").n_classes == 10

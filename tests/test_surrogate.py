@@ -1,12 +1,23 @@
 """Accuracy surrogates: recovery of a smooth genome function, compiled == reference, switching, seeding, errors."""
 import numpy as np
 import pytest
+from nsganetv2.surrogate._rbf_kernel import exp_neg, lattice_sum
 from scipy.interpolate import RBFInterpolator
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 
-from nsganetv2.surrogate import CART, GP, MLP, RBF, AdaptiveSwitching, kendall_tau, make_surrogate, rmse
-from nsganetv2.surrogate._rbf_kernel import exp_neg
+from nsganetv2.surrogate import (
+    CART,
+    GP,
+    MLP,
+    RBF,
+    AdaptiveSwitching,
+    kendall_tau,
+    make_surrogate,
+    rmse,
+)
+from nsganetv2.surrogate._lattice import MAX_CARD, GaussLattice, plan_groups
+from nsganetv2.surrogate._radial import radial_reference
 from nsganetv2.surrogate.gp import _likelihood, _sq_dists
 
 D = 46
@@ -105,7 +116,7 @@ def test_gp_matches_reference_and_picks_a_likelihood_minimum(data):
     ys = (y - model.y_mean_) / model.y_scale_
     F = np.hstack([np.ones((len(X), 1)), Xs])[:, model.regr_cols_]
     D2, mu = _sq_dists(Xs), (10.0 + len(X)) * np.finfo(float).eps
-    obj = lambda t: _likelihood(D2, F, ys, t, mu)[0]  # noqa: E731
+    obj = lambda t: _likelihood(D2, F, ys, t, mu)[0]
     best = obj(model.theta_)
     assert best <= obj(model.theta0) + 1e-12
     assert best <= obj(model.theta_ * 1.5) and best <= obj(model.theta_ / 1.5)
@@ -126,6 +137,54 @@ def test_gp_constant_column_gives_finite_predictions(data):
     Xc[:, 8] = 0
     pred = GP().fit(Xc, y).predict(Xt)
     assert np.isfinite(pred).all()
+
+
+def test_gp_lattice_path_matches_reference_with_duplicates_and_off_lattice_rows(data):
+    X, y, Xt, _ = data
+    # duplicated genomes (same targets; conflicting ones make gamma ~1e11 and any evaluation order differs ~1e-4)
+    Xd = np.vstack([X, X[:30]])
+    yd = np.append(y, y[:30])
+    model = GP(optimizer=None, theta0=0.02, random_state=0).fit(Xd, yd)  # small theta: correlations matter
+    Q = np.vstack([Xt, X[:40], Xt[:10] + 0.5, Xt[:10] * 3, -Xt[:10]]).astype(float)  # off-grid / out of range
+    fast, ref = model.predict(Q), model.predict_reference(Q)
+    np.testing.assert_allclose(fast, ref, rtol=1e-10, atol=1e-9)
+    corr = radial_reference((Q[:300] - model.x_mean_) / model.x_scale_, model.centers_, model.gamma_, "gauss",
+                            model.theta_)
+    assert np.abs(corr).max() > 1e-3 * np.abs(ref[:300] - model.y_mean_).max() / model.y_scale_
+    # same rows alone or in a batch, threaded or not
+    np.testing.assert_allclose(model.predict(Q[:7]), fast[:7], rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(GP(optimizer=None, theta0=0.02, n_jobs=2).fit(Xd, yd).predict(np.tile(Q, (12, 1))),
+                                  np.tile(fast, 12))
+
+
+def test_gaussian_lattice_against_reference():
+    rng = np.random.default_rng(3)
+    C = genomes(50, 4).astype(float)
+    Q = np.vstack([genomes(400, 5), C[:5], C[:3] + 20.0, C[:3] - 2.0]).astype(float)  # duplicates, out of range
+    Q[-1, 0] = 0.25  # off the lattice: left to the caller
+    h, w = rng.uniform(0.5, 3.0, D), rng.normal(size=50)
+    for theta in (0.01, 0.3, 50.0):  # 50: products far below the smallest normal double
+        out = np.full(len(Q), np.nan)
+        ok = GaussLattice(C, h, w, theta)(Q, out)
+        assert ok.sum() == len(Q) - 1 and not ok[-1]
+        ref = radial_reference(Q / h, C / h, w, "gauss", theta)
+        np.testing.assert_allclose(out[ok], ref[ok], rtol=1e-12, atol=1e-13)
+    assert np.float64(1e-310) * 1.0 > 0.0  # the kernel restored the FPU's subnormal handling
+    assert GaussLattice(C + 0.5, h, w, 0.1)(Q, out) is None  # non-integer centres: no lattice
+    assert GaussLattice(np.vstack([C, C[:1] * 0 + MAX_CARD + 5]), h, np.append(w, 1.0), 0.1)(Q, out) is None
+
+
+def test_lattice_groups_and_kernel_checks():
+    card = np.array([3, 3, 3, 17, 1, 2, 2, 5])
+    groups = plan_groups(card, 27)
+    assert [j for g in groups for j in g] == list(range(card.size))
+    assert all(np.prod(card[g]) <= 27 or len(g) == 1 for g in groups)
+    assert [len(g) for g in groups] == [3, 2, 3]  # 3*3*3, 17*1, 2*2*5
+    Q = np.zeros((2, 2))
+    one = np.ones(2)
+    with pytest.raises(ValueError, match="run past the table"):
+        lattice_sum(Q, np.zeros(2), np.array([3.0, 3.0]), np.array([0, 2], np.intc), np.array([1.0, 3.0]),
+                    np.zeros(1, np.intc), np.ones(8 * 8), np.ones(8), 8, one, np.ones(2, np.uint8))
 
 
 def test_fast_exp_is_accurate():

@@ -8,11 +8,16 @@
  *   d = 4  w-sweep keeping the 3-D front in a static z-order with an "active" bitset; each new point's 3-D
  *          contribution is its box minus the volume swept by its clipped 2-D staircase (points below it in z
  *          form the base, points above shrink it until one covers it), HV4D+-style, O(n^2)
- *   d >= 5 WFG (While, Bradstreet, Barone 2012): points sorted by the last objective; each point's exclusive
+ *   d = 5  hv5d (hv5.h): sweep over the 5th objective; each point's exclusive 4-D volume is its box (cut by the
+ *          "cap" points) minus the 4-D volume of its clipped survivors, which come out of an AVX2 scan of the
+ *          earlier points (kept in w order with an active bitset) already in w order, and are swept keeping the
+ *          3-D front; the ones not worse than p in w enter at once through one z-sweep. O(n^2) per point at
+ *          worst, much less in practice. (WFG below stays as the d = 5 reference, _path 1 and 2.)
+ *   d >= 6 WFG (While, Bradstreet, Barone 2012): points sorted by the last objective; each point's exclusive
  *          volume against the earlier ones is its box minus the hypervolume of its non-dominated limit set.
  *          Earlier points worse than p in one objective only ("caps") shrink the box to [p, cap) and filter
  *          the rest in O(d); the survivors are made non-dominated by worse-objective masks (a point can only
- *          be dominated by one whose mask is a subset of its own); the d = 2, 3, 4 kernels are the base cases.
+ *          be dominated by one whose mask is a subset of its own); the d = 2..5 kernels are the base cases.
  *          4-D limit sets with few survivors skip the mask filter: a w-sweep keeping the 3-D front in a z-sorted
  *          array (hv4d_front_sweep) drops the dominated ones as it goes.
  * Nothing here allocates Python objects or takes the GIL. Allocation failure returns NaN.
@@ -92,6 +97,7 @@
 #define HV_PATH_AUTO 0
 #define HV_PATH_NDS 1   /* made non-dominated (by worse-objective masks), then the d = 4 kernel */
 #define HV_PATH_SWEEP 2 /* straight into a w-sweep keeping the 3-D front (hv4d_front_sweep) */
+#define HV_PATH_HV5_SCALAR 3 /* d = 5: the hv5d kernel with its scalar scan (tests); WFG limit sets as AUTO */
 
 typedef struct { double k; ptrdiff_t i; } hv_key;
 #define HV_KEY_LESS(a, b) ((a).k < (b).k)
@@ -674,6 +680,8 @@ __attribute__((target("avx2"))) static ptrdiff_t hv_scan_survivors4_avx2(const d
 }
 #endif
 
+#include "hv5.h"
+
 /* 1 when l <= c in all e coordinates (SSE2 two at a time on x86-64). */
 static inline int hv_le(const double *l, const double *c, int e) {
 #ifdef HV_X86
@@ -918,6 +926,10 @@ static double hv_rec(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, cons
         case 2: return hv2d(X, n, stride, ref);
         case 3: return hv3d(X, n, stride, ref);
         case 4: return hv4d(X, n, stride, ref);
+        case 5:
+            if (path == HV_PATH_AUTO || path == HV_PATH_HV5_SCALAR)
+                return hv5d(X, n, stride, ref, path == HV_PATH_HV5_SCALAR);
+            break;
         default: break;
     }
     hv_key ostack[32];
@@ -945,7 +957,8 @@ static int hv_all_finite(const double *X, ptrdiff_t n) {
 }
 
 /* Public entry: X (n x d) row-major; only rows with every value < ref count. d <= 64. path: HV_PATH_AUTO, or
- * (tests) HV_PATH_NDS / HV_PATH_SWEEP to force how WFG handles 4-D limit sets. */
+ * (tests) HV_PATH_NDS / HV_PATH_SWEEP to compute 5-D sets by WFG with that handling of its 4-D limit sets, or
+ * HV_PATH_HV5_SCALAR for hv5d with its scalar scan. */
 static double hv_compute_path(const double *X, ptrdiff_t n, int d, const double *ref, int path) {
     ptrdiff_t keep = 0;
     for (ptrdiff_t i = 0; i < n; i++) {

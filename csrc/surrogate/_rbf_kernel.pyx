@@ -5,7 +5,11 @@
 The caller computes ``G = Q @ X.T`` for a block of queries with BLAS; the kernel turns each entry into the
 squared distance ``|q|^2 + |x|^2 - 2 q.x`` (clipped at 0), applies the radial function and accumulates the
 weighted sum over centres: ``out[i] = sum_j w[j] * phi(d2[i, j])``. One pass, no temporaries.
+
+``lattice_sum`` is the Gaussian kernel's fast path for integer inputs with few values per feature (genomes):
+products of tabulated per-group factors instead of distances and exps (``_lattice.h``).
 """
+import numpy as np
 cimport numpy as cnp
 
 cnp.import_array()
@@ -66,3 +70,62 @@ def radial_sum(const real[:, ::1] G, const double[::1] qn, const double[::1] xn,
                 else:
                     out[i] = nv2_row_tps_f(&G[i, 0], qn[i], &xn[0], &w[0], n, param)
     return None
+
+
+cdef extern from "surrogate/_lattice.h" nogil:
+    long nv2_lattice_offsets(const double* Q, long m, long d, const double* lo, const double* card,
+                             const int* gstart, const double* mult, const int* gbase, long G, long bw, double* tmp,
+                             int* off, unsigned char* ok)
+    void nv2_lattice_sum(const double* T, long G, long rows, long bw, long nb, const double* w, const int* off,
+                         long m, double* S, double* out)
+    int NV2_LAT_W
+
+
+LATTICE_WIDTH = NV2_LAT_W
+
+
+def lattice_sum(const double[:, ::1] Q, const double[::1] lo, const double[::1] card, const int[::1] gstart, const double[::1] mult, const int[::1] gbase, const double[::1] T,
+                const double[::1] w, long bw, double[::1] out, unsigned char[::1] ok):
+    """Gaussian sums of one block of queries on a lattice table (see ``_lattice.h``); returns the count of
+    rows it could not place on the lattice (``ok[i] == 0``; their ``out`` is meaningless).
+
+    Features ``gstart[g] .. gstart[g + 1] - 1`` form group g, whose joint value ``k`` (``sum mult * (q - lo)``
+    over those features) selects table row ``gbase[g] + k`` of each block of ``bw`` centres.
+    """
+    cdef Py_ssize_t m = Q.shape[0], d = Q.shape[1], G = gbase.shape[0], p, g
+    cdef long nb, rows, bad, top
+    if lo.shape[0] != d or card.shape[0] != d or mult.shape[0] != d:
+        raise ValueError("lattice_sum: per-feature arrays must have one entry per column of Q")
+    if out.shape[0] != m or ok.shape[0] != m:
+        raise ValueError("lattice_sum: out and ok must have one entry per row of Q")
+    if G < 1 or gstart.shape[0] != G + 1 or gstart[0] != 0 or gstart[G] != d:
+        raise ValueError("lattice_sum: gstart must run from 0 to d in G + 1 steps")
+    if bw < NV2_LAT_W or bw % NV2_LAT_W or w.shape[0] % bw or w.shape[0] == 0:
+        raise ValueError("lattice_sum: bad block width")
+    nb = w.shape[0] // bw
+    if T.shape[0] % (nb * bw):
+        raise ValueError("lattice_sum: table size does not match its geometry")
+    rows = T.shape[0] // (nb * bw)
+    for p in range(d):
+        if not card[p] >= 1:
+            raise ValueError("lattice_sum: bad cardinality")
+    for g in range(G):  # every joint value of group g must land inside the table
+        if gstart[g + 1] <= gstart[g] or gbase[g] < 0:
+            raise ValueError("lattice_sum: empty group or negative row base")
+        top = gbase[g]
+        for p in range(gstart[g], gstart[g + 1]):
+            if mult[p] < 1:
+                raise ValueError("lattice_sum: multipliers must be >= 1")
+            top += <long>mult[p] * <long>(card[p] - 1)
+        if top >= rows:
+            raise ValueError("lattice_sum: a group's joint values run past the table")
+    if m == 0:
+        return 0
+    cdef int[::1] off = np.empty(m * G, dtype=np.intc)
+    cdef double[::1] S = np.empty(4 * m)
+    cdef double[::1] tmp = np.empty(d)
+    with nogil:
+        bad = nv2_lattice_offsets(&Q[0, 0], m, d, &lo[0], &card[0], &gstart[0], &mult[0], &gbase[0], G, bw,
+                                  &tmp[0], &off[0], &ok[0])
+        nv2_lattice_sum(&T[0], G, rows, bw, nb, &w[0], &off[0], m, &S[0], &out[0])
+    return bad

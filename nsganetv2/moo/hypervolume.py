@@ -1,10 +1,13 @@
-"""Exact hypervolume indicator (minimisation), over the compiled kernel in ``csrc/moo/hv.h``.
+"""Exact hypervolume indicator (minimisation), over the compiled kernel in ``csrc/moo/hv.h`` (and ``hv5.h``).
 
 Algorithms by number of objectives M: sort + sweep (M = 2, O(N log N)); z-sweep over a 2-D staircase kept in a
 hierarchical bitset (M = 3, O(N log N)); w-sweep keeping the 3-D front, each new point's 3-D contribution swept
-over its clipped 2-D staircase (M = 4, O(N^2), HV4D+-style); WFG (While, Bradstreet, Barone 2012) for M >= 5,
-with limit sets cut down by "cap" points and filtered by worse-objective masks, down to the M = 4 kernel; small 4-D
-limit sets skip the filter and go straight into a w-sweep that keeps the 3-D front (dominated points drop out there).
+over its clipped 2-D staircase (M = 4, O(N^2), HV4D+-style); for M = 5 a sweep over the 5th objective where each
+point's exclusive 4-D volume is its cut-down box minus the 4-D volume of the earlier points clipped to it (those
+come out of an AVX2 scan of a w-ordered active set already in w order and are swept keeping the 3-D front, the
+ones not worse in w entering at once through a z-sweep; moocore's incremental "onec4dplusU" scheme, re-engineered);
+WFG (While, Bradstreet, Barone 2012) for M >= 6, with limit sets cut down by "cap" points and filtered by
+worse-objective masks, down to the M = 5 kernel.
 """
 from __future__ import annotations
 

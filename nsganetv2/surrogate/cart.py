@@ -62,7 +62,7 @@ class CART(RegressorMixin, BaseEstimator):
         self.store_estimators = store_estimators
         self.random_state = random_state
 
-    def fit(self, X, y) -> "CART":
+    def fit(self, X, y) -> CART:
         """Fit the trees (shuffled rows, random feature subsets) and flatten them."""
         if int(self.n_trees) < 1:
             raise ValueError(f"n_trees must be >= 1, got {self.n_trees}")

@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._boxmin import boxmin
+from ._lattice import GaussLattice
 from ._radial import RadialEvaluator, radial_reference
 from ._validation import blas_threads, check_query, check_training_data, resolve_n_jobs
 
@@ -75,7 +76,9 @@ class GP(RegressorMixin, BaseEstimator):
     ``hyper_subsample`` samples, theta is fitted on a random subsample of that size (seeded by
     ``random_state``) and the model is then solved once on all samples with that theta, so a 10,000-sample
     archive costs one large factorisation instead of a dozen. Set ``hyper_subsample=None`` to use all.
-    Prediction runs in a compiled kernel (``n_jobs`` threads).
+    Prediction runs in compiled kernels (``n_jobs`` threads): for integer inputs with few values per feature
+    (genomes) the Gaussian factorises over groups of features and is read from per-call tables
+    (``_lattice.py``), otherwise distances come from a blocked BLAS product (``_radial.py``).
     """
 
     def __init__(self, regr: str = "linear", theta0: float = 1.0, theta_bounds: tuple = (1e-5, 100.0),
@@ -101,12 +104,30 @@ class GP(RegressorMixin, BaseEstimator):
             raise ValueError(f"hyper_subsample must be None or >= 3, got {self.hyper_subsample}")
         return lo, up
 
-    def fit(self, X, y) -> "GP":
+    def _fit_theta(self, Xs: np.ndarray, F: np.ndarray, ys: np.ndarray, lo: float, up: float) -> float:
+        """Maximum-likelihood theta on (a subsample of) the standardised data."""
+        D2 = _sq_dists(Xs)
+        mu = (10.0 + Xs.shape[0]) * _EPS
+
+        def objective(t) -> float:
+            return _likelihood(D2, F, ys, float(np.atleast_1d(t)[0]), mu)[0]
+
+        theta0 = float(np.clip(self.theta0, lo, up))
+        if self.optimizer == "boxmin":
+            t, _, _ = boxmin(objective, theta0, lo, up)
+            return float(t[0])
+        if self.optimizer == "brent":
+            res = minimize_scalar(lambda s: objective(np.exp(s)), bounds=(np.log(lo), np.log(up)), method="bounded",
+                                  options={"xatol": 1e-3})
+            return float(np.exp(res.x)) if objective(np.exp(res.x)) <= objective(theta0) else theta0
+        return theta0
+
+    def fit(self, X, y) -> GP:
         """Standardise, fit theta by maximum likelihood, then solve the Kriging system on all samples."""
         with blas_threads(np.shape(X)[0] if np.ndim(X) == 2 else 0):
             return self._fit(X, y)
 
-    def _fit(self, X, y) -> "GP":
+    def _fit(self, X, y) -> GP:
         lo, up = self._check_params()
         d = np.shape(X)[1] if np.ndim(X) == 2 else 0
         X, y = check_training_data(X, y, (d + 2) if self.regr == "linear" else 3, f"GP with {self.regr} mean")
@@ -130,24 +151,7 @@ class GP(RegressorMixin, BaseEstimator):
         idx = np.arange(n)
         if self.hyper_subsample is not None and n > self.hyper_subsample:
             idx = np.sort(check_random_state(self.random_state).choice(n, self.hyper_subsample, replace=False))
-        m = idx.size
-        D2s = _sq_dists(Xs[idx])
-        mu_s = (10.0 + m) * _EPS
-
-        def objective(t) -> float:
-            return _likelihood(D2s, F[idx], ys[idx], float(np.atleast_1d(t)[0]), mu_s)[0]
-
-        theta0 = float(np.clip(self.theta0, lo, up))
-        if self.optimizer == "boxmin":
-            t, _, _ = boxmin(objective, theta0, lo, up)
-            theta = float(t[0])
-        elif self.optimizer == "brent":
-            res = minimize_scalar(lambda s: objective(np.exp(s)), bounds=(np.log(lo), np.log(up)), method="bounded",
-                                  options={"xatol": 1e-3})
-            theta = float(np.exp(res.x)) if objective(np.exp(res.x)) <= objective(theta0) else theta0
-        else:
-            theta = theta0
-        del D2s
+        theta = self._fit_theta(Xs[idx], F[idx], ys[idx], lo, up)
 
         # final solve on all samples; raise the nugget if the correlation matrix is numerically singular
         mu = (10.0 + n) * _EPS
@@ -166,19 +170,46 @@ class GP(RegressorMixin, BaseEstimator):
         self.centers_ = Xs
         self.n_features_in_ = X.shape[1]
         self._evaluator = RadialEvaluator(Xs, self.gamma_, "gauss", theta)
+        self._lattice = GaussLattice(X, self.x_scale_, self.gamma_, theta)
         return self
 
-    def _mean(self, Qs: np.ndarray) -> np.ndarray:
-        beta = np.zeros(Qs.shape[1] + 1 if self.regr == "linear" else 1)
+    def _beta(self) -> np.ndarray:
+        beta = np.zeros(self.n_features_in_ + 1 if self.regr == "linear" else 1)
         beta[self.regr_cols_] = self.beta_
+        return beta
+
+    def _mean(self, Qs: np.ndarray) -> np.ndarray:
+        beta = self._beta()
         return beta[0] + Qs @ beta[1:] if self.regr == "linear" else np.full(Qs.shape[0], beta[0])
 
     def predict(self, X) -> np.ndarray:
-        """Predicted targets, shape (n,)."""
+        """Predicted targets, shape (n,).
+
+        The mean is evaluated on the raw inputs (the standardisation folded into its coefficients); the
+        correlation sum runs on the integer lattice where the inputs allow it (genomes) and through the general
+        radial kernel on standardised inputs for any other row.
+        """
         check_is_fitted(self, "gamma_")
-        Qs = (check_query(X, self.n_features_in_) - self.x_mean_) / self.x_scale_
-        s = self._mean(Qs) + self._evaluator(Qs, n_jobs=resolve_n_jobs(self.n_jobs))
-        return self.y_mean_ + self.y_scale_ * s
+        Q = check_query(X, self.n_features_in_)
+        n_jobs = resolve_n_jobs(self.n_jobs)
+        beta = self._beta()
+        if self.regr == "linear":
+            coef = beta[1:] / self.x_scale_
+            s = Q @ coef
+            s += beta[0] - float(self.x_mean_ @ coef)
+        else:
+            s = np.full(Q.shape[0], beta[0])
+        r = np.empty(Q.shape[0])
+        ok = self._lattice(Q, r, n_jobs=n_jobs)
+        if ok is None:
+            r = self._evaluator((Q - self.x_mean_) / self.x_scale_, n_jobs=n_jobs)
+        elif not ok.all():
+            rest = ~ok
+            r[rest] = self._evaluator((Q[rest] - self.x_mean_) / self.x_scale_, n_jobs=n_jobs)
+        s += r
+        s *= self.y_scale_
+        s += self.y_mean_
+        return s
 
     def predict_reference(self, X) -> np.ndarray:
         """The same model evaluated with plain numpy/scipy (reference twin of ``predict``)."""

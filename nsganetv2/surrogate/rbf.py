@@ -71,12 +71,12 @@ class RBF(RegressorMixin, BaseEstimator):
         if not self.eta >= 0:
             raise ValueError(f"eta must be >= 0, got {self.eta}")
 
-    def fit(self, X, y) -> "RBF":
+    def fit(self, X, y) -> RBF:
         """Solve the interpolation system on all of ``(X, y)``."""
         with blas_threads(np.shape(X)[0] if np.ndim(X) == 2 else 0):
             return self._fit(X, y)
 
-    def _fit(self, X, y) -> "RBF":
+    def _fit(self, X, y) -> RBF:
         self._check_params()
         d = np.shape(X)[1] if np.ndim(X) == 2 else 0
         min_n = d + 1 if self.tail == "linear" else 2
@@ -115,7 +115,7 @@ class RBF(RegressorMixin, BaseEstimator):
             return self._fit_lstsq(X, y, P, cols)
         return self._store(X, sol, cols)
 
-    def _fit_lstsq(self, X: np.ndarray, y: np.ndarray, P: np.ndarray, cols: np.ndarray) -> "RBF":
+    def _fit_lstsq(self, X: np.ndarray, y: np.ndarray, P: np.ndarray, cols: np.ndarray) -> RBF:
         n, k = X.shape[0], P.shape[1]
         Phi = _phi_inplace(_sq_dists(X), self.kernel)
         Phi[np.diag_indices(n)] += self.eta
@@ -123,7 +123,7 @@ class RBF(RegressorMixin, BaseEstimator):
         sol = sla.lstsq(A, np.concatenate([y, np.zeros(k)]), check_finite=False)[0]
         return self._store(X, sol, cols)
 
-    def _store(self, X: np.ndarray, sol: np.ndarray, cols: np.ndarray) -> "RBF":
+    def _store(self, X: np.ndarray, sol: np.ndarray, cols: np.ndarray) -> RBF:
         n = X.shape[0]
         self.centers_ = X
         self.coef_ = sol[:n]
