@@ -16,8 +16,6 @@ from nsganetv2.data import build_loaders
 from nsganetv2.evaluation.accuracy import evaluate, maybe_compile, recalibrate_bn
 from nsganetv2.supernet import OFAMobileNetV3Supernet
 
-MIDDLE = {"ks": [5] * 15, "e": [4] * 15, "d": [3] * 5}
-
 
 def _random_batches(n: int, batch: int, r: int, n_classes: int = 10):
     g = torch.Generator().manual_seed(0)
@@ -60,7 +58,7 @@ def main(quick: bool = False, threads: int = 1) -> list[dict]:
                   _random_batches(n224, 32, 224, 1000), _random_batches(n224, 64, 224, 1000)))
     for data, r, supernet, calib, valid in cases:
         supernet.eval()
-        cfg = {**MIDDLE, "r": r}
+        cfg = {**supernet.mid_config(), "r": r}
         for mode, prec, comp, dtype in settings:
             res = one(supernet, cfg, calib, valid, comp, dtype)
             rows.append({"data": data, "r": r, "mode": mode, "precision": prec, **res})

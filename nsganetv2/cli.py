@@ -219,12 +219,12 @@ def cmd_supernet_train(args) -> int:
         env.close()
         return 0
     net.eval()
-    for name, config in (("smallest", net.min_config()), ("largest", net.max_config())):
+    for name, config in (("smallest", net.min_config()), ("middle", net.mid_config()), ("largest", net.max_config())):
         for r in sorted({min(resolutions), max(resolutions)}):
             sub = net.extract(config)
             loaders.set_resolution(r)
-            recalibrate_bn(sub, loaders.calib)
-            acc = evaluate(sub, loaders.valid)
+            recalibrate_bn(sub, loaders.calib, device=env.device)
+            acc = evaluate(sub, loaders.valid, device=env.device)
             print(f"{name} subnet @ {r}px: held-out top-1 {acc.top1:.2f}%")
     print(f"supernet saved to {Path(args.save) / 'supernet.pth'}")
     env.close()
@@ -374,17 +374,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--phases", default=None, help="progressive shrinking, e.g. full:2,kernel:1,depth:1,expand:2")
     t.add_argument("--optimizer", default="sgd", choices=("sgd", "adamw"))
-    t.add_argument("--lr", type=float, default=0.2)
-    t.add_argument("--batch_size", type=int, default=128)
-    t.add_argument("--label_smoothing", type=float, default=0.0)
+    t.add_argument("--lr", type=float, default=0.1)
+    t.add_argument("--batch_size", type=int, default=64)
+    t.add_argument("--label_smoothing", type=float, default=0.1)
     t.add_argument("--n_random", type=int, default=0, help="random subnets per step besides largest and smallest")
     t.add_argument("--kd_ratio", type=float, default=1.0, help="weight of in-place distillation")
     t.add_argument("--vld_size", type=int, default=None)
     t.add_argument("--n_calib", type=int, default=500)
     t.add_argument("--max_steps", type=int, default=None, help="cap the steps per epoch (quick runs)")
     t.add_argument("--processes", type=int, default=1,
-                   help="train as this many torchrun processes on this machine (2 on a 2-core CPU is faster than 2 "
-                        "threads); under torchrun itself this flag is ignored")
+                   help="train as this many torchrun processes on this machine, CPU threads split between them (for "
+                        "several GPUs or machines, launch with torchrun instead; this flag is then ignored)")
     t.add_argument("--resume", action="store_true", help="continue from save/checkpoint.pt")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quiet", action="store_true")

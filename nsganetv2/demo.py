@@ -34,6 +34,7 @@ class DemoSettings:
 
 
 FULL = DemoSettings()
+TITLES = {"flops": "top-1 vs FLOPs", "cpu": "top-1 vs FLOPs vs CPU latency (from the table)"}
 QUICK = DemoSettings(resolutions=(32,), epochs=1, max_steps=3, vld_size=200, n_calib=100, n_doe=5,
                      iterations=1, n_iter=2, lut_runs=2, lut_calibrate=0, n_trees=50)
 
@@ -66,9 +67,9 @@ def run_demo(save: str | Path, quick: bool = False, seed: int = 0, progress: boo
               # RBF and GP need more archive entries than genes (47); the tree ensemble works from a few
               "--predictor", "carts", "--predictor_kwargs", json.dumps({"n_trees": s.n_trees}), *quiet]
     searches = {"flops": save / "search_top1_flops", "cpu": save / "search_top1_flops_cpu"}
-    print("[3/5] search: top-1 vs FLOPs")
+    print(f"[3/5] search: {TITLES['flops']}")
     _check(cli(["search", *_resume_or_save(searches["flops"]), *common]))
-    print("[4/5] search: top-1 vs FLOPs vs CPU latency (from the table)")
+    print(f"[4/5] search: {TITLES['cpu']}")
     _check(cli(["search", *_resume_or_save(searches["cpu"]), "--objectives", "top1,flops,cpu", "--lut", str(lut),
                 *common]))
     last = max(searches["flops"].glob("iter_*.stats"), key=lambda p: int(p.stem.split("_")[1]))
@@ -82,14 +83,23 @@ def run_demo(save: str | Path, quick: bool = False, seed: int = 0, progress: boo
     acc = validate(folder / "net.config", folder / "net.inherited", "mnist5k")
     summary = save / "SUMMARY.md"
     lines = ["# nsganetv2 demo on mnist5k", ""]
-    for name, path in searches.items():
-        lines.append(f"- search ({name}): {path} (plots and summary.md inside)")
-    lines.append(f"- selected architectures: {', '.join(p.name for p in sorted(selected.glob('net-*')))}")
+    lines.append(f"- selected architectures: {', '.join(p.name for p in sorted(selected.glob('net-*')))} in {selected}")
     lines.append(f"- validation of {folder.name} on the mnist5k test split: {json.dumps(acc.as_dict())}")
+    for name, path in searches.items():
+        lines += ["", f"## Search: {TITLES[name]}",
+                  "", f"Folder {path}; fronts per iteration in `report/front_iter_*.png`, the hypervolume curve in "
+                  "`report/hv.png`.", *_report_tables(path / "report" / "summary.md")]
     summary.write_text("\n".join(lines) + "\n")
     print(summary.read_text())
     print(f"demo finished: everything is in {save}")
     return summary
+
+
+def _report_tables(summary: Path) -> list[str]:
+    """The hypervolume and final-front tables of a search report, one heading level down."""
+    text = summary.read_text().split("\n")
+    start = next((i for i, line in enumerate(text) if line.startswith("## Hypervolume")), len(text))
+    return [("#" + line if line.startswith("## ") else line) for line in text[start:]]
 
 
 def _resume_or_save(path: Path) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from nsganetv2.evaluation.complexity import (
     _count,

