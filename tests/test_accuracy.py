@@ -67,3 +67,31 @@ def test_amp_resolution_and_cpu_autocast_runs():
     with autocast(cpu, torch.bfloat16):
         out = lin(torch.randn(2, 4))
     assert out.dtype == torch.bfloat16
+
+
+def test_compiled_evaluation_equals_eager_and_falls_back_when_compiling_fails(monkeypatch, caplog):
+    from nsganetv2.evaluation.accuracy import CompiledWithFallback, maybe_compile
+    from nsganetv2.supernet import OFAMobileNetV3Supernet
+
+    torch.manual_seed(0)
+    sub = OFAMobileNetV3Supernet(n_classes=10).extract({"ks": [7] * 10, "e": [3] * 10, "d": [2] * 5}).eval()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        eager = sub(x)
+        compiled = maybe_compile(sub, True)
+        assert isinstance(compiled, CompiledWithFallback)
+        assert torch.allclose(compiled(x), eager, atol=1e-4, rtol=1e-4) and compiled.failed is None
+    assert compiled.state_dict().keys() == {f"model.{k}" for k in sub.state_dict()}
+    assert maybe_compile(sub, False) is sub
+
+    def broken(model, dynamic=None):
+        def call(*a, **k):
+            raise RuntimeError("inductor: no C++ compiler found")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    fallback = maybe_compile(sub, True)
+    with torch.no_grad(), caplog.at_level("WARNING"):
+        assert torch.equal(fallback(x), eager) and torch.equal(fallback(x), eager)
+    assert fallback.failed == "RuntimeError: inductor: no C++ compiler found"
+    assert sum("torch.compile failed" in r.message for r in caplog.records) == 1

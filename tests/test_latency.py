@@ -263,3 +263,19 @@ def test_build_lut_resumes_without_remeasuring(tmp_path):
     # complete and calibrated: nothing is measured again
     again = build_lut(path, **TINY, progress=False, calibrate=2, callback=lambda *a: final_seen.append(a))
     assert len(final_seen) == 7 and again.scale == loaded.scale and again.entries == loaded.entries
+
+
+def test_every_pass_times_a_fresh_session_and_calibration_takes_its_own_passes(tmp_path, monkeypatch):
+    import nsganetv2.evaluation.latency.build as build
+
+    opened = []
+    real = build.make_session
+    monkeypatch.setattr(build, "make_session", lambda model, threads: opened.append(model) or real(model, threads))
+    table = build_lut(tmp_path / "lut.yaml", **TINY, warmup=1, runs=2, passes=2, progress=False, calibrate=2,
+                      calibrate_passes=3)
+    # 15 layers x 2 passes, then 2 whole subnets x 3 passes: one new session per model and pass
+    assert len(opened) == 15 * 2 + 2 * 3
+    assert len(set(map(bytes, opened[:15]))) == 15 and opened[:15] == opened[15:30]
+    assert table.scale > 0
+    with pytest.raises(ValueError, match="calibrate_passes"):
+        build_lut(tmp_path / "other.yaml", **TINY, progress=False, calibrate_passes=0)

@@ -51,14 +51,33 @@ def autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 def maybe_compile(model: nn.Module, enabled: bool, dynamic: bool | None = None) -> nn.Module:
-    """``torch.compile(model)`` when enabled, falling back to eager (with a warning) if compilation fails."""
-    if not enabled:
-        return model
-    try:
-        return torch.compile(model, dynamic=dynamic)
-    except Exception as exc:  # pragma: no cover - depends on the toolchain present
-        log.warning("torch.compile failed (%s); running eager", exc)
-        return model
+    """``torch.compile(model)`` when enabled, falling back to eager (with a warning) if compilation fails.
+
+    ``torch.compile`` compiles lazily, at the first call, so the fallback lives in that call (see
+    :class:`CompiledWithFallback`); the returned module trains, evaluates and saves like ``model``.
+    """
+    return CompiledWithFallback(model, dynamic) if enabled else model
+
+
+class CompiledWithFallback(nn.Module):
+    """Calls ``torch.compile(model)``; if compiling (or a compiled call) raises, warns once and runs ``model`` eagerly
+    from then on. A genuine error of the model itself then surfaces from the eager call. ``state_dict`` and the
+    parameters are ``model``'s own (the compiled wrapper is not registered as a submodule)."""
+
+    def __init__(self, model: nn.Module, dynamic: bool | None = None) -> None:
+        super().__init__()
+        self.model = model
+        object.__setattr__(self, "compiled", torch.compile(model, dynamic=dynamic))
+        self.failed: str | None = None
+
+    def forward(self, *args, **kwargs):
+        if self.failed is None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as exc:
+                self.failed = f"{type(exc).__name__}: {exc}".splitlines()[0]
+                log.warning("torch.compile failed (%s); running eager", self.failed)
+        return self.model(*args, **kwargs)
 
 
 @torch.no_grad()

@@ -88,7 +88,9 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: int = 1) -> 
     c, h, w = x.shape[1], x.shape[-2], x.shape[-1]
     k_h, k_w = weight.shape[-2:]
     if 2 <= h * w <= MATRIX_DW_MAX_PIXELS and not torch.onnx.is_in_onnx_export():
-        gather, h_out, w_out = _tap_index(h, w, k_h, k_w, stride, x.device)
+        # torch.compile traces the index construction into the graph (constants there); the cache is for eager
+        index = _tap_index.__wrapped__ if torch.compiler.is_compiling() else _tap_index
+        gather, h_out, w_out = index(h, w, k_h, k_w, stride, x.device)
         taps = torch.cat([weight.reshape(c, k_h * k_w), weight.new_zeros(c, 1)], dim=1)
         matrices = taps[:, gather]  # [C, out_pixels, in_pixels]
         y = torch.bmm(x.reshape(x.shape[0], c, h * w).transpose(0, 1), matrices.transpose(1, 2))
