@@ -374,19 +374,21 @@ static inline void hv_stair_insert(hv_stair *st, double a, double b, double rx, 
 }
 
 /* Clipped projection of q onto p's box, filtered by the two extreme steps ("caps") and the last general point
- * inserted before the full insert. Sets covered when q covers p's whole box (q <= p in x and y). */
-#define HV4_ADD(qx, qy)                                                                                  \
+ * inserted before the full insert (INSERT: the staircase insert to use). Sets covered when q covers p's whole box
+ * (q <= p in x and y). Expects px, py, rx, ry, xcap, ycap, lx, ly, covered and the staircase st in scope. */
+#define HV_CLIP_ADD(INSERT, qx, qy)                                                                      \
     do {                                                                                                 \
         if ((qx) <= px) {                                                                                \
             if ((qy) <= py) { covered = 1; break; }                                                      \
-            if ((qy) < ycap) { ycap = (qy); hv_stair_insert(&st, px, (qy), rx, ry); }                    \
+            if ((qy) < ycap) { ycap = (qy); INSERT(&st, px, (qy), rx, ry); }                             \
         } else if ((qy) <= py) {                                                                         \
-            if ((qx) < xcap) { xcap = (qx); hv_stair_insert(&st, (qx), py, rx, ry); }                    \
+            if ((qx) < xcap) { xcap = (qx); INSERT(&st, (qx), py, rx, ry); }                             \
         } else if ((qy) < ycap && (qx) < xcap && !((qx) >= lx && (qy) >= ly)) {                          \
-            hv_stair_insert(&st, (qx), (qy), rx, ry);                                                    \
+            INSERT(&st, (qx), (qy), rx, ry);                                                             \
             lx = (qx); ly = (qy);                                                                        \
         }                                                                                                \
     } while (0)
+#define HV4_ADD(qx, qy) HV_CLIP_ADD(hv_stair_insert, qx, qy)
 
 /* X: n rows with stride `stride`, objectives in columns 0..3.
  * w-sweep: HV4 = sum_t vol3(points with w <= w_t) * (w_{t+1} - w_t). The 3-D front lives in a static z-sorted

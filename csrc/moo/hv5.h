@@ -69,20 +69,8 @@ static inline int hv5_stair_insert(hv_stair *st, double a, double b, double rx, 
     return 1;
 }
 
-/* Clipped projection (qx, qy) of a front point onto p's 2-D box, filtered by the two extreme steps ("caps") and
- * the last general point inserted; sets covered when it covers p's whole 2-D box. */
-#define HV5_ADD(qx, qy)                                                                                  \
-    do {                                                                                                 \
-        if ((qx) <= px) {                                                                                \
-            if ((qy) <= py) { covered = 1; break; }                                                      \
-            if ((qy) < ycap) { ycap = (qy); hv5_stair_insert(&st, px, (qy), rx, ry); }                   \
-        } else if ((qy) <= py) {                                                                         \
-            if ((qx) < xcap) { xcap = (qx); hv5_stair_insert(&st, (qx), py, rx, ry); }                   \
-        } else if ((qy) < ycap && (qx) < xcap && !((qx) >= lx && (qy) >= ly)) {                          \
-            hv5_stair_insert(&st, (qx), (qy), rx, ry);                                                   \
-            lx = (qx); ly = (qy);                                                                        \
-        }                                                                                                \
-    } while (0)
+/* Clipped projection (qx, qy) of a front point onto p's 2-D box (see HV_CLIP_ADD in hv.h). */
+#define HV5_ADD(qx, qy) HV_CLIP_ADD(hv5_stair_insert, qx, qy)
 
 /* In the z-sorted front (fx, fy, fz)[0..nf): *pos = number of points with fz < pz; returns 1 when a point with
  * fz <= pz weakly dominates (px, py, pz). */
