@@ -29,7 +29,7 @@ def one(supernet, config, calib, valid, compile_: bool, amp_dtype) -> dict:
     t1 = time.perf_counter()
     recalibrate_bn(net, calib)
     t2 = time.perf_counter()
-    model = maybe_compile(net, compile_)
+    model = maybe_compile(net, compile_, reset=True)
     if compile_:  # the first call compiles; time it apart from the steady state
         tc = time.perf_counter()
         evaluate(model, valid[:1] if isinstance(valid, list) else valid, amp_dtype=amp_dtype)

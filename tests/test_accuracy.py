@@ -84,7 +84,21 @@ def test_compiled_evaluation_equals_eager_and_falls_back_when_compiling_fails(mo
     assert compiled.state_dict().keys() == {f"model.{k}" for k in sub.state_dict()}
     assert maybe_compile(sub, False) is sub
 
-    def broken(model, dynamic=None):
+    # the next candidate, another architecture at another resolution, as the search's evaluator compiles it: a
+    # fresh static graph (no symbolic-shape recompile of the first one); another batch size then runs eagerly
+    from torch._dynamo.utils import counters
+
+    other = OFAMobileNetV3Supernet(n_classes=10).extract({"ks": [3] * 10, "e": [3] * 10, "d": [2] * 5}).eval()
+    y = torch.randn(4, 3, 40, 40)
+    with torch.no_grad():
+        second = maybe_compile(other, True, reset=True)
+        graphs = counters["stats"]["unique_graphs"]
+        assert torch.allclose(second(y), other(y), atol=1e-4, rtol=1e-4) and second.failed is None
+        assert counters["stats"]["unique_graphs"] == graphs + 1
+        assert torch.equal(second(y[:3]), other(y[:3]))  # the partial last batch: eager, not a recompile
+    assert counters["stats"]["unique_graphs"] == graphs + 1
+
+    def broken(model, dynamic=False):
         def call(*a, **k):
             raise RuntimeError("inductor: no C++ compiler found")
         return call

@@ -90,7 +90,7 @@ class SubnetEvaluator:
             finetune(net, loaders.train, s.n_epochs, s.finetune_lr, device, amp_dtype, seed=s.seed)
         recalibrate_bn(net, loaders.calib, device)
         t2 = time.perf_counter()
-        acc = evaluate(maybe_compile(net, s.compile), loaders.valid, device, amp_dtype)
+        acc = evaluate(maybe_compile(net, s.compile, reset=True), loaders.valid, device, amp_dtype)
         t3 = time.perf_counter()
         cx = complexity(config, n_classes=loaders.n_classes, width_mult=supernet.width_mult)
         return {
