@@ -85,8 +85,12 @@ def test_compiled_evaluation_equals_eager_and_falls_back_when_compiling_fails(mo
     assert maybe_compile(sub, False) is sub
 
     # the next candidate, another architecture at another resolution, as the search's evaluator compiles it: a
-    # fresh static graph (no symbolic-shape recompile of the first one); another batch size then runs eagerly
+    # fresh static graph (no symbolic-shape recompile of the first one), even at dynamo's recompile limit (8 by
+    # default, 1 here: without the reset this candidate would silently run eagerly); another batch size then runs
+    # eagerly instead of recompiling
     from torch._dynamo.utils import counters
+
+    monkeypatch.setattr(torch._dynamo.config, "recompile_limit", 1)
 
     other = OFAMobileNetV3Supernet(n_classes=10).extract({"ks": [3] * 10, "e": [3] * 10, "d": [2] * 5}).eval()
     y = torch.randn(4, 3, 40, 40)
