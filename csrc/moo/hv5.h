@@ -4,11 +4,12 @@
  * ascending v. Each point's exclusive 4-D volume is its box minus the 4-D hypervolume of the earlier points
  * clipped to it (WFG's limit set); that hypervolume is a w-sweep (4th objective) keeping the 3-D front
  * (HV4D+-style, as moocore's onec4dplusU). What makes it fast:
- *   - the earlier points live in a static structure-of-arrays in w order with an "active" bitset, so the limit
- *     set comes out of the scan already in w order (no per-point sort);
- *   - the scan is AVX2, four points a step: it finds a point that dominates p (p adds nothing), the "caps" (the
- *     best point worse than p in one objective only, which cuts p's box down) and the survivors (worse in two or
- *     more objectives and inside the cut box), which it clips and packs;
+ *   - the earlier points live in a structure-of-arrays kept in w order (contiguous, with p inserted by memmove
+ *     after its step; the scalar reference keeps a static w order with an "active" bitset), so the limit set
+ *     comes out of the scan already in w order (no per-point sort);
+ *   - the scan is AVX2, four points a step with no gaps: it finds a point that dominates p (p adds nothing), the
+ *     "caps" (the best point worse than p in one objective only, which cuts p's box down) and the survivors
+ *     (worse in two or more objectives and inside the cut box), which it clips and packs;
  *   - points strictly worse than p in all four objectives leave the active set for good (p covers them from
  *     here on), and so does nothing else;
  *   - the scan stops at the first point whose w reaches the cut box's w bound (nothing past it matters);
@@ -287,84 +288,71 @@ static ptrdiff_t hv5_scan(hv5_set *S, const double *p, double *cap, double *cx, 
 }
 
 #ifdef HV_X86
-/* lane masks of a 4-bit nibble, and the 32-bit permutation that packs the selected double lanes to the front */
-static const uint64_t hv5_lane_lut[16][4] __attribute__((aligned(32))) = {
-#define HV5_L(m) {((m) & 1) ? ~0ULL : 0, ((m) & 2) ? ~0ULL : 0, ((m) & 4) ? ~0ULL : 0, ((m) & 8) ? ~0ULL : 0}
-    HV5_L(0), HV5_L(1), HV5_L(2), HV5_L(3), HV5_L(4), HV5_L(5), HV5_L(6), HV5_L(7),
-    HV5_L(8), HV5_L(9), HV5_L(10), HV5_L(11), HV5_L(12), HV5_L(13), HV5_L(14), HV5_L(15)
-#undef HV5_L
-};
+/* the 32-bit permutation that packs the selected double lanes (a 4-bit mask) to the front */
 static const int32_t hv5_pack_lut[16][8] __attribute__((aligned(32))) = {
     {0, 1, 0, 1, 0, 1, 0, 1}, {0, 1, 0, 1, 0, 1, 0, 1}, {2, 3, 0, 1, 0, 1, 0, 1}, {0, 1, 2, 3, 0, 1, 0, 1},
     {4, 5, 0, 1, 0, 1, 0, 1}, {0, 1, 4, 5, 0, 1, 0, 1}, {2, 3, 4, 5, 0, 1, 0, 1}, {0, 1, 2, 3, 4, 5, 0, 1},
     {6, 7, 0, 1, 0, 1, 0, 1}, {0, 1, 6, 7, 0, 1, 0, 1}, {2, 3, 6, 7, 0, 1, 0, 1}, {0, 1, 2, 3, 6, 7, 0, 1},
     {4, 5, 6, 7, 0, 1, 0, 1}, {0, 1, 4, 5, 6, 7, 0, 1}, {2, 3, 4, 5, 6, 7, 0, 1}, {0, 1, 2, 3, 4, 5, 6, 7}};
 
-/* hv5_scan, four points a step, in one pass over the active set: the points worse than p in two or more
- * objectives are clipped and packed as they come, and dropped afterwards (in place) when outside the cut box
- * (a clipped coordinate is below cap[i] exactly when the point's is, since cap[i] > p[i]). The survivor arrays
- * need 4 doubles of slack past the last candidate. fl counts over the candidates, before the cut. */
-__attribute__((target("avx2,popcnt"))) static ptrdiff_t hv5_scan_avx2(hv5_set *S, const double *p, double *cap,
-                                                                      double *cx, double *cy, double *cz,
-                                                                      double *cw, ptrdiff_t *fl) {
-    const double *Q0 = S->Q[0], *Q1 = S->Q[1], *Q2 = S->Q[2], *Q3 = S->Q[3];
+/* hv5_scan, four points a step, over a contiguous active set (A0..A3)[0..na) in ascending A3, padded with four
+ * lanes (+inf, -inf, -inf, -inf) (worse in objective 0 only, at +inf: no effect). The points worse than p in two
+ * or more objectives are clipped and packed as they come, and dropped afterwards (in place) when outside the cut
+ * box (a clipped coordinate is below cap[i] exactly when the point's is, since cap[i] > p[i]); the survivor arrays
+ * need 4 doubles of slack past the last candidate; fl counts over the candidates, before the cut. The scan stops
+ * at the first block whose w reaches cap[3] so far. kn[b]: kill nibble of block b (the points worse than p in all
+ * four), for hv5_update_avx2; *kend: blocks scanned. Returns -1 when a point weakly dominates p. */
+__attribute__((target("avx2,popcnt"))) static ptrdiff_t hv5_scan_avx2(const double *const *A, ptrdiff_t na,
+                                                                       const double *p, double *cap, double *cx,
+                                                                       double *cy, double *cz, double *cw,
+                                                                       unsigned char *kn, ptrdiff_t *kend,
+                                                                       ptrdiff_t *fl) {
+    const double *Q0 = A[0], *Q1 = A[1], *Q2 = A[2], *Q3 = A[3];
     const __m256d p0 = _mm256_set1_pd(p[0]), p1 = _mm256_set1_pd(p[1]), p2 = _mm256_set1_pd(p[2]),
                   p3 = _mm256_set1_pd(p[3]), inf = _mm256_set1_pd(INFINITY);
     __m256d c0 = _mm256_set1_pd(cap[0]), c1 = _mm256_set1_pd(cap[1]), c2 = _mm256_set1_pd(cap[2]),
             c3 = _mm256_set1_pd(cap[3]);
-    ptrdiff_t nc = 0, wend = S->whi;
-    double cap3 = cap[3]; /* cap[3] so far: points are in w order, and none at or past it matters */
-    for (ptrdiff_t wi = S->wlo; wi < wend; wi++) {
-        uint64_t word = S->act[wi], kill = 0;
-        while (word) {
-            const int b = __builtin_ctzll(word) & ~3;
-            const unsigned nib = (unsigned)(word >> b) & 15u;
-            word &= ~(15ULL << b);
-            const ptrdiff_t r = (wi << 6) | b;
-            if (Q3[r] >= cap3) { wend = wi + 1; word = 0; break; } /* the rest: w >= cap[3] > p[3] */
-            const __m256d lanes = _mm256_castsi256_pd(_mm256_load_si256((const __m256i *)hv5_lane_lut[nib]));
-            const __m256d q0 = _mm256_loadu_pd(Q0 + r), q1 = _mm256_loadu_pd(Q1 + r), q2 = _mm256_loadu_pd(Q2 + r),
-                          q3 = _mm256_loadu_pd(Q3 + r);
-            const __m256d g0 = _mm256_cmp_pd(q0, p0, _CMP_GT_OQ), g1 = _mm256_cmp_pd(q1, p1, _CMP_GT_OQ),
-                          g2 = _mm256_cmp_pd(q2, p2, _CMP_GT_OQ), g3 = _mm256_cmp_pd(q3, p3, _CMP_GT_OQ);
-            const __m256d o01 = _mm256_or_pd(g0, g1), o23 = _mm256_or_pd(g2, g3);
-            const __m256d any = _mm256_or_pd(o01, o23);
-            if (_mm256_movemask_pd(_mm256_andnot_pd(any, lanes))) return -1;
-            const __m256d s0 = _mm256_and_pd(_mm256_andnot_pd(_mm256_or_pd(g1, o23), g0), lanes);
-            const __m256d s1 = _mm256_and_pd(_mm256_andnot_pd(_mm256_or_pd(g0, o23), g1), lanes);
-            const __m256d s2 = _mm256_and_pd(_mm256_andnot_pd(_mm256_or_pd(o01, g3), g2), lanes);
-            const __m256d s3 = _mm256_and_pd(_mm256_andnot_pd(_mm256_or_pd(o01, g2), g3), lanes);
-            c0 = _mm256_min_pd(c0, _mm256_blendv_pd(inf, q0, s0));
-            c1 = _mm256_min_pd(c1, _mm256_blendv_pd(inf, q1, s1));
-            c2 = _mm256_min_pd(c2, _mm256_blendv_pd(inf, q2, s2));
-            c3 = _mm256_min_pd(c3, _mm256_blendv_pd(inf, q3, s3));
-            if (_mm256_movemask_pd(s3)) {
-                double t[4] __attribute__((aligned(32)));
-                _mm256_store_pd(t, c3);
-                for (int l = 0; l < 4; l++) if (t[l] < cap3) cap3 = t[l];
-            }
-            const __m256d a01 = _mm256_and_pd(g0, g1), a23 = _mm256_and_pd(g2, g3);
-            /* two or more objectives worse: some pair among (0,1), (2,3), (01, 23) */
-            const __m256d two = _mm256_or_pd(_mm256_or_pd(a01, a23), _mm256_and_pd(o01, o23));
-            kill |= (uint64_t)_mm256_movemask_pd(_mm256_and_pd(_mm256_and_pd(a01, a23), lanes)) << b;
-            const int sm = _mm256_movemask_pd(_mm256_and_pd(two, lanes));
-            if (!sm) continue;
-            const __m256i perm = _mm256_load_si256((const __m256i *)hv5_pack_lut[sm]);
+    ptrdiff_t nc = 0, r = 0;
+    double cap3 = cap[3];
+    for (; r < na; r += 4) {
+        if (Q3[r] >= cap3) break; /* the rest: w >= cap[3] > p[3] */
+        const __m256d q0 = _mm256_loadu_pd(Q0 + r), q1 = _mm256_loadu_pd(Q1 + r), q2 = _mm256_loadu_pd(Q2 + r),
+                      q3 = _mm256_loadu_pd(Q3 + r);
+        const __m256d g0 = _mm256_cmp_pd(q0, p0, _CMP_GT_OQ), g1 = _mm256_cmp_pd(q1, p1, _CMP_GT_OQ),
+                      g2 = _mm256_cmp_pd(q2, p2, _CMP_GT_OQ), g3 = _mm256_cmp_pd(q3, p3, _CMP_GT_OQ);
+        const __m256d o01 = _mm256_or_pd(g0, g1), o23 = _mm256_or_pd(g2, g3);
+        const __m256d any = _mm256_or_pd(o01, o23);
+        if (_mm256_movemask_pd(any) != 15) return -1;
+        const __m256d s0 = _mm256_andnot_pd(_mm256_or_pd(g1, o23), g0);
+        const __m256d s1 = _mm256_andnot_pd(_mm256_or_pd(g0, o23), g1);
+        const __m256d s2 = _mm256_andnot_pd(_mm256_or_pd(o01, g3), g2);
+        const __m256d s3 = _mm256_andnot_pd(_mm256_or_pd(o01, g2), g3);
+        c0 = _mm256_min_pd(c0, _mm256_blendv_pd(inf, q0, s0));
+        c1 = _mm256_min_pd(c1, _mm256_blendv_pd(inf, q1, s1));
+        c2 = _mm256_min_pd(c2, _mm256_blendv_pd(inf, q2, s2));
+        c3 = _mm256_min_pd(c3, _mm256_blendv_pd(inf, q3, s3));
+        {
+            const __m256d t = _mm256_min_pd(c3, _mm256_permute4x64_pd(c3, 0x4e));
+            cap3 = _mm_cvtsd_f64(_mm_min_sd(_mm256_castpd256_pd128(t),
+                                            _mm_unpackhi_pd(_mm256_castpd256_pd128(t), _mm256_castpd256_pd128(t))));
+        }
+        const __m256d a01 = _mm256_and_pd(g0, g1), a23 = _mm256_and_pd(g2, g3);
+        const __m256d two = _mm256_or_pd(_mm256_or_pd(a01, a23), _mm256_and_pd(o01, o23));
+        kn[r >> 2] = (unsigned char)_mm256_movemask_pd(_mm256_and_pd(a01, a23));
+        int sm = _mm256_movemask_pd(two);
+        const __m256i perm = _mm256_load_si256((const __m256i *)hv5_pack_lut[sm]);
 #define HV5_PACK(v, out) \
     _mm256_storeu_pd((out) + nc, _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(v), perm)))
-            HV5_PACK(_mm256_max_pd(q0, p0), cx);
-            HV5_PACK(_mm256_max_pd(q1, p1), cy);
-            HV5_PACK(_mm256_max_pd(q2, p2), cz);
-            HV5_PACK(_mm256_max_pd(q3, p3), cw);
-            nc += __builtin_popcount((unsigned)sm);
-            fl[0] += __builtin_popcount((unsigned)sm & ~(unsigned)_mm256_movemask_pd(g0));
-            fl[1] += __builtin_popcount((unsigned)sm & ~(unsigned)_mm256_movemask_pd(g1));
-            fl[2] += __builtin_popcount((unsigned)sm & ~(unsigned)_mm256_movemask_pd(g2));
-        }
-        S->kill[wi] = kill;
+        HV5_PACK(_mm256_max_pd(q0, p0), cx);
+        HV5_PACK(_mm256_max_pd(q1, p1), cy);
+        HV5_PACK(_mm256_max_pd(q2, p2), cz);
+        HV5_PACK(_mm256_max_pd(q3, p3), cw);
+        nc += __builtin_popcount((unsigned)sm);
+        fl[0] += __builtin_popcount((unsigned)sm & ~(unsigned)_mm256_movemask_pd(g0));
+        fl[1] += __builtin_popcount((unsigned)sm & ~(unsigned)_mm256_movemask_pd(g1));
+        fl[2] += __builtin_popcount((unsigned)sm & ~(unsigned)_mm256_movemask_pd(g2));
     }
-    /* p is not dominated: the points worse than p in all four objectives leave the active set */
-    for (ptrdiff_t wi = S->wlo; wi < wend; wi++) S->act[wi] &= ~S->kill[wi];
+    *kend = r >> 2;
     {
         double t[4] __attribute__((aligned(32)));
         double m;
@@ -375,14 +363,13 @@ __attribute__((target("avx2,popcnt"))) static ptrdiff_t hv5_scan_avx2(hv5_set *S
     }
     c0 = _mm256_set1_pd(cap[0]); c1 = _mm256_set1_pd(cap[1]); c2 = _mm256_set1_pd(cap[2]); c3 = _mm256_set1_pd(cap[3]);
     ptrdiff_t w = 0;
-    for (ptrdiff_t r = 0; r < nc; r += 4) {
-        const __m256d x = _mm256_loadu_pd(cx + r), y = _mm256_loadu_pd(cy + r), z = _mm256_loadu_pd(cz + r),
-                      v = _mm256_loadu_pd(cw + r);
+    for (ptrdiff_t t = 0; t < nc; t += 4) {
+        const __m256d x = _mm256_loadu_pd(cx + t), y = _mm256_loadu_pd(cy + t), z = _mm256_loadu_pd(cz + t),
+                      v = _mm256_loadu_pd(cw + t);
         const __m256d in = _mm256_and_pd(_mm256_and_pd(_mm256_cmp_pd(x, c0, _CMP_LT_OQ), _mm256_cmp_pd(y, c1, _CMP_LT_OQ)),
                                          _mm256_and_pd(_mm256_cmp_pd(z, c2, _CMP_LT_OQ), _mm256_cmp_pd(v, c3, _CMP_LT_OQ)));
         int sm = _mm256_movemask_pd(in);
-        if (nc - r < 4) sm &= (1 << (nc - r)) - 1;
-        if (sm == 15 && w == r) { w += 4; continue; }
+        if (nc - t < 4) sm &= (1 << (nc - t)) - 1;
         const __m256i perm = _mm256_load_si256((const __m256i *)hv5_pack_lut[sm]);
         const ptrdiff_t nc0 = nc;
         nc = w;
@@ -396,12 +383,81 @@ __attribute__((target("avx2,popcnt"))) static ptrdiff_t hv5_scan_avx2(hv5_set *S
 #undef HV5_PACK
     return w;
 }
+
+/* Removes the killed points (kn[0..kend)) from the active set (p covers them from here on), then inserts p in A3
+ * order and renews the padding; returns the new na. */
+__attribute__((target("avx2,popcnt"))) static ptrdiff_t hv5_update_avx2(double *const *A, ptrdiff_t na,
+                                                                         const double *p,
+                                                                         const unsigned char *kn, ptrdiff_t kend) {
+    ptrdiff_t b0 = 0;
+    while (b0 < kend && !kn[b0]) b0++;
+    if (b0 < kend) {
+        ptrdiff_t w = b0 << 2;
+        for (ptrdiff_t r = b0 << 2; r < na; r += 4) {
+            unsigned keep = r < (kend << 2) ? ~(unsigned)kn[r >> 2] & 15u : 15u;
+            if (na - r < 4) keep &= (1u << (na - r)) - 1u;
+            const __m256i perm = _mm256_load_si256((const __m256i *)hv5_pack_lut[keep]);
+            for (int j = 0; j < 4; j++)
+                _mm256_storeu_pd(A[j] + w, _mm256_castps_pd(_mm256_permutevar8x32_ps(
+                                               _mm256_castpd_ps(_mm256_loadu_pd(A[j] + r)), perm)));
+            w += __builtin_popcount(keep);
+        }
+        na = w;
+    }
+    /* position: number of points with A3 < p[3] */
+    const double *a3 = A[3];
+    ptrdiff_t pos = 0;
+    if (na > 0) {
+        const double *base = a3;
+        ptrdiff_t len = na;
+        while (len > 1) {
+            ptrdiff_t half = len >> 1;
+            base = base[half - 1] < p[3] ? base + half : base;
+            len -= half;
+        }
+        pos = (base - a3) + (*base < p[3]);
+    }
+    for (int j = 0; j < 4; j++) {
+        memmove(A[j] + pos + 1, A[j] + pos, (size_t)(na - pos) * sizeof(double));
+        A[j][pos] = p[j];
+    }
+    na++;
+    A[0][na] = A[0][na + 1] = A[0][na + 2] = A[0][na + 3] = INFINITY;
+    for (int j = 1; j < 4; j++) A[j][na] = A[j][na + 1] = A[j][na + 2] = A[j][na + 3] = -INFINITY;
+    return na;
+}
 #endif
+
+/* Scratch of the per-point step: survivors (cx..cw, n + 4 each), 3-D front (fx..fz, n + 4), staircase (sx, sy,
+ * n + 1), sort keys (ko, n). */
+typedef struct {
+    double *cx, *cy, *cz, *cw, *fx, *fy, *fz, *sx, *sy;
+    hv_key *ko;
+    int avx2;
+} hv5_work;
+
+/* p's share of the 5-D volume: its box cut down by cap, minus the 4-D volume of its nc survivors, times the depth
+ * ref[4] - p[4]. The 3-D sweep inside runs along the objective (of the first three) where the fewest survivors sit
+ * on p's value (fl): the ones that do sit at the bottom, where every later point's base walk meets them. */
+static double hv5_share(const hv5_work *W, const double *p, const double *cap, ptrdiff_t nc, const ptrdiff_t *fl,
+                        const double *ref) {
+    const double box = (cap[0] - p[0]) * (cap[1] - p[1]) * (cap[2] - p[2]) * (cap[3] - p[3]);
+    double *src[3] = {W->cx, W->cy, W->cz};
+    int zi = 2;
+    for (int i = 0; i < 2; i++) if (fl[i] < fl[zi]) zi = i;
+    const int xi = zi == 0 ? 1 : 0, yi = zi == 2 ? 1 : 2;
+    const double capp[4] = {cap[xi], cap[yi], cap[zi], cap[3]};
+    double excl = box - (nc ? hv5_limit4(src[xi], src[yi], src[zi], W->cw, nc, capp, W->fx, W->fy, W->fz, W->sx,
+                                         W->sy, W->ko, W->avx2)
+                            : 0.0);
+    if (excl < 0.0) excl = 0.0; /* rounding only */
+    return excl * (ref[4] - p[4]);
+}
 
 /* X: n >= 1 rows with stride `stride`, objectives in columns 0..4, each row strictly dominating ref.
  * scalar: 1 forces the scalar scan (tests). Returns NaN when out of memory. */
 static double hv5d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double *ref, int scalar) {
-    const ptrdiff_t nw = (n + 63) >> 6, npad = nw * 64 + 4;
+    const ptrdiff_t nw = (n + 63) >> 6, npad = nw * 64 + 8;
     size_t bytes = (size_t)n * (3 * sizeof(hv_key) + sizeof(ptrdiff_t)) + 2 * (size_t)nw * sizeof(uint64_t) +
                    (4 * (size_t)npad + 7 * ((size_t)n + 4) + 2 * ((size_t)n + 1)) * sizeof(double) + 64;
     char *mem = (char *)malloc(bytes);
@@ -413,19 +469,41 @@ static double hv5d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     (void)scalar;
 #endif
     double *Q = (double *)(((uintptr_t)mem + 31) & ~(uintptr_t)31);
-    double *cx = Q + 4 * npad, *cy = cx + (n + 4), *cz = cy + (n + 4), *cw = cz + (n + 4);
-    double *fx = cw + (n + 4), *fy = fx + (n + 4), *fz = fy + (n + 4), *sx = fz + (n + 4), *sy = sx + (n + 1);
-    uint64_t *act = (uint64_t *)(sy + (n + 1));
-    hv_key *wo = (hv_key *)(act + 2 * nw), *vo = wo + n, *ko = vo + n;
-    ptrdiff_t *wrank = (ptrdiff_t *)(ko + n);
-    memset(act, 0, (size_t)nw * sizeof(uint64_t));
-    memset(Q, 0, 4 * (size_t)npad * sizeof(double));
-    for (ptrdiff_t i = 0; i < n; i++) {
-        wo[i].k = X[i * stride + 3]; wo[i].i = i;
-        vo[i].k = X[i * stride + 4]; vo[i].i = i;
-    }
-    hv_sort_key(wo, n);
+    hv5_work W;
+    W.cx = Q + 4 * npad; W.cy = W.cx + (n + 4); W.cz = W.cy + (n + 4); W.cw = W.cz + (n + 4);
+    W.fx = W.cw + (n + 4); W.fy = W.fx + (n + 4); W.fz = W.fy + (n + 4); W.sx = W.fz + (n + 4); W.sy = W.sx + (n + 1);
+    W.avx2 = avx2;
+    uint64_t *act = (uint64_t *)(W.sy + (n + 1));
+    hv_key *wo = (hv_key *)(act + 2 * nw), *vo = wo + n;
+    W.ko = vo + n;
+    ptrdiff_t *wrank = (ptrdiff_t *)(W.ko + n);
+    for (ptrdiff_t i = 0; i < n; i++) { vo[i].k = X[i * stride + 4]; vo[i].i = i; }
     hv_sort_key(vo, n);
+    double total = 0.0;
+#ifdef HV_X86
+    if (avx2) { /* the active set kept contiguous, in objective-3 order (see hv5_scan_avx2) */
+        double *A[4] = {Q, Q + npad, Q + 2 * npad, Q + 3 * npad};
+        unsigned char *kn = (unsigned char *)wrank; /* (n + 3) / 4 kill nibbles */
+        ptrdiff_t na = 0;
+        for (int l = 0; l < 4; l++) { A[0][l] = INFINITY; A[1][l] = A[2][l] = A[3][l] = -INFINITY; }
+        for (ptrdiff_t k = 0; k < n; k++) {
+            const double *p = X + vo[k].i * stride;
+            double cap[4] = {ref[0], ref[1], ref[2], ref[3]};
+            ptrdiff_t kend, fl[3] = {0, 0, 0};
+            const ptrdiff_t nc = hv5_scan_avx2((const double *const *)A, na, p, cap, W.cx, W.cy, W.cz, W.cw, kn,
+                                               &kend, fl);
+            if (nc < 0) continue; /* weakly dominated in the first four objectives by an earlier point */
+            total += hv5_share(&W, p, cap, nc, fl, ref);
+            na = hv5_update_avx2(A, na, p, kn, kend);
+        }
+        free(mem);
+        return total;
+    }
+#endif
+    /* scalar: the earlier points in a static objective-3 order with an active bitset */
+    memset(act, 0, (size_t)nw * sizeof(uint64_t));
+    for (ptrdiff_t i = 0; i < n; i++) { wo[i].k = X[i * stride + 3]; wo[i].i = i; }
+    hv_sort_key(wo, n);
     for (ptrdiff_t r = 0; r < n; r++) {
         const double *x = X + wo[r].i * stride;
         wrank[wo[r].i] = r;
@@ -437,29 +515,14 @@ static double hv5d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     S.kill = act + nw;
     S.wlo = nw;
     S.whi = 0;
-    double total = 0.0;
     for (ptrdiff_t k = 0; k < n; k++) {
         const double *p = X + vo[k].i * stride;
         const ptrdiff_t r = wrank[vo[k].i];
         double cap[4] = {ref[0], ref[1], ref[2], ref[3]};
-        ptrdiff_t nc, fl[3] = {0, 0, 0};
-#ifdef HV_X86
-        if (avx2) nc = hv5_scan_avx2(&S, p, cap, cx, cy, cz, cw, fl);
-        else
-#endif
-            nc = hv5_scan(&S, p, cap, cx, cy, cz, cw, fl);
-        if (nc < 0) continue; /* weakly dominated in the first four objectives by an earlier point */
-        const double box = (cap[0] - p[0]) * (cap[1] - p[1]) * (cap[2] - p[2]) * (cap[3] - p[3]);
-        /* the 3-D sweep inside runs along the objective (of the first three) where the fewest survivors sit on
-         * p's value: the ones that do sit at the bottom, where every later point's base walk meets them */
-        double *src[3] = {cx, cy, cz};
-        int zi = 2;
-        for (int i = 0; i < 2; i++) if (fl[i] < fl[zi]) zi = i;
-        const int xi = zi == 0 ? 1 : 0, yi = zi == 2 ? 1 : 2;
-        const double capp[4] = {cap[xi], cap[yi], cap[zi], cap[3]};
-        double excl = box - (nc ? hv5_limit4(src[xi], src[yi], src[zi], cw, nc, capp, fx, fy, fz, sx, sy, ko, avx2) : 0.0);
-        if (excl < 0.0) excl = 0.0; /* rounding only */
-        total += excl * (ref[4] - p[4]);
+        ptrdiff_t fl[3] = {0, 0, 0};
+        const ptrdiff_t nc = hv5_scan(&S, p, cap, W.cx, W.cy, W.cz, W.cw, fl);
+        if (nc < 0) continue;
+        total += hv5_share(&W, p, cap, nc, fl, ref);
         act[r >> 6] |= 1ULL << (r & 63);
         if ((r >> 6) < S.wlo) S.wlo = r >> 6;
         if ((r >> 6) + 1 > S.whi) S.whi = (r >> 6) + 1;
