@@ -18,8 +18,9 @@
  *   - the 3-D front is kept in z-sorted arrays updated in place (no temporary copies); a survivor dominated by
  *     the front is rejected by a vectorised test over the front points not above it in z; the 3-D sweep axis is
  *     the one (of x, y, z) where the fewest survivors sit on p's value.
- * Measured against moocore 0.3.2 (sphere fronts): about 0.4x its time at N = 1000 and 0.12-0.17x at N = 10^4;
- * at N = 100 0.6-0.9x (branch-bound, see the benchmark notes).
+ * Measured against moocore 0.3.2 (sphere fronts): about 0.4x its time at N = 1000 and 0.07x at N = 10^4; at
+ * N = 100 0.5-0.6x. Tried and slower: choosing the inner w axis per point (the one where most survivors sit on p's
+ * value: half the sweep, but reordering the survivors costs more), branch-free 3-D contributions on small fronts.
  */
 #ifndef NSGANETV2_HV5_H
 #define NSGANETV2_HV5_H
