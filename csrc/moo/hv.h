@@ -323,6 +323,17 @@ static double hv3d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
 
 /* ------------------------------------------------------------------------------------------------ */
 /* d = 4                                                                                            */
+/* Branchless lower bound: the number of values in the ascending a[0..n) (n >= 1) that are below key. */
+static inline ptrdiff_t hv_lower_bound(const double *a, ptrdiff_t n, double key) {
+    const double *base = a;
+    while (n > 1) {
+        const ptrdiff_t half = n >> 1;
+        base = base[half - 1] < key ? base + half : base;
+        n -= half;
+    }
+    return (base - a) + (*base < key);
+}
+
 /* ------------------------------------------------------------------------------------------------ */
 /* 2-D staircase inside the box [bx, rx] x [by, ry]: x ascending, y descending. */
 typedef struct { double *x, *y; ptrdiff_t n; double dom; } hv_stair;
@@ -330,17 +341,7 @@ typedef struct { double *x, *y; ptrdiff_t n; double dom; } hv_stair;
 /* Insert (a, b) (inside the box); add the newly dominated area to st->dom. */
 static inline void hv_stair_insert(hv_stair *st, double a, double b, double rx, double ry) {
     double *sx = st->x, *sy = st->y;
-    ptrdiff_t j = 0;
-    if (st->n > 0) { /* branchless lower bound: first index with sx >= a */
-        const double *base = sx;
-        ptrdiff_t len = st->n;
-        while (len > 1) {
-            ptrdiff_t half = len >> 1;
-            base = base[half - 1] < a ? base + half : base;
-            len -= half;
-        }
-        j = (base - sx) + (*base < a);
-    }
+    const ptrdiff_t j = st->n > 0 ? hv_lower_bound(sx, st->n, a) : 0; /* first index with sx >= a */
     double upper = ry;
     if (j > 0) {
         if (sy[j - 1] <= b) return;

@@ -1,4 +1,5 @@
-/* Exact hypervolume for d = 5 (minimisation), included by hv.h (uses its sort, hv_stair and hv_have_avx2).
+/* Exact hypervolume for d = 5 (minimisation), included by hv.h (uses its sort, hv_lower_bound, hv_stair and
+ * hv_have_avx2).
  *
  * Sweep over the 5th objective v: HV5 = sum_k excl4(p_k | p_0..p_{k-1}) * (ref_v - v_k), the points taken by
  * ascending v. Each point's exclusive 4-D volume is its box minus the 4-D hypervolume of the earlier points
@@ -31,14 +32,7 @@ static inline int hv5_stair_insert(hv_stair *st, double a, double b, double rx, 
     ptrdiff_t j = 0;
     const ptrdiff_t n = st->n;
     if (n > 12) {
-        const double *base = sx;
-        ptrdiff_t len = n;
-        while (len > 1) {
-            ptrdiff_t half = len >> 1;
-            base = base[half - 1] < a ? base + half : base;
-            len -= half;
-        }
-        j = (base - sx) + (*base < a);
+        j = hv_lower_bound(sx, n, a);
     } else {
         while (j < n && sx[j] < a) j++;
     }
@@ -405,19 +399,7 @@ __attribute__((target("avx2,popcnt"))) static ptrdiff_t hv5_update_avx2(double *
         }
         na = w;
     }
-    /* position: number of points with A3 < p[3] */
-    const double *a3 = A[3];
-    ptrdiff_t pos = 0;
-    if (na > 0) {
-        const double *base = a3;
-        ptrdiff_t len = na;
-        while (len > 1) {
-            ptrdiff_t half = len >> 1;
-            base = base[half - 1] < p[3] ? base + half : base;
-            len -= half;
-        }
-        pos = (base - a3) + (*base < p[3]);
-    }
+    const ptrdiff_t pos = na > 0 ? hv_lower_bound(A[3], na, p[3]) : 0; /* the points with A3 < p[3] */
     for (int j = 0; j < 4; j++) {
         memmove(A[j] + pos + 1, A[j] + pos, (size_t)(na - pos) * sizeof(double));
         A[j][pos] = p[j];
