@@ -78,10 +78,9 @@ BLOCK_S = 2e-3
 def _time_turns(fns: dict, F, ref, budget: float, max_rounds: int) -> dict[str, tuple[float, float]]:
     """``{name: (median CPU seconds per call, value)}``, the libraries taking turns, one block each per round."""
     values, calls = {}, {}
-    for name, fn in fns.items():
-        values[name] = float(fn(F, ref))  # warm-up
+    for name, fn in fns.items():  # the warm-up call also sizes the blocks (a slow cell runs twice, not 3 times)
         t = time.process_time()
-        fn(F, ref)
+        values[name] = float(fn(F, ref))
         calls[name] = int(min(1000, max(1, BLOCK_S / max(time.process_time() - t, 1e-7))))
     times: dict[str, list[float]] = {name: [] for name in fns}
     start, rounds = time.perf_counter(), 0
