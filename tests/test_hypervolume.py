@@ -270,38 +270,43 @@ def test_limit_set_path_argument_is_checked() -> None:
     from nsganetv2.moo._hypervolume import hypervolume_kernel
 
     with pytest.raises(ValueError, match="_path"):
-        hypervolume_kernel(np.zeros((2, 5)), np.ones(5), _path=4)
+        hypervolume_kernel(np.zeros((2, 5)), np.ones(5), _path=8)
 
 
 # -------------------------------------------------------------------------------- the M = 5 sweep (hv5.h)
-def _m5_cases(rng: np.random.Generator, n: int):
-    yield rng.random((n, 5)), np.full(5, 1.0)
-    yield sphere(n, 5, rng), np.full(5, 1.1)
-    yield rng.integers(0, 4, (n, 5)).astype(float), np.full(5, 4.0)  # ties, duplicates, rows on the ref
-    yield rng.integers(0, 3, (n, 5)).astype(float), np.full(5, 3.0)  # long tied runs in every objective
-    F = sphere(n, 4, rng)  # a 4-D front lifted to 5-D with few v levels: many points dominated in the sweep
-    yield np.hstack([F, rng.integers(0, 3, (n, 1)) / 3.0]), np.full(5, 1.1)
-    G = rng.random((n, 5))  # one objective constant: every limit set sits on p's value there
-    G[:, int(rng.integers(0, 5))] = 0.25
-    yield G, np.full(5, 1.0)
+def _m5_cases(rng: np.random.Generator, n: int, m: int = 5):
+    yield rng.random((n, m)), np.full(m, 1.0)
+    yield sphere(n, m, rng), np.full(m, 1.1)
+    yield rng.integers(0, 4, (n, m)).astype(float), np.full(m, 4.0)  # ties, duplicates, rows on the ref
+    yield rng.integers(0, 3, (n, m)).astype(float), np.full(m, 3.0)  # long tied runs in every objective
+    F = sphere(n, m - 1, rng)  # an (m-1)-D front lifted to m-D with few levels: many points dominated in the sweep
+    yield np.hstack([F, rng.integers(0, 3, (n, 1)) / 3.0]), np.full(m, 1.1)
+    G = rng.random((n, m))  # one objective constant: every limit set sits on p's value there
+    G[:, int(rng.integers(0, m))] = 0.25
+    yield G, np.full(m, 1.0)
 
 
-@pytest.mark.parametrize("path", [0, 3])
-def test_m5_sweep_agrees_with_moocore(path: int) -> None:
-    """The d = 5 kernel with its AVX2 scan (path 0, on machines that have AVX2) and its scalar scan (path 3)."""
+def _check_forced_path(F: np.ndarray, ref: np.ndarray, path: int) -> None:
     from nsganetv2.moo._hypervolume import hypervolume_kernel
 
+    keep = (F < ref).all(axis=1)
+    expected = moocore_hv(F, ref)
+    if not keep.any():
+        assert hypervolume(F, ref) == 0.0
+        return
+    A = np.ascontiguousarray(F[keep])
+    assert_close(hypervolume_kernel(A, ref, _path=path), expected)
+    assert_close(hypervolume(F, ref), expected)
+
+
+@pytest.mark.parametrize("path", [6, 3])
+def test_m5_sweep_agrees_with_moocore(path: int) -> None:
+    """The d = 5 sweep at every size (the default hands 150 points and more to QHV-II) with its AVX2 scan (path 6,
+    on machines that have AVX2) and its scalar scan (path 3)."""
     rng = np.random.default_rng(5000 + path)
     for n in (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 150, 300):
         for F, ref in _m5_cases(rng, n):
-            keep = (F < ref).all(axis=1)
-            expected = moocore_hv(F, ref)
-            if not keep.any():
-                assert hypervolume(F, ref) == 0.0
-                continue
-            A = np.ascontiguousarray(F[keep])
-            assert_close(hypervolume_kernel(A, ref, _path=path), expected)
-            assert_close(hypervolume(F, ref), expected)
+            _check_forced_path(F, ref, path)
 
 
 def test_m5_sweep_agrees_with_reference_on_tiny_sets() -> None:
@@ -322,3 +327,27 @@ def test_m5_sweep_larger_sets_with_ties_agree_with_moocore() -> None:
     assert_close(hypervolume(G, np.full(5, 1.0)), moocore_hv(G, np.full(5, 1.0)))
     H = sphere(1000, 5, rng)
     assert_close(hypervolume(H, np.full(5, 1.1)), moocore_hv(H, np.full(5, 1.1)))
+
+
+# -------------------------------------------------------------------------------- QHV-II (hv_qhv.h, 5 <= M <= 8)
+@pytest.mark.parametrize("path", [4, 5, 7])
+@pytest.mark.parametrize("m", [5, 6, 7, 8])
+def test_qhv_agrees_with_moocore(m: int, path: int) -> None:
+    """QHV-II at every size: path 4 (AVX2 where the machine has it), 5 its portable path, 7 with the boxes past
+    depth 2 handed to hv5d / WFG (its guard against deep recursion). Sets of 5 or more points reach its own
+    recursion and inclusion-exclusion base cases; smaller ones are summed before it."""
+    rng = np.random.default_rng(7000 + 10 * m + path)
+    sizes = {5: (5, 6, 8, 13, 40, 150), 6: (5, 6, 13, 40, 100), 7: (6, 13, 40), 8: (6, 13, 30)}[m]
+    for n in sizes:
+        for F, ref in _m5_cases(rng, n, m):
+            _check_forced_path(F, ref, path)
+
+
+def test_qhv_larger_sets_agree_with_moocore() -> None:
+    """The default takes QHV-II for M = 6..8 and from 150 points for M = 5: index lists longer than one stack
+    buffer (256) and arena growth."""
+    rng = np.random.default_rng(66)
+    F = rng.integers(0, 5, (1500, 6)).astype(float)
+    assert_close(hypervolume(F, np.full(6, 5.0)), moocore_hv(F, np.full(6, 5.0)))
+    H = sphere(400, 6, rng)
+    assert_close(hypervolume(H, np.full(6, 1.1)), moocore_hv(H, np.full(6, 1.1)))

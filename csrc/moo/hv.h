@@ -8,12 +8,14 @@
  *   d = 4  w-sweep keeping the 3-D front in a static z-order with an "active" bitset; each new point's 3-D
  *          contribution is its box minus the volume swept by its clipped 2-D staircase (points below it in z
  *          form the base, points above shrink it until one covers it), HV4D+-style, O(n^2)
- *   d = 5  hv5d (hv5.h): sweep over the 5th objective; each point's exclusive 4-D volume is its box (cut by the
- *          "cap" points) minus the 4-D volume of its clipped survivors, which come out of an AVX2 scan of the
- *          earlier points (kept in w order with an active bitset) already in w order, and are swept keeping the
- *          3-D front; the ones not worse than p in w enter at once through one z-sweep. O(n^2) per point at
+ *   d = 5  below HV_QHV_MIN_N5 points, hv5d (hv5.h): sweep over the 5th objective; each point's exclusive 4-D
+ *          volume is its box (cut by the "cap" points) minus the 4-D volume of its clipped survivors, which come
+ *          out of an AVX2 scan of the earlier points (kept in w order) already in w order, and are swept keeping
+ *          the 3-D front; the ones not worse than p in w enter at once through one z-sweep. O(n^2) per point at
  *          worst, much less in practice. (WFG below stays as the d = 5 reference, _path 1 and 2.)
- *   d >= 6 WFG (While, Bradstreet, Barone 2012): points sorted by the last objective; each point's exclusive
+ *   5 <= d <= 8, from HV_QHV_MIN_N5 points on for d = 5: QHV-II (hv_qhv.h): the pivot with the largest box adds
+ *          it, the rest of the box splits into d disjoint boxes, recursively; inclusion-exclusion on <= 5 points.
+ *   d >= 9 WFG (While, Bradstreet, Barone 2012): points sorted by the last objective; each point's exclusive
  *          volume against the earlier ones is its box minus the hypervolume of its non-dominated limit set.
  *          Earlier points worse than p in one objective only ("caps") shrink the box to [p, cap) and filter
  *          the rest in O(d); the survivors are made non-dominated by worse-objective masks (a point can only
@@ -30,7 +32,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(HV_NO_SIMD) /* HV_NO_SIMD: the portable build, on x86 */
 #include <immintrin.h>
 #define HV_X86 1
 #endif
@@ -98,6 +100,14 @@
 #define HV_PATH_NDS 1   /* made non-dominated (by worse-objective masks), then the d = 4 kernel */
 #define HV_PATH_SWEEP 2 /* straight into a w-sweep keeping the 3-D front (hv4d_front_sweep) */
 #define HV_PATH_HV5_SCALAR 3 /* d = 5: the hv5d kernel with its scalar scan (tests); WFG limit sets as AUTO */
+#define HV_PATH_QHV 4        /* 5 <= d <= 8: QHV-II at every size (tests) */
+#define HV_PATH_QHV_SCALAR 5 /* the same, its portable (non-AVX2) path */
+#define HV_PATH_NO_QHV 6     /* as AUTO without QHV-II (QHV's own fallback past its depth guard) */
+#define HV_PATH_QHV_SHALLOW 7 /* QHV-II with its depth guard at 2, so that most boxes go to the fallback (tests) */
+/* QHV-II (hv_qhv.h) takes d = 5 from this many points on (below, hv5d: 1.4x faster at 100, 0.85x at 150, 0.65x at
+ * 1000) and 6 <= d <= 8 from HV_QHV_MIN_N6 on (0.2-0.5x of WFG's time from 12 points on) */
+#define HV_QHV_MIN_N5 150
+#define HV_QHV_MIN_N6 0
 
 typedef struct { double k; ptrdiff_t i; } hv_key;
 #define HV_KEY_LESS(a, b) ((a).k < (b).k)
@@ -684,6 +694,7 @@ __attribute__((target("avx2"))) static ptrdiff_t hv_scan_survivors4_avx2(const d
 #endif
 
 #include "hv5.h"
+#include "hv_qhv.h"
 
 /* 1 when l <= c in all e coordinates (SSE2 two at a time on x86-64). */
 static inline int hv_le(const double *l, const double *c, int e) {
@@ -929,11 +940,15 @@ static double hv_rec(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, cons
         case 2: return hv2d(X, n, stride, ref);
         case 3: return hv3d(X, n, stride, ref);
         case 4: return hv4d(X, n, stride, ref);
-        case 5:
-            if (path == HV_PATH_AUTO || path == HV_PATH_HV5_SCALAR)
-                return hv5d(X, n, stride, ref, path == HV_PATH_HV5_SCALAR);
-            break;
         default: break;
+    }
+    if (d >= 5 && d <= 8) {
+        if (path == HV_PATH_QHV || path == HV_PATH_QHV_SCALAR || path == HV_PATH_QHV_SHALLOW ||
+            (path == HV_PATH_AUTO && n >= (d == 5 ? HV_QHV_MIN_N5 : HV_QHV_MIN_N6)))
+            return hv_qhv(X, n, d, stride, ref, path == HV_PATH_QHV_SCALAR,
+                          path == HV_PATH_QHV_SHALLOW ? 2 : HV_QHV_MAX_DEPTH);
+        if (d == 5 && (path == HV_PATH_AUTO || path == HV_PATH_HV5_SCALAR || path == HV_PATH_NO_QHV))
+            return hv5d(X, n, stride, ref, path == HV_PATH_HV5_SCALAR);
     }
     hv_key ostack[32];
     double ystack[32 * 8];
