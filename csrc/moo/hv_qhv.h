@@ -321,7 +321,8 @@ HV_QHV_AVX2 static double hv_qhv_rec_avx2(hv_qstate *Q, ptrdiff_t io, ptrdiff_t 
 #endif
 
 /* X: n >= 1 rows with stride `stride`, 5 <= d <= 8 objectives, each row strictly dominating ref. scalar: 1 forces
- * the portable path; max_depth: HV_QHV_MAX_DEPTH, lower in tests. Returns NaN when out of memory. */
+ * the portable path; max_depth: HV_QHV_MAX_DEPTH, lower in tests. Returns NaN when out of memory, +inf when the
+ * volume overflows. */
 static double hv_qhv(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, const double *ref, int scalar,
                      int max_depth) {
     double *P = (double *)aligned_alloc(32, (size_t)n * 8 * sizeof(double));
@@ -358,7 +359,8 @@ static double hv_qhv(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, cons
     (void)scalar;
     free(P);
     free(Q.ar);
-    return Q.failed ? NAN : v;
+    /* inputs are finite: a NaN here is inf - inf from a volume past the largest double, so the true value overflows */
+    return Q.failed ? NAN : (v != v ? INFINITY : v);
 }
 
 #endif
