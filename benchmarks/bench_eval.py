@@ -13,7 +13,7 @@ import time
 import torch
 
 from nsganetv2.data import build_loaders
-from nsganetv2.evaluation.accuracy import evaluate, maybe_compile, recalibrate_bn
+from nsganetv2.evaluation.accuracy import cpu_description, evaluate, maybe_compile, recalibrate_bn
 from nsganetv2.supernet import OFAMobileNetV3Supernet
 
 
@@ -56,6 +56,7 @@ def main(quick: bool = False, threads: int = 1) -> list[dict]:
     n224 = 64 if quick else 256
     cases.append(("random", 224, OFAMobileNetV3Supernet(n_classes=1000),
                   _random_batches(n224, 32, 224, 1000), _random_batches(n224, 64, 224, 1000)))
+    print(f"CPU: {cpu_description()}; torch {torch.__version__}; {threads} thread(s)", flush=True)
     print(f"{'data':8} {'r':>4} {'mode':9} {'prec':5} {'extract s':>10} {'BN s':>8} {'compile s':>10} "
           f"{'valid s':>8} {'img/s':>8} {'vs eager fp32':>14}", flush=True)
     for data, r, supernet, calib, valid in cases:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -33,6 +34,29 @@ def atomic_write(path: str | os.PathLike, data: bytes | str, fsync: bool = True)
     if fsync:
         fsync_dir(path.parent)
     return path
+
+
+def _json_default(o: Any) -> Any:
+    """numpy scalars and arrays and paths, as JSON values (numpy is imported only when one is met)."""
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "tolist"):  # numpy arrays and scalars
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+
+def dumps(obj: Any, **kw: Any) -> str:
+    """``json.dumps`` that also writes numpy scalars and arrays."""
+    return json.dumps(obj, default=_json_default, **kw)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None, fsync: bool = True) -> Path:
+    """Write ``obj`` as JSON to ``path`` atomically.
+
+    ``fsync=False`` skips the flushes to disk (still atomic against a killed process, not against power loss): for
+    files that can be rebuilt from the archive.
+    """
+    return atomic_write(path, dumps(obj, indent=indent), fsync=fsync)
 
 
 def torch_save_atomic(obj: Any, path: str | os.PathLike, fsync: bool = True) -> Path:

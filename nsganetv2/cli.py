@@ -54,12 +54,13 @@ def _add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--vld_batch_size", type=int, default=250)
     p.add_argument("--n_calib", type=int, default=2000, help="training images for BN recalibration")
     p.add_argument("--amp", default="auto", choices=("auto", "off", "fp16", "bf16"),
-                   help="autocast: auto = fp16 on CUDA, bf16 on CPUs with native bf16, else off")
+                   help="autocast: auto = fp16 on CUDA, bf16 on CPUs with native bf16, else off; on --resume, auto "
+                        "keeps the precision the search recorded")
     p.add_argument("--compile", action="store_true", help="torch.compile the subnets (pays on GPUs, rarely on CPU)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
 
 
-def _eval_spec(args):
+def _eval_spec(args, amp: str):
     from nsganetv2.evaluation.evaluator import EvalSpec
 
     if not args.supernet_path:
@@ -68,7 +69,7 @@ def _eval_spec(args):
         raise SystemExit(f"error: supernet checkpoint {args.supernet_path} does not exist")
     return EvalSpec(supernet_path=args.supernet_path, dataset=args.dataset, data=args.data, vld_size=args.vld_size,
                     n_calib=args.n_calib, trn_batch_size=args.trn_batch_size, vld_batch_size=args.vld_batch_size,
-                    n_workers=args.n_workers, n_epochs=args.n_epochs, amp=args.amp, compile=args.compile,
+                    n_workers=args.n_workers, n_epochs=args.n_epochs, amp=amp, compile=args.compile,
                     device=args.device, seed=args.seed)
 
 
@@ -95,7 +96,18 @@ def build_nas_problem(args, runner):
     from nsganetv2.space import OFAMobileNetV3Space
     from nsganetv2.supernet import infer_width_mult, read_state_dict
 
-    spec = _eval_spec(args)
+    import torch
+
+    from nsganetv2.evaluation.accuracy import amp_for_record, precision_record, resolve_amp
+    from nsganetv2.evaluation.evaluator import resolve_device
+    from nsganetv2.search.msunas import read_state
+
+    # the precision is fixed here, once: a resumed search keeps the one its archive was measured in
+    device = torch.device("cuda") if args.n_gpus else resolve_device(args.device)
+    recorded = read_state(args.resume)["problem"].get("amp") if args.resume else None
+    amp = amp_for_record(args.amp, device, recorded, f"the search in {args.resume}")
+    log.info("evaluating with --amp %s on %s", amp, device.type)
+    spec = _eval_spec(args, amp)
     evaluator = SubnetEvaluator(spec)
     width_mult = infer_width_mult(read_state_dict(args.supernet_path))
     n_classes = num_classes(args.dataset) if args.dataset != "folder" else None
@@ -107,7 +119,7 @@ def build_nas_problem(args, runner):
 
     cpu_fn = _cpu_fn(args, n_classes or 1000, width_mult) if "cpu" in objectives else None
     return OFANASProblem(evaluate_fn, objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes or 1000,
-                         width_mult=width_mult)
+                         width_mult=width_mult, precision=precision_record(resolve_amp(amp, device), device))
 
 
 def cmd_search(args) -> int:
@@ -144,7 +156,7 @@ def cmd_search(args) -> int:
 
 # ----------------------------------------------------------------------------------------------------- select
 def cmd_select(args) -> int:
-    from nsganetv2.select import choose, export, load_front
+    from nsganetv2.select import check_amp, choose, export, load_front
 
     front = load_front(args.expr, sec_obj=args.sec_obj)
     chosen = choose(front, n=args.n, prefer=args.prefer)
@@ -157,7 +169,8 @@ def cmd_select(args) -> int:
             loaders = build_loaders(args.dataset, args.data, vld_size=args.vld_size, n_calib=args.n_calib)
         n_classes = loaders.n_classes if loaders is not None else None
         supernet = load_supernet(args.supernet_path, n_classes=n_classes)
-    folders = export(front, chosen, args.save, supernet=supernet, loaders=loaders, onnx=not args.no_onnx)
+    amp = check_amp(args.amp, front) if loaders is not None and not args.no_check else None
+    folders = export(front, chosen, args.save, supernet=supernet, loaders=loaders, onnx=not args.no_onnx, amp=amp)
     names = front.objectives
     for i, folder in zip(chosen, folders):
         values = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, front.F[i]))
@@ -341,6 +354,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n_calib", type=int, default=2000)
     s.add_argument("--no_recalibrate", action="store_true", help="keep the supernet's BN statistics")
     s.add_argument("--no_onnx", action="store_true")
+    s.add_argument("--no_check", action="store_true",
+                   help="skip re-evaluating each export on the held-out split (the check against the search's top-1)")
+    s.add_argument("--amp", default="auto", choices=("auto", "off", "fp16", "bf16"),
+                   help="precision of that check; auto = the one the search recorded")
     s.set_defaults(func=cmd_select)
 
     s = sub.add_parser("validate", help="top-1 / top-5 / loss of a net.config + weights on the test split",
@@ -353,7 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-j", "--workers", type=int, default=0)
     s.add_argument("--img-size", type=int, default=None, help="default: the config's resolution")
     s.add_argument("--device", default="cpu")
-    s.add_argument("--amp", default="off", choices=("auto", "off", "fp16", "bf16"))
+    s.add_argument("--amp", default=None, choices=("auto", "off", "fp16", "bf16"),
+                   help="autocast; default: the precision recorded in net.stats beside the config (else off)")
     s.set_defaults(func=cmd_validate)
 
     from nsganetv2.train import add_train_args

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nsganetv2.atomic import torch_save_atomic
+from nsganetv2.atomic import torch_save_atomic, write_json_atomic
 from nsganetv2.moo.decision import asf_select, high_tradeoff_points, parse_preference
 from nsganetv2.moo.sorting import pareto_mask
-from nsganetv2.search.archive import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +30,7 @@ class Front:
     configs: list[dict]
     F: np.ndarray
     objectives: list[str]
+    precision: dict | None = None  # {"amp", "device", "torch"} the search measured top-1 in, when recorded
 
 
 def load_front(stats_path: str | os.PathLike, sec_obj: str | None = None) -> Front:
@@ -53,7 +53,22 @@ def load_front(stats_path: str | os.PathLike, sec_obj: str | None = None) -> Fro
     mask = pareto_mask(F)
     idx = np.flatnonzero(mask)
     idx = idx[np.lexsort((F[idx, 1:].sum(axis=1), F[idx, 0]))]
-    return Front([rows[i][0] for i in idx], F[idx], list(names))
+    return Front([rows[i][0] for i in idx], F[idx], list(names), recorded_precision(path.parent))
+
+
+def recorded_precision(search_dir: str | os.PathLike) -> dict | None:
+    """``{"amp", "device", "torch"}`` of the search in ``search_dir`` (``None`` when its files do not say)."""
+    path = Path(search_dir) / "search.json"
+    if not path.is_file():
+        return None
+    try:
+        problem = json.loads(path.read_text()).get("problem") or {}
+    except (ValueError, AttributeError):
+        log.warning("%s is not valid JSON; the search's precision is unknown", path)
+        return None
+    if "amp" not in problem:
+        return None
+    return {"amp": problem["amp"], **(problem.get("environment") or {})}
 
 
 def choose(front: Front, n: int = 1, prefer: str | None = None) -> list[int]:
@@ -77,8 +92,13 @@ def folder_name(front: Front, i: int) -> str:
 
 
 def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, supernet=None, loaders=None,
-           onnx: bool = True) -> list[Path]:
-    """Write one folder per chosen architecture; weights and ONNX need ``supernet``; BN recalibration ``loaders``."""
+           onnx: bool = True, amp: str | None = None) -> list[Path]:
+    """Write one folder per chosen architecture; weights and ONNX need ``supernet``; BN recalibration ``loaders``.
+
+    With ``loaders`` and ``amp`` (``off``, ``bf16``, ... : the precision to check in, normally the search's), each
+    exported network is also evaluated on the held-out split, as the search did, and ``net.stats`` gets
+    ``"check": {"top1", "search_top1", "amp"}``: the export reproduces the search's record when the two agree.
+    """
     from nsganetv2.supernet import save_net_config
 
     save_dir = Path(save_dir)
@@ -89,6 +109,8 @@ def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, superne
         folder.mkdir(parents=True, exist_ok=True)
         stats = {name: float(v) for name, v in zip(front.objectives, front.F[i])}
         stats["top1"] = 100.0 - stats["top1"]  # files hold accuracy, like the original's net.stats
+        if front.precision:
+            stats["precision"] = front.precision
         write_json_atomic(folder / "net.subnet", config, indent=2)
         if supernet is not None:
             net = supernet.extract(config)
@@ -98,6 +120,8 @@ def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, superne
 
                 loaders.set_resolution(int(config["r"]))
                 recalibrate_bn(net, loaders.calib)
+                if amp is not None:
+                    stats["check"] = _check_export(net, loaders, amp, stats["top1"], folder.name)
             save_net_config(net, folder / "net.config", resolution=int(config["r"]))
             torch_save_atomic({"state_dict": net.state_dict()}, folder / "net.inherited")
             if onnx:
@@ -108,3 +132,44 @@ def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, superne
         log.info("exported %s", folder)
         out.append(folder)
     return out
+
+
+def check_amp(requested: str, front: Front) -> str:
+    """The precision of the export check on this CPU: ``auto`` means the search's recorded one where this CPU runs
+    it (else ``off``, with a warning), or this host's ``auto`` when nothing is recorded; an explicit value is used
+    as given."""
+    import torch
+
+    from nsganetv2.evaluation.accuracy import amp_for_record, amp_name, resolve_amp
+
+    cpu = torch.device("cpu")
+    recorded = (front.precision or {}).get("amp")
+    if requested != "auto":
+        here = amp_name(resolve_amp(requested, cpu))
+        if recorded is not None and here != recorded:
+            log.warning("checking the export with --amp %s; the search measured with --amp %s", here, recorded)
+        return here
+    try:
+        amp = amp_for_record("auto", cpu, recorded, "the search")
+    except ValueError as exc:
+        log.warning("%s; the export check runs in fp32 (--amp off)", exc)
+        return "off"
+    log.info("checking the export with --amp %s (%s)", amp,
+             "as the search recorded" if recorded is not None else "the search records no precision; auto here")
+    return amp
+
+
+def _check_export(net, loaders, amp: str, search_top1: float, name: str) -> dict:
+    """Held-out top-1 of an exported network in precision ``amp``, compared with the search's record."""
+    import torch
+
+    from nsganetv2.evaluation.accuracy import evaluate, resolve_amp
+
+    top1 = evaluate(net, loaders.valid, amp_dtype=resolve_amp(amp, torch.device("cpu"))).top1
+    if abs(top1 - search_top1) > 1e-9:
+        log.warning("%s: held-out top-1 %.4f%% with --amp %s differs from the search's %.4f%% (same data split, "
+                    "--vld_size and supernet?)", name, top1, amp, search_top1)
+    else:
+        log.info("%s: held-out top-1 %.4f%% with --amp %s reproduces the search's record", name, top1, amp)
+    return {"top1": top1, "search_top1": search_top1, "amp": amp}
+

@@ -2,7 +2,18 @@ import pytest
 import torch
 import torch.nn as nn
 
-from nsganetv2.evaluation.accuracy import autocast, evaluate, recalibrate_bn, resolve_amp
+from nsganetv2.evaluation.accuracy import (
+    NATIVE_BF16_ENV,
+    amp_for_record,
+    amp_name,
+    autocast,
+    cpu_description,
+    cpu_has_native_bf16,
+    evaluate,
+    precision_record,
+    recalibrate_bn,
+    resolve_amp,
+)
 
 
 class Fixed(nn.Module):
@@ -113,3 +124,33 @@ def test_compiled_evaluation_equals_eager_and_falls_back_when_compiling_fails(mo
         assert torch.equal(fallback(x), eager) and torch.equal(fallback(x), eager)
     assert fallback.failed == "RuntimeError: inductor: no C++ compiler found"
     assert sum("torch.compile failed" in r.message for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("forced, dtype", [("1", torch.bfloat16), ("0", None)])
+def test_native_bf16_override_decides_auto_on_cpu(monkeypatch, forced, dtype):
+    monkeypatch.setenv(NATIVE_BF16_ENV, forced)
+    assert cpu_has_native_bf16() is (forced == "1")
+    assert resolve_amp("auto", torch.device("cpu")) is dtype
+    monkeypatch.setenv(NATIVE_BF16_ENV, "yes")
+    with pytest.raises(ValueError, match="NSGANETV2_NATIVE_BF16 must be 0 or 1"):
+        cpu_has_native_bf16()
+
+
+def test_amp_for_record_keeps_the_recorded_precision_and_refuses_a_mix(monkeypatch):
+    cpu = torch.device("cpu")
+    monkeypatch.setenv(NATIVE_BF16_ENV, "0")  # auto is off here
+    assert amp_for_record("auto", cpu, None, "x") == "off"
+    assert amp_for_record("auto", cpu, "bf16", "x") == "bf16"  # kept, though auto differs
+    assert amp_for_record("bf16", cpu, "bf16", "x") == "bf16"
+    with pytest.raises(ValueError, match="measured with --amp bf16; --amp off would mix precisions"):
+        amp_for_record("off", cpu, "bf16", "the search in s")
+    with pytest.raises(ValueError, match="which this device cannot run"):
+        amp_for_record("auto", cpu, "fp16", "x")
+    assert precision_record(torch.bfloat16, cpu) == {"amp": "bf16", "device": "cpu", "torch": torch.__version__}
+    assert amp_name(None) == "off" and amp_name(torch.float16) == "fp16"
+
+
+def test_cpu_description_names_the_features_that_change_numerics(monkeypatch):
+    monkeypatch.setenv(NATIVE_BF16_ENV, "0")
+    text = cpu_description()
+    assert "AVX-512: " in text and "native bf16: no (forced by NSGANETV2_NATIVE_BF16)" in text

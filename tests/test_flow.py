@@ -7,10 +7,12 @@ import torch
 
 from nsganetv2.cli import main
 from nsganetv2.data import build_loaders
-from nsganetv2.evaluation.accuracy import evaluate
+from nsganetv2.evaluation.accuracy import NATIVE_BF16_ENV, cpu_has_native_bf16, evaluate, resolve_amp
 from nsganetv2.evaluation.validate import load_network
 from nsganetv2.select import choose, load_front
 from nsganetv2.supernet import OFAMobileNetV3Supernet, save_supernet
+
+pytestmark = pytest.mark.precision  # also run under NSGANETV2_NATIVE_BF16=0 and =1 (see the Makefile)
 
 SEARCH = ["--dataset", "mnist5k", "--resolutions", "32,40", "--vld_size", "100", "--n_calib", "100",
           "--vld_batch_size", "100", "--n_doe", "4", "--iterations", "1", "--n_iter", "2", "--pop_size", "10",
@@ -53,15 +55,45 @@ def test_select_export_and_validate_reproduce_the_search_record(searched, tmp_pa
     for folder in folders:
         assert {p.name for p in folder.iterdir()} >= {"net.subnet", "net.config", "net.inherited", "net.stats",
                                                       "net.onnx"}
-    # the exported weights (BN recalibrated the same way) give exactly the search's held-out top-1
+    # the exported weights (BN recalibrated the same way), evaluated in the precision the search recorded, give
+    # exactly the search's held-out top-1; select's own check says the same
+    recorded = json.loads((save / "search.json").read_text())["problem"]["amp"]
+    assert front.precision["amp"] == recorded and front.precision["device"] == "cpu"
     best = folders[[json.loads((f / "net.subnet").read_text()) for f in folders].index(front.configs[0])]
+    stats = json.loads((best / "net.stats").read_text())
+    assert stats["precision"]["amp"] == recorded
+    assert stats["check"]["amp"] == recorded and stats["check"]["top1"] == pytest.approx(stats["top1"], abs=1e-9)
     net = load_network(best / "net.config", best / "net.inherited")
     assert net.resolution == front.configs[0]["r"]
     loaders = build_loaders("mnist5k", resolution=net.resolution, vld_size=100, n_calib=100, eval_batch_size=100)
-    acc = evaluate(net, loaders.valid)
+    acc = evaluate(net, loaders.valid, amp_dtype=resolve_amp(recorded, torch.device("cpu")))
     assert acc.top1 == pytest.approx(100.0 - front.F[0, 0], abs=1e-9)
     # and the CLI validate command runs on the test split
     assert main(["validate", "-m", str(best / "net.config"), "--pretrained", str(best / "net.inherited")]) == 0
+
+
+def test_search_records_its_precision_in_the_state_and_every_record(searched):
+    _, _, save = searched
+    problem = json.loads((save / "search.json").read_text())["problem"]
+    assert problem["amp"] == ("bf16" if cpu_has_native_bf16() else "off")
+    assert problem["environment"] == {"device": "cpu", "torch": torch.__version__}
+    records = [json.loads(line) for line in (save / "archive.jsonl").read_text().splitlines()]
+    assert records and all(r["stats"]["precision"] == {"amp": problem["amp"], **problem["environment"]}
+                           for r in records)
+
+
+def test_resume_keeps_the_recorded_precision_where_auto_differs(searched, monkeypatch, caplog):
+    _, supernet, save = searched
+    recorded = json.loads((save / "search.json").read_text())["problem"]["amp"]
+    other = "off" if recorded == "bf16" else "bf16"
+    monkeypatch.setenv(NATIVE_BF16_ENV, "0" if recorded == "bf16" else "1")  # auto now resolves to `other`
+    before = (save / "archive.jsonl").read_text()
+    with caplog.at_level("INFO"):
+        assert main(["search", "--resume", str(save), "--supernet_path", str(supernet), *SEARCH]) == 0
+    assert f"measured with --amp {recorded}; keeping it" in caplog.text
+    assert (save / "archive.jsonl").read_text() == before
+    assert main(["search", "--resume", str(save), "--supernet_path", str(supernet), *SEARCH, "--amp", other]) == 2
+    assert (save / "archive.jsonl").read_text() == before
 
 
 def test_select_by_preference_and_bad_preference(searched):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
@@ -17,18 +18,55 @@ import torch.nn.functional as F
 log = logging.getLogger(__name__)
 
 AMP_CHOICES = ("auto", "off", "fp16", "bf16")
+NATIVE_BF16_ENV = "NSGANETV2_NATIVE_BF16"
+_DTYPE_NAMES = {None: "off", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 
 def cpu_has_native_bf16() -> bool:
-    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 autocast is slower."""
+    """True when this CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 autocast is slower.
+
+    The environment variable ``NSGANETV2_NATIVE_BF16`` (``1`` or ``0``) overrides the detection, so that both
+    branches of every choice that depends on it can be run on one host.
+    """
+    forced = os.environ.get(NATIVE_BF16_ENV, "").strip()
+    if forced:
+        if forced not in ("0", "1"):
+            raise ValueError(f"{NATIVE_BF16_ENV} must be 0 or 1 (or unset to detect), got {forced!r}")
+        return forced == "1"
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def cpu_description() -> str:
+    """This CPU's model name and the features that change evaluation numerics, e.g.
+    ``"AMD EPYC (AVX-512: yes, native bf16: yes)"``; for benchmark headers and notes."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        import platform
+
+        model = platform.processor() or model
+    avx512 = "yes" if "avx512f" in flags else "no"
+    forced = " (forced by " + NATIVE_BF16_ENV + ")" if os.environ.get(NATIVE_BF16_ENV, "").strip() else ""
+    return f"{model} (AVX-512: {avx512}, native bf16: {'yes' if cpu_has_native_bf16() else 'no'}{forced})"
+
+
+def amp_name(dtype: torch.dtype | None) -> str:
+    """The ``--amp`` value that names an autocast dtype: ``off``, ``fp16`` or ``bf16``."""
+    return _DTYPE_NAMES[dtype]
 
 
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``amp`` on ``device`` (None = full precision).
 
-    ``auto`` is fp16 on CUDA, bf16 on a CPU with native bf16, and off elsewhere (bf16 autocast is 2.7-13x slower
-    than fp32 on CPUs without it, measured on these machines).
+    ``auto`` is fp16 on CUDA, bf16 on a CPU with native bf16 (see :func:`cpu_has_native_bf16`), and off on other
+    CPUs, where bf16 autocast is slower than fp32.
     """
     if amp not in AMP_CHOICES:
         raise ValueError(f"amp must be one of {AMP_CHOICES}, got {amp!r}")
@@ -41,6 +79,37 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     if amp == "fp16" and device.type == "cpu":
         raise ValueError("fp16 autocast needs a CUDA device; use --amp bf16 or --amp off on CPU")
     return torch.float16 if amp == "fp16" else torch.bfloat16
+
+
+def precision_record(dtype: torch.dtype | None, device: torch.device) -> dict:
+    """What a measured accuracy depends on besides weights and data: autocast dtype, device type, torch version."""
+    return {"amp": amp_name(dtype), "device": torch.device(device).type, "torch": torch.__version__}
+
+
+def amp_for_record(amp: str, device: torch.device, recorded: str | None, what: str) -> str:
+    """The concrete ``--amp`` (``off``, ``fp16``, ``bf16``) to measure with, keeping a recorded precision.
+
+    With nothing recorded it is ``amp`` resolved on ``device``. With ``recorded`` (the precision ``what`` was
+    measured in), ``auto`` keeps the recorded one even where ``auto`` would resolve otherwise on this host, and an
+    explicit ``amp`` that differs is refused, so one archive never mixes precisions.
+    """
+    here = amp_name(resolve_amp(amp, device))
+    if recorded is None:
+        return here
+    if recorded not in AMP_CHOICES or recorded == "auto":
+        raise ValueError(f"{what} records an unknown precision {recorded!r}; expected off, fp16 or bf16")
+    if amp == "auto":
+        if recorded != here:
+            log.info("%s was measured with --amp %s; keeping it (auto would be %s on this host)", what, recorded, here)
+        try:
+            resolve_amp(recorded, device)
+        except ValueError as exc:
+            raise ValueError(f"{what} was measured with --amp {recorded}, which this device cannot run ({exc})") from None
+        return recorded
+    if here != recorded:
+        raise ValueError(f"{what} was measured with --amp {recorded}; --amp {amp} would mix precisions: pass --amp "
+                         f"{recorded} (or auto), or start a new search")
+    return here
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None):

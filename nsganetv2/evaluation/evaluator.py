@@ -10,13 +10,20 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from nsganetv2.evaluation.accuracy import autocast, evaluate, maybe_compile, recalibrate_bn, resolve_amp
+from nsganetv2.evaluation.accuracy import (
+    autocast,
+    evaluate,
+    maybe_compile,
+    precision_record,
+    recalibrate_bn,
+    resolve_amp,
+)
 from nsganetv2.evaluation.complexity import complexity, in_millions
 
 log = logging.getLogger(__name__)
@@ -52,7 +59,8 @@ def resolve_device(device: str) -> torch.device:
 
 
 class SubnetEvaluator:
-    """``evaluator(config) -> {"top1", "top5", "loss", "params", "flops", "time_*": ...}`` (errors raise)."""
+    """``evaluator(config) -> {"top1", "top5", "loss", "params", "flops", "precision", "time_*": ...}`` (errors
+    raise); ``precision`` is :func:`precision_record` of the evaluation (autocast dtype, device type, torch)."""
 
     def __init__(self, spec: EvalSpec) -> None:
         self.spec = spec
@@ -96,6 +104,7 @@ class SubnetEvaluator:
         return {
             "top1": acc.top1, "top5": acc.top5, "loss": acc.loss, "n_vld": acc.n,
             "params": in_millions(cx.params), "flops": in_millions(cx.flops),
+            "precision": precision_record(amp_dtype, device),
             "time_extract": t1 - t0, "time_bn": t2 - t1, "time_eval": t3 - t2,
         }
 
@@ -125,7 +134,3 @@ def finetune(net: nn.Module, loader, epochs: int, lr: float, device: torch.devic
                 opt.step()
                 step += 1
     net.eval()
-
-
-def spec_dict(spec: EvalSpec) -> dict:
-    return asdict(spec)

@@ -1,11 +1,16 @@
 """Validation of a static network (``net.config`` + weights) on a dataset's test split (the original validation.py)."""
 from __future__ import annotations
 
+import json
+import logging
 import os
+from pathlib import Path
 
 import torch
 
 from nsganetv2.evaluation.accuracy import Accuracy, evaluate, resolve_amp
+
+log = logging.getLogger(__name__)
 
 
 def load_network(config_path: str | os.PathLike, weights: str | os.PathLike | None = None,
@@ -31,12 +36,35 @@ def load_network(config_path: str | os.PathLike, weights: str | os.PathLike | No
     return net.eval()
 
 
+def recorded_amp(config_path: str | os.PathLike) -> str | None:
+    """The ``amp`` recorded in the ``net.stats`` beside a ``net.config`` (an export of a search), if any."""
+    path = Path(config_path).with_name("net.stats")
+    if not path.is_file():
+        return None
+    try:
+        stats = json.loads(path.read_text())
+    except ValueError:
+        log.warning("%s is not valid JSON; its precision is ignored", path)
+        return None
+    precision = stats.get("precision") if isinstance(stats, dict) else None
+    return precision.get("amp") if isinstance(precision, dict) else None
+
+
 def validate(config_path: str | os.PathLike, weights: str | os.PathLike | None, dataset: str,
              data: str | None = None, batch_size: int = 256, workers: int = 0, img_size: int | None = None,
-             device: str = "cpu", amp: str = "off") -> Accuracy:
-    """Top-1, top-5 and loss on the test split; the resolution is the config's unless ``img_size`` is given."""
+             device: str = "cpu", amp: str | None = None) -> Accuracy:
+    """Top-1, top-5 and loss on the test split; the resolution is the config's unless ``img_size`` is given.
+
+    ``amp=None`` evaluates in the precision recorded in the ``net.stats`` beside the config (what the search
+    measured in), or in fp32 when none is recorded.
+    """
     from nsganetv2.data import build_test_loader
 
+    if amp is None:
+        recorded = recorded_amp(config_path)
+        amp = recorded or "off"
+        log.info("validating with --amp %s (%s)", amp,
+                 "as recorded in net.stats" if recorded else "no precision recorded beside the config")
     net = load_network(config_path, weights)
     resolution = int(img_size or getattr(net, "resolution", None) or 224)
     loader = build_test_loader(dataset, data, resolution, batch_size=batch_size, n_workers=workers)

@@ -14,39 +14,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from nsganetv2.atomic import atomic_write, fsync_dir
+from nsganetv2.atomic import dumps, fsync_dir, write_json_atomic
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Archive", "dumps", "read_records", "write_json_atomic"]
+
 REQUIRED_KEYS = ("key", "genome", "status")
-
-
-def _default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-
-def dumps(obj: Any, **kw: Any) -> str:
-    """``json.dumps`` that also writes numpy scalars and arrays."""
-    return json.dumps(obj, default=_default, **kw)
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None, fsync: bool = True) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically: a temp file in the same folder, fsync, ``os.replace``.
-
-    Readers see the old or the new content, never a part. ``fsync=False`` skips the flushes to disk (still atomic
-    against a killed process, not against power loss): for files that can be rebuilt from the archive.
-    """
-    atomic_write(path, dumps(obj, indent=indent), fsync=fsync)
 
 
 def read_records(path: str | os.PathLike) -> list[dict]:

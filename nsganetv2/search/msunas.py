@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from nsganetv2.search import _backend as B
-from nsganetv2.search.archive import Archive, write_json_atomic
+from nsganetv2.atomic import write_json_atomic
+from nsganetv2.search.archive import Archive
 from nsganetv2.search.problem import EvalResult, SearchProblem, check_problem
 from nsganetv2.search.subset import subset_selection
 
@@ -67,6 +68,34 @@ def _seeds(seed: int, k: int) -> dict[str, int]:
     """The seeds of iteration k (numpy generator, pymoo, torch/surrogate), derived from (seed, k)."""
     s = np.random.SeedSequence([int(seed), int(k)]).generate_state(3)
     return {"numpy": int(s[0]), "pymoo": int(s[1]) % (2**31 - 1), "torch": int(s[2]) % (2**31 - 1)}
+
+
+def read_state(save_dir: str | Path) -> dict:
+    """The ``search.json`` of a search folder (settings, problem, seeds, reference point)."""
+    path = Path(save_dir) / STATE_FILE
+    if not path.exists():
+        raise ValueError(f"{save_dir} holds no {STATE_FILE}: it is not a search folder")
+    try:
+        state = json.loads(path.read_text())
+    except ValueError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(state, dict) or "problem" not in state:
+        raise ValueError(f"{path} is not a search state file (no 'problem' entry)")
+    return state
+
+
+def _check_same_problem(save_dir: Path, recorded: dict, current: dict) -> None:
+    """Refuse to continue a search on another problem; ``environment`` (device, torch version) only warns."""
+    recorded, current = dict(recorded), dict(current)
+    env_rec, env_cur = recorded.pop("environment", None), current.pop("environment", None)
+    if "amp" in current and "amp" not in recorded:  # a folder written before precisions were recorded
+        log.warning("%s does not record the precision of its evaluations; continuing with --amp %s", save_dir,
+                    current["amp"])
+        current.pop("amp")
+    if recorded != current:
+        raise ValueError(f"{save_dir} was searched on problem {recorded}, not {current}; pass the same problem")
+    if env_rec is not None and env_cur is not None and env_rec != env_cur:
+        log.warning("%s was evaluated on %s; this run evaluates on %s", save_dir, env_rec, env_cur)
 
 
 def _nan_to_none(d: dict) -> dict:
@@ -199,10 +228,8 @@ class MSuNAS:
         path = save_dir / STATE_FILE
         if not path.exists():
             raise ValueError(f"{save_dir} holds no {STATE_FILE}: it is not a search folder (start one with run())")
-        state = json.loads(path.read_text())
-        recorded, current = state["problem"], problem.describe()
-        if recorded != current:
-            raise ValueError(f"{save_dir} was searched on problem {recorded}, not {current}; pass the same problem")
+        state = read_state(save_dir)
+        _check_same_problem(save_dir, state["problem"], problem.describe())
         allowed = {"iterations", "progress", "eval_batch_size", "predictor"}
         bad = set(overrides) - allowed
         if bad:

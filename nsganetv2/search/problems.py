@@ -100,7 +100,8 @@ class OFANASProblem(SearchProblem):
     takes a list of config dicts ``{ks, e, d, r}`` and returns one item per config, either a stats dict with at
     least ``"top1"`` (accuracy in %; ``top5``, ``loss`` ... are kept) or an exception / error string for a failure.
     ``objectives`` is ``("top1", ...)`` followed by any of ``flops`` (MMACs), ``params`` (M) and ``cpu`` (ms,
-    computed by ``cpu_fn(config)``). FLOPs and params come from ``nsganetv2.evaluation.complexity`` (analytic, for
+    computed by ``cpu_fn(config)``). ``precision`` (``{"amp", "device", "torch"}``, see
+    ``nsganetv2.evaluation.accuracy.precision_record``) is what ``evaluate_fn`` measures in. FLOPs and params come from ``nsganetv2.evaluation.complexity`` (analytic, for
     ``n_classes`` outputs and ``width_mult``) unless ``flops_fn``/``params_fn`` are given. Cheap values are cached
     by canonical genome.
     """
@@ -112,7 +113,7 @@ class OFANASProblem(SearchProblem):
                  space: Any = None, cpu_fn: Callable[[dict], float] | None = None,
                  flops_fn: Callable[[dict], float] | None = None,
                  params_fn: Callable[[dict], float] | None = None,
-                 n_classes: int = 1000, width_mult: float = 1.0) -> None:
+                 n_classes: int = 1000, width_mult: float = 1.0, precision: dict | None = None) -> None:
         objectives = tuple(objectives)
         if len(objectives) < 2 or objectives[0] != "top1":
             raise ValueError(f"objectives must be 'top1' followed by one or more of {NAS_CHEAP_OBJECTIVES}, got {objectives}")
@@ -148,7 +149,17 @@ class OFANASProblem(SearchProblem):
             self._fns["cpu"] = cpu_fn
         self._cache: dict[str, dict[str, float]] = {}
         self._keys: dict[bytes, str] = {}
+        self.precision = dict(precision) if precision else None
         self.check()
+
+    def describe(self) -> dict[str, Any]:
+        """The base description plus, when known, the evaluation's precision: ``amp`` (part of what a recorded
+        top-1 means, checked on resume) and ``environment`` (device type and torch version, informational)."""
+        out = super().describe()
+        if self.precision:
+            out["amp"] = self.precision["amp"]
+            out["environment"] = {k: v for k, v in self.precision.items() if k != "amp"}
+        return out
 
     # genomes ------------------------------------------------------------------
     def _genomes(self, items: Sequence[Any]) -> np.ndarray:

@@ -29,7 +29,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from nsganetv2.evaluation.accuracy import Accuracy, autocast, evaluate, maybe_compile, resolve_amp
+from nsganetv2.atomic import write_json_atomic
+from nsganetv2.evaluation.accuracy import (
+    Accuracy,
+    autocast,
+    evaluate,
+    maybe_compile,
+    precision_record,
+    resolve_amp,
+)
 
 from .augment import upsample
 from .config import TrainConfig
@@ -324,6 +332,9 @@ class _Trainer:
         if env.is_main:
             write_logs(self.save, self.history, {"config": asdict(cfg), "best": self.best, "test": result["test"],
                                                  "rank_digests": result["rank_digests"]})
+            # beside net.config, so that `validate` measures net.best in the precision these numbers came from
+            write_json_atomic(self.save / "net.stats", {"precision": precision_record(self.amp_dtype, env.device),
+                                                        "best": self.best, "test": result["test"]}, indent=2)
         env.barrier()
         return result
 
