@@ -16,7 +16,6 @@ from nsganetv2.evaluation.latency import (
     LatencyTable,
     MissingLatencyKeyError,
     build_lut,
-    config_key,
     count_lut_keys,
     cpu_latency_fn,
     export_onnx,
@@ -26,7 +25,7 @@ from nsganetv2.evaluation.latency import (
     measure_onnx,
     measure_torch,
 )
-from nsganetv2.space import OFAMobileNetV3Space
+from nsganetv2.space import Arch, OFAMobileNetV3Space
 from nsganetv2.supernet import OFAMobileNetV3Supernet
 
 # spec section 2.2 worked example
@@ -128,7 +127,7 @@ def test_meter_caches_by_canonical_config(tmp_path):
     meter = LatencyMeter(build, warmup=1, runs=3, cache_path=cache)
     cfg = {"ks": [3] * 10, "e": [4] * 10, "d": [2] * 5, "r": 32}
     padded = {"ks": [3, 3, 7, 7] * 5, "e": [4, 4, 6, 6] * 5, "d": [2] * 5, "r": 32}  # same active layers
-    assert config_key(cfg) == config_key(padded)
+    assert Arch.from_config(cfg).key == Arch.from_config(padded).key
     first = meter(cfg)
     assert first > 0 and meter(padded) == first and meter.measure(cfg).median_ms == first
     assert meter.n_measured == 1 and len(calls) == 1 and cfg in meter

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from nsganetv2.distributed import DevicePlan, plan_devices
 from nsganetv2.evaluation.runners import (
     DistributedRunner,
     InProcessRunner,
     MultiProcessRunner,
-    current_device,
     make_runner,
 )
 
@@ -27,7 +27,7 @@ ITEMS = list(range(7))
 ITEMS_B = [10, 3, 11]
 
 
-def work(item: int) -> tuple[int, float]:
+def work(item: int, device: torch.device) -> tuple[int, float]:
     """Deterministic, uses torch, fails on item 3."""
     if item == 3:
         raise ValueError(f"bad config {item}")
@@ -35,19 +35,19 @@ def work(item: int) -> tuple[int, float]:
     return item * item, float(torch.randn(16, generator=g).sum())
 
 
-def whoami(item: int) -> tuple[int, int, str, int]:
-    """Where an item ran: (item, pid, device, torch threads, rank or -1)."""
-    return item, os.getpid(), str(current_device()), torch.get_num_threads(), int(os.environ.get("RANK", -1))
+def whoami(item: int, device: torch.device) -> tuple[int, int, str, int]:
+    """Where an item ran: (item, pid, device handed to fn, torch threads, rank or -1)."""
+    return item, os.getpid(), str(device), torch.get_num_threads(), int(os.environ.get("RANK", -1))
 
 
-def unpicklable_value(item: int):
+def unpicklable_value(item: int, device: torch.device):
     return (lambda: item) if item == 1 else item
 
 
-def work_or_die(item: int) -> int:
+def work_or_die(item: int, device: torch.device) -> int:
     if item == 2:
         os._exit(7)  # simulate a worker killed mid-evaluation
-    return work(item)[0]
+    return work(item, device)[0]
 
 
 def test_in_process_captures_failures_and_goes_on() -> None:
@@ -83,7 +83,7 @@ def _check_multiprocess(runner: MultiProcessRunner) -> None:
     res = runner.run(unpicklable_value, [0, 1, 2])
     assert [r.ok for r in res] == [True, False, True] and "cannot be sent back" in res[1].error
     with pytest.raises(ValueError, match="picklable"):
-        runner.run(lambda x: x, [1])
+        runner.run(lambda x, device: x, [1])
 
 
 def test_runner_arguments_are_validated() -> None:
@@ -92,11 +92,27 @@ def test_runner_arguments_are_validated() -> None:
     with pytest.raises(ValueError, match="devices"):
         MultiProcessRunner(n_workers=3, devices=["cpu", "cpu"])
     with pytest.raises(ValueError, match="n_gpus"):
-        make_runner(n_gpus=torch.cuda.device_count() + 1, distributed=False)
+        plan_devices(n_gpus=torch.cuda.device_count() + 1, distributed=False)
     with pytest.raises(ValueError, match="torchrun"):
         DistributedRunner()
-    assert isinstance(make_runner(distributed=False), InProcessRunner)
-    assert isinstance(make_runner(distributed=False, n_workers=2), MultiProcessRunner)
+    assert isinstance(make_runner(plan_devices(distributed=False)), InProcessRunner)
+    assert isinstance(make_runner(plan_devices("cpu", n_workers=2, distributed=False)), MultiProcessRunner)
+    assert InProcessRunner().run(whoami, [0])[0].value[2] == "cpu"
+
+
+def test_device_plan_is_chosen_once_and_contradictions_are_refused() -> None:
+    with pytest.raises(ValueError, match="--device cpu contradicts --n_gpus 2"):
+        plan_devices("cpu", n_gpus=2, distributed=False)
+    with pytest.raises(ValueError, match="drop --eval_workers"):
+        plan_devices("auto", n_gpus=2, n_workers=2, distributed=False)
+    with pytest.raises(ValueError, match="n_workers must be an integer"):
+        plan_devices(n_workers=-3, distributed=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device is visible"):
+            plan_devices("cuda", distributed=False)
+    plan = plan_devices("cpu", n_workers=2, distributed=False)
+    assert plan == DevicePlan(torch.device("cpu"), ("cpu", "cpu")) and plan.amp_device.type == "cpu"
+    assert plan_devices("cpu", distributed=True) == DevicePlan(torch.device("cpu"), distributed=True)
 
 
 def test_distributed_gloo_two_ranks_equal_in_process(tmp_path: Path) -> None:

@@ -24,10 +24,10 @@ import torch
 import torch.nn as nn
 
 from nsganetv2.supernet._ops import conv_out_size, middle_channels, se_channels
-from nsganetv2.supernet.ofa_mbv3 import SE_STAGES, STRIDE_STAGES, normalize_arch, stage_widths
+from nsganetv2.space.arch import Arch
+from nsganetv2.supernet.ofa_mbv3 import SE_STAGES, STRIDE_STAGES, stage_widths
 
-__all__ = ["Complexity", "count_params", "count_flops", "complexity", "profile_module", "in_millions",
-           "config_key"]
+__all__ = ["Complexity", "count_params", "count_flops", "complexity", "profile_module", "in_millions"]
 
 
 class Complexity(NamedTuple):
@@ -40,11 +40,9 @@ def in_millions(value: float, ndigits: int = 2) -> float:
     return round(value / 1e6, ndigits)
 
 
-def config_key(config: Mapping[str, Any], resolution: Optional[int] = None) -> tuple:
-    """Hashable key ``(ks, e, d, r)`` of a config (padded or unpadded lists accepted)."""
-    ks, e, d = normalize_arch(config)
-    r = resolution if resolution is not None else config.get("r")
-    return tuple(ks), tuple(e), tuple(d), None if r is None else int(r)
+def _arch(config: Mapping[str, Any] | Arch, resolution: Optional[int], width_mult: float) -> Arch:
+    """The config as an ``Arch``; its own width (``"w"`` in NAT's files) counts unless ``width_mult`` says otherwise."""
+    return Arch.from_config(config, resolution=resolution, width=None if width_mult == 1.0 else width_mult)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -93,18 +91,16 @@ def _count(ks: tuple, e: tuple, d: tuple, r: Optional[int], n_classes: int, widt
 def complexity(config: Mapping[str, Any], n_classes: int = 1000, width_mult: float = 1.0,
                resolution: Optional[int] = None) -> Complexity:
     """(FLOPs as MACs, params) of the subnet ``config`` at resolution ``config["r"]`` (or ``resolution``)."""
-    ks, e, d, r = config_key(config, resolution)
-    if r is None:
+    a = _arch(config, resolution, width_mult)
+    if a.r is None:
         raise ValueError("FLOPs need a resolution: give config['r'] or resolution=")
-    if r < 1:
-        raise ValueError(f"resolution must be positive, got {r}")
-    return _count(ks, e, d, r, int(n_classes), float(width_mult))
+    return _count(a.ks, a.e, a.d, a.r, int(n_classes), a.width)
 
 
 def count_params(config: Mapping[str, Any], n_classes: int = 1000, width_mult: float = 1.0) -> int:
     """Trainable parameters of the subnet (classifier with ``n_classes`` outputs included)."""
-    ks, e, d, _ = config_key(config)
-    return _count(ks, e, d, None, int(n_classes), float(width_mult)).params
+    a = _arch(config, None, width_mult)
+    return _count(a.ks, a.e, a.d, None, int(n_classes), a.width).params
 
 
 def count_flops(config: Mapping[str, Any], n_classes: int = 1000, width_mult: float = 1.0,

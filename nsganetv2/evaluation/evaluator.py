@@ -47,15 +47,7 @@ class EvalSpec:
     drop_rate: float = 0.2
     amp: str = "auto"
     compile: bool = False
-    device: str = "auto"
     seed: int = 0
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` is the current CUDA device when there is one, else the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 class SubnetEvaluator:
@@ -75,7 +67,6 @@ class SubnetEvaluator:
             from nsganetv2.supernet import load_supernet
 
             s = self.spec
-            device = resolve_device(s.device)
             loaders = build_loaders(s.dataset, s.data, vld_size=s.vld_size, batch_size=s.trn_batch_size,
                                     eval_batch_size=s.vld_batch_size, n_calib=s.n_calib,
                                     calib_batch_size=s.calib_batch_size, n_workers=s.n_workers, seed=s.seed)
@@ -83,12 +74,15 @@ class SubnetEvaluator:
                 torch.manual_seed(s.seed)  # a head reset (class count differs) is then reproducible
                 supernet = load_supernet(s.supernet_path, n_classes=loaders.n_classes, dropout_rate=s.drop_rate)
             supernet.eval()
-            self._state = (supernet, loaders, device, resolve_amp(s.amp, device))
+            self._state = (supernet, loaders)
         return self._state
 
-    def __call__(self, config: dict) -> dict:
-        supernet, loaders, device, amp_dtype = self._setup()
+    def __call__(self, config: dict, device: torch.device | str = "cpu") -> dict:
+        """Evaluate one architecture on ``device`` (the one its runner hands it)."""
+        supernet, loaders = self._setup()
         s = self.spec
+        device = torch.device(device)
+        amp_dtype = resolve_amp(s.amp, device)
         r = int(config["r"])
         t0 = time.perf_counter()
         net = supernet.extract(config).to(device)

@@ -1,22 +1,21 @@
-"""Runners: map a pure, picklable ``fn(item) -> value`` over a batch, capturing failures per item.
+"""Runners: map a pure, picklable ``fn(item, device) -> value`` over a batch, capturing failures per item.
 
 Every runner's ``run(fn, items)`` returns one ``Result`` per item, in order: ``ok``, ``value`` and, on
 failure, ``error`` ("ExceptionType: message") and ``traceback``. An exception in one item never stops the
-batch. Results are equal (``==``) across runners for the same deterministic ``fn``.
+batch. Results are equal (``==``) across runners for the same deterministic ``fn``. Each runner hands ``fn`` the
+device its process was given (chosen once, by :func:`nsganetv2.distributed.plan_devices`).
 
-- ``InProcessRunner``: a plain loop in this process.
+- ``InProcessRunner(device)``: a plain loop in this process.
 - ``MultiProcessRunner(n_workers, devices)``: one spawned worker process per device, fed from a dynamic
   queue (a free worker takes the next item). CPU workers call ``torch.set_num_threads(1)``; a GPU
-  worker sees only its own device (``CUDA_VISIBLE_DEVICES``, ``torch.cuda.set_device(0)``), so ``fn``
-  simply uses ``"cuda"``. A worker that dies (segfault, killed for memory) fails its item with the
-  exit code and is replaced; the batch goes on.
+  worker sees only its own device (``CUDA_VISIBLE_DEVICES``, ``torch.cuda.set_device(0)``) and hands ``fn``
+  ``cuda``. A worker that dies (segfault, killed for memory) fails its item with the exit code and is
+  replaced; the batch goes on.
 - ``DistributedRunner``: under ``torch.distributed`` (e.g. ``torchrun``). Rank 0 drives: its ``fn`` and
-  items are broadcast, every rank evaluates the strided shard ``items[rank::world_size]``, and the
-  results are gathered with ``all_gather_object`` so every rank returns the full list in order. Either
+  items are broadcast, every rank evaluates the strided shard ``items[rank::world_size]`` on its own device, and
+  the results are gathered with ``all_gather_object`` so every rank returns the full list in order. Either
   all ranks call ``run`` (SPMD), or ranks > 0 call ``serve()`` and wait for rank 0's batches until
   rank 0 calls ``close()``.
-
-``current_device()`` tells ``fn`` which device its worker was given.
 """
 
 from __future__ import annotations
@@ -32,24 +31,18 @@ from typing import Any
 
 import torch
 
+from nsganetv2.distributed import DevicePlan, init_distributed, plan_devices
+
 __all__ = [
     "DistributedRunner",
     "InProcessRunner",
     "MultiProcessRunner",
     "Result",
     "Runner",
-    "current_device",
     "make_runner",
 ]
 
 log = logging.getLogger(__name__)
-
-_DEVICE = "cpu"
-
-
-def current_device() -> torch.device:
-    """The device this process was assigned by its runner ("cpu" or "cuda", which maps to its GPU)."""
-    return torch.device(_DEVICE)
 
 
 @dataclass
@@ -62,7 +55,7 @@ class Result:
     traceback: str | None = field(default=None, compare=False, repr=False)
 
 
-def _check_picklable(fn: Callable[[Any], Any]) -> None:
+def _check_picklable(fn: Callable[..., Any]) -> None:
     try:
         pickle.dumps(fn)
     except Exception as e:  # noqa: BLE001 - pickling raises many types
@@ -82,17 +75,17 @@ def _sendable(res: Result, idx: int) -> Result:
     return res
 
 
-def _call(fn: Callable[[Any], Any], item: Any) -> Result:
+def _call(fn: Callable[[Any, torch.device], Any], item: Any, device: torch.device) -> Result:
     try:
-        return Result(True, fn(item))
+        return Result(True, fn(item, device))
     except Exception as e:  # noqa: BLE001 - per-item failure capture is the point
         return Result(False, None, f"{type(e).__name__}: {e}", tb.format_exc())
 
 
 class Runner:
-    """Base class: ``run(fn, items) -> list[Result]``; usable as a context manager."""
+    """Base class: ``run(fn, items) -> list[Result]`` calling ``fn(item, device)``; usable as a context manager."""
 
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Result]:  # pragma: no cover
+    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any]) -> list[Result]:  # pragma: no cover
         raise NotImplementedError
 
     def close(self) -> None:
@@ -106,10 +99,13 @@ class Runner:
 
 
 class InProcessRunner(Runner):
-    """Evaluate items one after the other in this process."""
+    """Evaluate items one after the other in this process, on ``device``."""
 
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Result]:
-        return [_call(fn, item) for item in items]
+    def __init__(self, device: str | torch.device = "cpu") -> None:
+        self.device = torch.device(device)
+
+    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any]) -> list[Result]:
+        return [_call(fn, item, self.device) for item in items]
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -127,19 +123,18 @@ def _visible_for(device: str) -> str | None:
     return ids[index] if index < len(ids) else str(index)
 
 
-def _setup_device(device: str) -> None:
-    global _DEVICE
+def _setup_device(device: str) -> torch.device:
+    """This worker's device: its one visible GPU, or the CPU with one thread."""
     if torch.device(device).type == "cuda":
         torch.cuda.set_device(0)  # CUDA_VISIBLE_DEVICES was narrowed to this device before the spawn
-        _DEVICE = "cuda"
-    else:
-        torch.set_num_threads(1)
-        _DEVICE = "cpu"
+        return torch.device("cuda", 0)
+    torch.set_num_threads(1)
+    return torch.device("cpu")
 
 
 def _worker(device: str, conn) -> None:
     """Worker loop. Messages: ("fn", fn) sets the function; (idx, item) evaluates; None stops."""
-    _setup_device(device)
+    dev = _setup_device(device)
     fn = None
     while True:
         try:
@@ -152,7 +147,7 @@ def _worker(device: str, conn) -> None:
             fn = msg[1]
             continue
         idx, item = msg
-        conn.send((idx, _sendable(_call(fn, item), idx)))
+        conn.send((idx, _sendable(_call(fn, item, dev), idx)))
 
 
 class _Slot:
@@ -213,7 +208,7 @@ class MultiProcessRunner(Runner):
         there.close()
         self._slots[slot] = _Slot(p, here, device)
 
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Result]:
+    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any]) -> list[Result]:
         from multiprocessing.connection import wait
 
         items = list(items)
@@ -307,26 +302,16 @@ class DistributedRunner(Runner):
     def __init__(self, backend: str | None = None) -> None:
         import torch.distributed as dist
 
-        global _DEVICE
         self._dist = dist
         if not dist.is_available():
             raise ValueError("torch.distributed is not available in this torch build; use another runner")
-        self._owns_group = False
-        if not dist.is_initialized():
-            if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-                raise ValueError("DistributedRunner needs torchrun (RANK / WORLD_SIZE unset) or an initialised "
-                                 "process group; launch with `torchrun --nproc_per_node=N ...`")
-            backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
-            dist.init_process_group(backend)
-            self._owns_group = True
-        self.rank = dist.get_rank()
-        self.world_size = dist.get_world_size()
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        if torch.cuda.is_available() and local_rank < torch.cuda.device_count():
-            torch.cuda.set_device(local_rank)
-            _DEVICE = f"cuda:{local_rank}"
-        elif int(os.environ.get("LOCAL_WORLD_SIZE", "1")) > 1:
-            torch.set_num_threads(1)
+        owned_before = dist.is_initialized()
+        if not owned_before and ("RANK" not in os.environ or "WORLD_SIZE" not in os.environ):
+            raise ValueError("DistributedRunner needs torchrun (RANK / WORLD_SIZE unset) or an initialised "
+                             "process group; launch with `torchrun --nproc_per_node=N ...`")
+        env = init_distributed(backend=backend)
+        self._owns_group = env.owns_group
+        self.rank, self.world_size, self.device = dist.get_rank(), dist.get_world_size(), env.device
         self._stopped = False
 
     def _bcast(self, obj: Any) -> Any:
@@ -334,8 +319,9 @@ class DistributedRunner(Runner):
         self._dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def _shard(self, fn: Callable[[Any], Any], items: list) -> list[Result]:
-        mine = [(i, _sendable(_call(fn, items[i]), i)) for i in range(self.rank, len(items), self.world_size)]
+    def _shard(self, fn: Callable[[Any, torch.device], Any], items: list) -> list[Result]:
+        mine = [(i, _sendable(_call(fn, items[i], self.device), i))
+                for i in range(self.rank, len(items), self.world_size)]
         gathered: list[Any] = [None] * self.world_size
         self._dist.all_gather_object(gathered, mine)
         out: list[Result | None] = [None] * len(items)
@@ -344,7 +330,7 @@ class DistributedRunner(Runner):
                 out[i] = res
         return out  # type: ignore[return-value]
 
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Result]:
+    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any]) -> list[Result]:
         """Collective: rank 0's ``fn`` and ``items`` are used; every rank returns all results in order."""
         if self._stopped:
             raise ValueError("this DistributedRunner was closed; create a new one")
@@ -376,30 +362,12 @@ class DistributedRunner(Runner):
             self._dist.destroy_process_group()
 
 
-def make_runner(n_gpus: int = 0, distributed: bool | None = None, n_workers: int | None = None) -> Runner:
-    """Pick a runner: distributed (under torchrun, or when asked), one worker per GPU, CPU workers, or in-process.
-
-    distributed=None means "if a process group is initialised or torchrun's WORLD_SIZE > 1".
-    n_gpus > 1 gives one worker per GPU; n_gpus == 1 runs in this process on the GPU;
-    n_workers > 1 without GPUs gives that many CPU worker processes.
-    """
-    import torch.distributed as dist
-
-    if distributed is None:
-        distributed = (dist.is_available() and dist.is_initialized()) or int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if distributed:
+def make_runner(plan: DevicePlan | None = None) -> Runner:
+    """The runner for a device plan (default: :func:`plan_devices` with its defaults): distributed under torchrun,
+    one worker process per entry of ``plan.workers``, or in this process on ``plan.device``."""
+    plan = plan or plan_devices()
+    if plan.distributed:
         return DistributedRunner()
-    if isinstance(n_gpus, bool) or not isinstance(n_gpus, int) or n_gpus < 0:
-        raise ValueError(f"n_gpus must be an int >= 0, got {n_gpus!r}")
-    if n_gpus > 0:
-        have = torch.cuda.device_count()
-        if n_gpus > have:
-            raise ValueError(f"--n_gpus {n_gpus} but only {have} CUDA device(s) visible; lower --n_gpus")
-        if n_gpus == 1:
-            global _DEVICE
-            _DEVICE = "cuda"
-            return InProcessRunner()
-        return MultiProcessRunner(devices=[f"cuda:{i}" for i in range(n_gpus)])
-    if n_workers is not None and n_workers > 1:
-        return MultiProcessRunner(n_workers=n_workers)
-    return InProcessRunner()
+    if plan.workers:
+        return MultiProcessRunner(devices=list(plan.workers))
+    return InProcessRunner(plan.device)

@@ -14,42 +14,15 @@ from typing import Any, Iterable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-__all__ = ["OFAMobileNetV3Space", "DEFAULT_RESOLUTIONS"]
+from .arch import DEFAULT_RESOLUTIONS, Arch
 
-DEFAULT_RESOLUTIONS = tuple(range(192, 257, 4))
+__all__ = ["OFAMobileNetV3Space", "DEFAULT_RESOLUTIONS"]
 
 RngLike = Union[np.random.Generator, int, None]
 
 
 def _rng(rng: RngLike) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
-def parse_int_list(value: Any, name: str, allow_scalar: bool = False) -> list:
-    """A config field as a list of ints (``None`` kept); accepts '[5 5 7]' strings; a scalar only if allowed."""
-    if isinstance(value, str):  # the original sometimes wrote numpy arrays as '[5 5 7 ...]'
-        text = value.strip().strip("[]").replace(",", " ")
-        try:
-            return [int(v) for v in text.split()]
-        except ValueError as exc:
-            raise ValueError(f"config field {name!r}: cannot parse {value!r} as a list of ints") from exc
-    if isinstance(value, (int, np.integer)):
-        if allow_scalar:  # OFA's set_active_subnet takes one value for every layer
-            return [int(value)]
-        raise ValueError(f"config field {name!r} must be a list, got the scalar {value!r}")
-    try:
-        items = list(value)
-    except TypeError as exc:
-        raise ValueError(f"config field {name!r} must be a list of ints, got {value!r}") from exc
-    out = []
-    for v in items:
-        if v is None:
-            out.append(None)
-        elif isinstance(v, (bool, np.bool_)) or not float(v).is_integer():
-            raise ValueError(f"config field {name!r} must hold ints, got {v!r}")
-        else:
-            out.append(int(v))
-    return out
 
 
 class OFAMobileNetV3Space:
@@ -98,58 +71,27 @@ class OFAMobileNetV3Space:
         Accepts ks/e of length sum(d) or the padded length-20 form (inactive entries ignored, may be None),
         and lists stored as strings such as ``'[5 5 7]'``.
         """
-        if not isinstance(cfg, Mapping):
-            raise ValueError(f"config must be a dict with keys ks, e, d, r; got {type(cfg).__name__}")
-        for field in ("ks", "e", "d") + (("r",) if require_r else ()):
-            if field not in cfg:
-                raise ValueError(f"config is missing the field {field!r}")
-        d = parse_int_list(cfg["d"], "d")
-        if len(d) != self.n_stages:
-            raise ValueError(f"config field 'd' must have {self.n_stages} entries, got {len(d)}")
-        for v in d:
-            if v not in self._d_idx:
-                raise ValueError(f"config field 'd' has value {v!r} outside {self.depths}")
-        n_active = sum(d)
-        out: dict[str, Any] = {}
-        for name, allowed in (("ks", self._k_idx), ("e", self._e_idx)):
-            vals = parse_int_list(cfg[name], name)
-            if len(vals) == n_active:
-                active = vals
-            elif len(vals) == self.n_layers:
-                active = [vals[s * self.max_depth + j] for s in range(self.n_stages) for j in range(d[s])]
-            else:
-                raise ValueError(f"config field {name!r} must have sum(d) = {n_active} entries "
-                                 f"(or {self.n_layers} padded), got {len(vals)}")
-            for v in active:
+        arch = Arch.from_config(cfg, n_stages=self.n_stages, max_depth=self.max_depth)
+        if require_r and arch.r is None:
+            raise ValueError("config is missing the field 'r' (the resolution)")
+        for name, vals, allowed in (("d", arch.d, self._d_idx), ("ks", arch.ks, self._k_idx),
+                                    ("e", arch.e, self._e_idx)):
+            for v in vals:
                 if v not in allowed:
                     raise ValueError(f"config field {name!r} has value {v!r} outside {list(allowed)}")
-            out[name] = active
-        out["d"] = d
-        if "r" in cfg and cfg["r"] is not None:
-            r = cfg["r"]
-            if isinstance(r, (bool, np.bool_)) or not isinstance(r, (int, np.integer, float)) \
-                    or not float(r).is_integer() or int(r) not in self._r_idx:
-                raise ValueError(f"config field 'r' = {r!r} is not one of the space's resolutions "
+        out: dict[str, Any] = {"ks": list(arch.ks), "e": list(arch.e), "d": list(arch.d)}
+        if arch.r is not None:
+            if arch.r not in self._r_idx:
+                raise ValueError(f"config field 'r' = {arch.r!r} is not one of the space's resolutions "
                                  f"{self.resolutions[0]}..{self.resolutions[-1]}")
-            out["r"] = int(r)
-        elif require_r:
-            raise ValueError("config field 'r' is None; give a resolution")
+            out["r"] = arch.r
         return out
 
     def pad(self, config: Mapping[str, Any]) -> dict:
         """OFA's ``set_active_subnet`` form: ks/e padded to 20 with None for inactive layers."""
         cfg = self.validate_config(config, require_r=False)
-        ks: list = []
-        es: list = []
-        pos = 0
-        for d in cfg["d"]:
-            ks += cfg["ks"][pos:pos + d] + [None] * (self.max_depth - d)
-            es += cfg["e"][pos:pos + d] + [None] * (self.max_depth - d)
-            pos += d
-        out = {"ks": ks, "e": es, "d": list(cfg["d"])}
-        if "r" in cfg:
-            out["r"] = cfg["r"]
-        return out
+        return Arch.from_config(cfg, n_stages=self.n_stages, max_depth=self.max_depth).to_config(
+            padded=True, max_depth=self.max_depth)
 
     def load_config(self, path: Union[str, os.PathLike]) -> dict:
         """Read a ``net.subnet`` JSON file and validate it."""

@@ -2,7 +2,7 @@
 
 from .checkpoint import infer_width_mult, load_supernet, read_state_dict, save_supernet
 from .mobilenet_v3 import MobileNetV3, load_net_config, save_net_config
-from .ofa_mbv3 import OFAMobileNetV3Supernet, normalize_arch, stage_widths
+from .ofa_mbv3 import OFAMobileNetV3Supernet, stage_widths
 
 __all__ = [
     "OFAMobileNetV3Supernet",
@@ -13,6 +13,5 @@ __all__ = [
     "infer_width_mult",
     "load_net_config",
     "save_net_config",
-    "normalize_arch",
     "stage_widths",
 ]

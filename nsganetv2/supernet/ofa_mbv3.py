@@ -14,9 +14,9 @@ from ._ops import make_divisible
 from .dynamic import DynamicMBConvLayer
 from .layers import ConvLayer, IdentityLayer, LinearLayer, MBConvLayer, ResidualBlock, set_layer_from_config
 from .mobilenet_v3 import MobileNetV3, check_state_dict, remap_state_dict_keys
-from ..space.ofa_mbv3 import parse_int_list
+from ..space.arch import Arch
 
-__all__ = ["OFAMobileNetV3Supernet", "BASE_STAGE_WIDTH", "stage_widths", "normalize_arch"]
+__all__ = ["OFAMobileNetV3Supernet", "BASE_STAGE_WIDTH", "stage_widths"]
 
 BASE_STAGE_WIDTH = (16, 16, 24, 40, 80, 112, 160, 960, 1280)
 STRIDE_STAGES = (1, 2, 2, 2, 1, 2)
@@ -27,37 +27,6 @@ SE_STAGES = (False, False, True, False, True, True)
 def stage_widths(width_mult: float) -> list[int]:
     """[stem, first block, stage1..5, final expand, last channel] for a width multiplier."""
     return [make_divisible(w * width_mult, 8) for w in BASE_STAGE_WIDTH]
-
-
-def normalize_arch(config: Mapping[str, Any], n_stages: int = 5, max_depth: int = 4
-                   ) -> tuple[list[int], list[int], list[int]]:
-    """Return (ks, e, d) unpadded (length sum(d)) from a config dict; accepts the padded length-20 form."""
-    if not isinstance(config, Mapping):
-        raise ValueError(f"config must be a dict with keys ks, e, d (and r), got {type(config).__name__}")
-    for field in ("ks", "e", "d"):
-        if field not in config:
-            raise ValueError(f"config is missing the field {field!r}")
-    d = parse_int_list(config["d"], "d", allow_scalar=True)
-    if len(d) != n_stages or any(v is None for v in d):
-        raise ValueError(f"config field 'd' must hold {n_stages} ints, got {config['d']!r}")
-    ks = parse_int_list(config["ks"], "ks", allow_scalar=True)
-    e = parse_int_list(config["e"], "e", allow_scalar=True)
-    n_active = sum(d)
-    out = []
-    for name, vals in (("ks", ks), ("e", e)):
-        if len(vals) == n_active:
-            active = vals
-        elif len(vals) == n_stages * max_depth:
-            if any(not 0 <= di <= max_depth for di in d):
-                raise ValueError(f"config field 'd' has a depth outside 0..{max_depth}: {d}")
-            active = [vals[s * max_depth + j] for s in range(n_stages) for j in range(d[s])]
-        else:
-            raise ValueError(f"config field {name!r} must have sum(d) = {n_active} entries "
-                             f"(or {n_stages * max_depth} padded), got {len(vals)}")
-        if any(v is None for v in active):
-            raise ValueError(f"config field {name!r} has None for an active layer")
-        out.append(active)
-    return out[0], out[1], d
 
 
 def _structural_copy(module: nn.Module) -> nn.Module:
@@ -181,7 +150,8 @@ class OFAMobileNetV3Supernet(nn.Module):
 
     def set_active(self, config: Mapping[str, Any]) -> None:
         """Activate the subnet ``{"ks", "e", "d"}`` (``r`` is ignored; padded length-20 lists are accepted)."""
-        ks, e, d = normalize_arch(config, self.n_stages, self.max_depth)
+        arch = Arch.from_config(config, n_stages=self.n_stages, max_depth=self.max_depth)
+        ks, e, d = arch.ks, arch.e, arch.d
         self._check_values(ks, e, d)
         pos = 0
         for stage, idx in enumerate(self.block_group_info):

@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from nsganetv2.atomic import torch_save_atomic
 from nsganetv2.supernet.checkpoint import save_supernet
 from nsganetv2.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
-from nsganetv2.train.dist import DistEnv, average_buffers, state_digest
+from nsganetv2.distributed import DistEnv, average_buffers, state_digest
 
 log = logging.getLogger(__name__)
 

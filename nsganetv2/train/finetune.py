@@ -42,7 +42,7 @@ from nsganetv2.evaluation.accuracy import (
 from .augment import upsample
 from .config import TrainConfig
 from .data import FinetuneData, build_finetune_data, item_seed
-from .dist import DistEnv, average_buffers, init_distributed, state_digest
+from nsganetv2.distributed import DistEnv, average_buffers, init_distributed, state_digest
 from .logs import atomic_write_bytes, plot_curves, write_logs
 from .model import build_student, distillation_loss, load_teacher, mixed_loss
 

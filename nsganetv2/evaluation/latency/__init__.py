@@ -1,7 +1,7 @@
 """CPU latency: ONNX Runtime (or torch) timing of subnets, and look-up tables built on this machine."""
 
 from .build import build_layer, build_lut, calibrate_lut, count_lut_keys, lut_specs, measure_layer, space_lists
-from .meter import LatencyMeter, config_key, cpu_latency_fn
+from .meter import LatencyMeter, cpu_latency_fn
 from .measure import LatencyStats, export_onnx, make_session, measure_onnx, measure_torch, torch_threads
 from .table import LatencyTable, LayerSpec, MissingLatencyKeyError, keys_for, keys_for_net, layer_specs, make_key
 
@@ -13,7 +13,6 @@ __all__ = [
     "measure_torch",
     "torch_threads",
     "LatencyMeter",
-    "config_key",
     "cpu_latency_fn",
     "LatencyTable",
     "LayerSpec",

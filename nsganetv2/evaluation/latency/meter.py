@@ -10,23 +10,15 @@ from typing import Any, Callable, Mapping, Optional, Union
 import torch.nn as nn
 
 from ...atomic import atomic_write
-from ...supernet.ofa_mbv3 import normalize_arch
+from ...space.arch import Arch
 from .measure import STATISTICS, LatencyStats, measure_onnx, measure_torch, torch_threads
 from .table import LatencyTable
 
-__all__ = ["config_key", "LatencyMeter", "cpu_latency_fn"]
+__all__ = ["LatencyMeter", "cpu_latency_fn"]
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("onnx", "torch")
-
-
-def config_key(config: Mapping[str, Any], resolution: Optional[int] = None) -> str:
-    """Canonical text key of a subnet: active (unpadded) ks/e, d and r, as compact sorted JSON."""
-    ks, e, d = normalize_arch(config)
-    r = resolution if resolution is not None else config.get("r")
-    return json.dumps({"d": d, "e": [int(v) if float(v).is_integer() else float(v) for v in e], "ks": ks,
-                       "r": None if r is None else int(r)}, sort_keys=True, separators=(",", ":"))
 
 
 class LatencyMeter:
@@ -80,7 +72,7 @@ class LatencyMeter:
         atomic_write(self.cache_path, json.dumps(data))
 
     def __contains__(self, config: Mapping[str, Any]) -> bool:
-        return config_key(config, self._resolution(config)) in self.results
+        return Arch.from_config(config, resolution=self._resolution(config)).key in self.results
 
     def __len__(self) -> int:
         return len(self.results)
@@ -95,7 +87,7 @@ class LatencyMeter:
     def measure(self, config: Mapping[str, Any]) -> LatencyStats:
         """Stats of subnet ``config`` (measured once, then served from the cache)."""
         r = self._resolution(config)
-        key = config_key(config, r)
+        key = Arch.from_config(config, resolution=r).key
         hit = self.results.get(key)
         if hit is not None:
             return hit

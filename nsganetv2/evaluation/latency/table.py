@@ -19,7 +19,8 @@ import yaml
 
 from ...atomic import atomic_write
 from ...supernet._ops import middle_channels
-from ...supernet.ofa_mbv3 import ACT_STAGES, SE_STAGES, STRIDE_STAGES, normalize_arch, stage_widths
+from ...space.arch import Arch
+from ...supernet.ofa_mbv3 import ACT_STAGES, SE_STAGES, STRIDE_STAGES, stage_widths
 
 __all__ = [
     "LayerSpec",
@@ -119,13 +120,10 @@ def layer_specs(config: Mapping[str, Any], width_mult: float = 1.0, n_classes: i
     Order: first_conv, final_expand_layer, feature_mix_layer, classifier, then the blocks (first block first),
     as in the original ``look_up_latency``.
     """
-    ks, e, d = normalize_arch(config)
-    r = resolution if resolution is not None else config.get("r")
+    arch = Arch.from_config(config, resolution=resolution)
+    ks, e, d, r = arch.ks, arch.e, arch.d, arch.r
     if r is None:
         raise ValueError("config has no resolution 'r': pass resolution=")
-    r = int(r)
-    if r < 1:
-        raise ValueError(f"resolution must be positive, got {r}")
     widths = _widths(float(width_mult))
     specs = list(_fixed_specs(r, widths, widths[6], int(n_classes)))
     fsize = _half(r)
