@@ -6,7 +6,8 @@ import os
 import numpy as np
 import pytest
 
-from nsganetv2.search.archive import Archive, dumps, read_records, write_json_atomic
+from nsganetv2.atomic import dumps, write_json_atomic
+from nsganetv2.search.archive import Archive, read_records
 
 
 def _rec(i, status="ok", it=0):

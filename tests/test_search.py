@@ -162,7 +162,8 @@ def test_nas_problem_files_failures_and_resume_lists(tmp_path):
         return out
 
     p = OFANASProblem(evaluate, objectives=("top1", "flops", "params"), space=_FakeSpace(),
-                      flops_fn=lambda c: 100.0 - 5 * sum(c["ks"]) + c["r"], params_fn=lambda c: 1.0 + c["d"][0])
+                      objective_fns={"flops": lambda c: 100.0 - 5 * sum(c["ks"]) + c["r"],
+                                     "params": lambda c: 1.0 + c["d"][0]})
     save = tmp_path / "nas"
     res = MSuNAS(p, save, n_doe=30, iterations=2, n_iter=4, seed=2, progress=False, eval_batch_size=7).run()
     assert len(seen) == len(set(seen)) == len(res.records)
@@ -184,9 +185,12 @@ def test_nas_problem_files_failures_and_resume_lists(tmp_path):
     stats = json.loads((save / "iter_2.stats").read_text())
     assert len(stats["archive"]) == len(ok) and len(stats["archive"][0]) == 4
     with pytest.raises(ValueError, match="cpu_fn"):
-        OFANASProblem(evaluate, objectives=("top1", "cpu"), space=_FakeSpace(), flops_fn=len, params_fn=len)
+        OFANASProblem(evaluate, objectives=("top1", "cpu"), space=_FakeSpace(),
+                      objective_fns={"flops": len, "params": len})
     with pytest.raises(ValueError, match="top1"):
-        OFANASProblem(evaluate, objectives=("flops", "top1"), space=_FakeSpace(), flops_fn=len, params_fn=len)
+        OFANASProblem(evaluate, objectives=("flops", "top1"), space=_FakeSpace())
+    with pytest.raises(ValueError, match="top1 followed by one or more of"):
+        OFANASProblem(evaluate, objectives=("top1", "latency"), space=_FakeSpace())
 
 
 # ---------------------------------------------------------------------------------------------- SIGKILL + resume
@@ -311,3 +315,38 @@ def test_too_small_doe_for_a_linear_surrogate_is_refused_before_any_evaluation(t
     with pytest.raises(ValueError, match="raise --n_doe above 30 or use --predictor carts"):
         MSuNAS(problem, tmp_path / "s", n_doe=10, iterations=2, predictor="rbf", progress=False).run()
     assert calls == [] and not (tmp_path / "s" / "archive.jsonl").exists()
+
+
+def test_a_whole_search_through_ask_and_tell_with_an_outside_evaluation(tmp_path):
+    """The caller evaluates (its own training code, cluster or scheduler); files, resume and results are the same."""
+    from nsganetv2.search import MSuNAS, test_problem
+
+    def outside(x):  # the caller's own evaluation: ZDT1's first objective
+        return float(x[0])
+
+    settings = dict(n_doe=12, iterations=3, n_iter=3, predictor="carts", seed=5, progress=False)
+    ref = MSuNAS(test_problem("zdt1", n_var=5), tmp_path / "run", **settings).run()
+
+    search = MSuNAS(test_problem("zdt1", n_var=5), tmp_path / "asktell", **settings)
+    told, batches = 0, []
+    while (asked := search.ask()) is not None:
+        assert search.ask().X.tolist() == asked.X.tolist()  # asking again before telling: the same genomes
+        batches.append(asked.iteration)
+        half = len(asked) // 2 or 1  # tell in two parts, second part first
+        search.tell(asked.X[half:], [outside(x) for x in asked.X[half:]])
+        search.tell(asked.X[:half], [outside(x) for x in asked.X[:half]])
+        told += len(asked)
+        if asked.iteration == 1:  # a restart in the middle: a new object on the same folder goes on
+            search.close()
+            search = MSuNAS.load(tmp_path / "asktell", test_problem("zdt1", n_var=5))
+    res = search.result()
+    assert batches == [0, 1, 2, 3] and told == len(res.records) == 12 + 3 * 3
+    def by_place(records):
+        return [(r["iteration"], r["index"], r["key"]) for r in sorted(records, key=lambda r: (r["iteration"], r["index"]))]
+
+    assert by_place(res.records) == by_place(ref.records)  # the same genomes as run(), whatever the telling order
+    assert sorted(map(tuple, res.F)) == sorted(map(tuple, ref.F))
+    assert json.loads((tmp_path / "asktell" / "search.json").read_text())["status"] == "done"
+    assert [h for _, h in res.hv] == pytest.approx([h for _, h in ref.hv])
+    with pytest.raises(ValueError, match="not asked"):
+        search.tell(np.zeros((1, 5)), [0.0])

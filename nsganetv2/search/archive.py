@@ -14,11 +14,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from nsganetv2.atomic import dumps, fsync_dir, write_json_atomic
+from nsganetv2.atomic import dumps, fsync_dir
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Archive", "dumps", "read_records", "write_json_atomic"]
+__all__ = ["Archive", "read_records"]
 
 REQUIRED_KEYS = ("key", "genome", "status")
 

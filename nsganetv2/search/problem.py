@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -121,8 +122,9 @@ class SearchProblem:
             raise NotImplementedError(f"{self.name} declares cheap objectives {self.cheap} but no cheap_objectives()")
         return np.zeros((len(X), 0))
 
-    def _evaluate_expensive(self, X: np.ndarray) -> list[EvalResult]:
-        raise NotImplementedError
+    def _evaluate_expensive(self, X: np.ndarray) -> list[Any]:
+        """One raw result per genome (see :meth:`to_result`); raise only when no genome could be evaluated."""
+        raise NotImplementedError(f"{self.name} evaluates nothing itself; give results through ask()/tell()")
 
     def evaluate_expensive(self, X: np.ndarray) -> list[EvalResult]:
         """Measure the expensive objectives of canonical genomes; a failure never raises but is returned."""
@@ -132,21 +134,36 @@ class SearchProblem:
         except Exception as exc:  # a whole-batch failure: every candidate failed with that error
             msg = f"{type(exc).__name__}: {exc}"
             return [EvalResult.failure(msg) for _ in range(len(X))]
-        if len(out) != len(X):
-            raise ValueError(f"{self.name}: evaluate_expensive returned {len(out)} results for {len(X)} genomes")
-        res = []
-        for r in out:
-            if isinstance(r, EvalResult):
-                if r.ok and (r.values is None or len(r.values) != len(self.expensive)):
-                    r = EvalResult.failure(f"expected {len(self.expensive)} expensive values, got {r.values}", r.stats)
-                elif r.ok and not np.all(np.isfinite(r.values)):
-                    r = EvalResult.failure(f"non-finite objective value {r.values}", r.stats)
-                res.append(r)
-            elif isinstance(r, BaseException):
-                res.append(EvalResult.failure(f"{type(r).__name__}: {r}"))
-            else:
-                res.append(EvalResult.failure(f"unexpected result {r!r}"))
-        return res
+        return self.results(X, out)
+
+    def results(self, X: np.ndarray, raw: Sequence[Any]) -> list[EvalResult]:
+        """Checked ``EvalResult`` s of genomes ``X`` from raw results (whatever :meth:`to_result` accepts)."""
+        X, raw = np.atleast_2d(X), list(raw)
+        if len(raw) != len(X):
+            raise ValueError(f"{self.name}: {len(raw)} results for {len(X)} genomes")
+        return [self._checked(self.to_result(x, r)) for x, r in zip(X, raw)]
+
+    def to_result(self, x: np.ndarray, raw: Any) -> EvalResult:
+        """One raw result as an ``EvalResult``: an ``EvalResult``, an exception or error text (a failure), or the
+        expensive objective values (a number, or a sequence in the order of ``expensive``)."""
+        if isinstance(raw, EvalResult):
+            return raw
+        if isinstance(raw, BaseException):
+            return EvalResult.failure(f"{type(raw).__name__}: {raw}")
+        if isinstance(raw, str) or raw is None:
+            return EvalResult.failure(str(raw or "no result"))
+        try:
+            values = [float(v) for v in np.ravel(np.asarray(raw, dtype=float))]
+        except (TypeError, ValueError):
+            return EvalResult.failure(f"unexpected result {raw!r}"[:300])
+        return EvalResult(values=values)
+
+    def _checked(self, r: EvalResult) -> EvalResult:
+        if r.ok and (r.values is None or len(r.values) != len(self.expensive)):
+            return EvalResult.failure(f"expected {len(self.expensive)} expensive values, got {r.values}", r.stats)
+        if r.ok and not np.all(np.isfinite(r.values)):
+            return EvalResult.failure(f"non-finite objective value {r.values}", r.stats)
+        return r
 
     def candidate_files(self, x: np.ndarray, result: EvalResult) -> dict[str, Any]:
         """Per-candidate JSON files to write as ``iter_{k}/net_{i}<suffix>`` (default: none)."""

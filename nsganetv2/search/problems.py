@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from nsganetv2.evaluation.objectives import get_objective, objectives_from_flags
 from nsganetv2.search.problem import EvalResult, SearchProblem
 
-NAS_CHEAP_OBJECTIVES = ("flops", "params", "cpu")
+__all__ = ["OFANASProblem", "PymooTestProblem", "objectives_from_flags", "test_problem"]
 
 
 class PymooTestProblem(SearchProblem):
@@ -94,49 +95,40 @@ ConfigEvaluator = Callable[[list[dict]], Sequence[Any]]
 
 
 class OFANASProblem(SearchProblem):
-    """NAS over the OFA MobileNetV3 space: top-1 error (expensive) plus cheap complexity objectives.
+    """NAS over the OFA MobileNetV3 space: top-1 error (expensive) plus cheap objectives from the registry.
 
     ``evaluate_fn(configs)`` is the expensive evaluation (BN recalibration + top-1), injected by the caller: it
     takes a list of config dicts ``{ks, e, d, r}`` and returns one item per config, either a stats dict with at
     least ``"top1"`` (accuracy in %; ``top5``, ``loss`` ... are kept) or an exception / error string for a failure.
-    ``objectives`` is ``("top1", ...)`` followed by any of ``flops`` (MMACs), ``params`` (M) and ``cpu`` (ms,
-    computed by ``cpu_fn(config)``). ``precision`` (``{"amp", "device", "torch"}``, see
-    ``nsganetv2.evaluation.accuracy.precision_record``) is what ``evaluate_fn`` measures in. FLOPs and params come from ``nsganetv2.evaluation.complexity`` (analytic, for
-    ``n_classes`` outputs and ``width_mult``) unless ``flops_fn``/``params_fn`` are given. Cheap values are cached
+    It may be ``None`` when the search is driven by ask/tell (the caller evaluates). ``objectives`` is ``("top1",
+    ...)`` followed by registered cheap objectives (``nsganetv2.evaluation.objectives``: ``flops`` in MMACs,
+    ``params`` in M, ``cpu`` in ms from ``cpu_fn(config)``), computed for ``n_classes`` outputs and ``width_mult``
+    unless ``objective_fns`` gives a function for a name. ``precision`` (``{"amp", "device", "torch"}``, see
+    ``nsganetv2.evaluation.accuracy.precision_record``) is what ``evaluate_fn`` measures in. Cheap values are cached
     by canonical genome.
     """
 
     vtype = "int"
     name = "ofa_mbv3"
 
-    def __init__(self, evaluate_fn: ConfigEvaluator, objectives: Sequence[str] = ("top1", "flops"),
+    def __init__(self, evaluate_fn: ConfigEvaluator | None, objectives: Sequence[str] = ("top1", "flops"),
                  space: Any = None, cpu_fn: Callable[[dict], float] | None = None,
-                 flops_fn: Callable[[dict], float] | None = None,
-                 params_fn: Callable[[dict], float] | None = None,
+                 objective_fns: dict[str, Callable[[dict], float]] | None = None,
                  n_classes: int = 1000, width_mult: float = 1.0, precision: dict | None = None) -> None:
         objectives = tuple(objectives)
         if len(objectives) < 2 or objectives[0] != "top1":
-            raise ValueError(f"objectives must be 'top1' followed by one or more of {NAS_CHEAP_OBJECTIVES}, got {objectives}")
-        bad = [o for o in objectives[1:] if o not in NAS_CHEAP_OBJECTIVES]
-        if bad or len(set(objectives)) != len(objectives):
-            raise ValueError(f"unknown or repeated objectives {bad or objectives}; choose from {NAS_CHEAP_OBJECTIVES}")
-        if "cpu" in objectives and cpu_fn is None:
-            raise ValueError("the 'cpu' objective needs cpu_fn(config) -> milliseconds (a latency table or timer)")
+            raise ValueError(f"objectives must be 'top1' followed by cheap objectives, got {objectives}")
+        objectives_from_flags(objectives=objectives)  # each name registered, cheap, not repeated
         if space is None:
             from nsganetv2.space import OFAMobileNetV3Space
 
             space = OFAMobileNetV3Space()
-        if flops_fn is None or params_fn is None:
-            from nsganetv2.evaluation.complexity import count_flops, count_params
-
-            def _mflops(cfg: dict) -> float:
-                return count_flops(cfg, n_classes=n_classes, width_mult=width_mult) / 1e6
-
-            def _mparams(cfg: dict) -> float:
-                return count_params(cfg, n_classes=n_classes, width_mult=width_mult) / 1e6
-
-            flops_fn = flops_fn or _mflops
-            params_fn = params_fn or _mparams
+        given = dict(objective_fns or {})
+        # flops and params are always computed: every net.stats carries them, as the original's do
+        self._fns: dict[str, Callable[[dict], float]] = {
+            name: given.get(name) or get_objective(name).build(n_classes=n_classes, width_mult=width_mult,
+                                                               cpu_fn=cpu_fn)
+            for name in dict.fromkeys(("flops", "params", *objectives[1:]))}
         self.space = space
         self.evaluate_fn = evaluate_fn
         self.objective_names = objectives
@@ -144,9 +136,6 @@ class OFANASProblem(SearchProblem):
         self.n_var = int(space.n_var)
         self.xl = np.asarray(space.xl, dtype=float)
         self.xu = np.asarray(space.xu, dtype=float)
-        self._fns: dict[str, Callable[[dict], float]] = {"flops": flops_fn, "params": params_fn}
-        if cpu_fn is not None:
-            self._fns["cpu"] = cpu_fn
         self._cache: dict[str, dict[str, float]] = {}
         self._keys: dict[bytes, str] = {}
         self.precision = dict(precision) if precision else None
@@ -210,40 +199,28 @@ class OFANASProblem(SearchProblem):
         names = self.objective_names[1:]
         return np.array([[self.complexity(x)[n] for n in names] for x in np.atleast_2d(X)], dtype=float)
 
-    def _evaluate_expensive(self, X: np.ndarray) -> list[EvalResult]:
-        configs = [self.config(x) for x in X]
-        raw = list(self.evaluate_fn(configs))
-        if len(raw) != len(configs):
-            raise ValueError(f"evaluate_fn returned {len(raw)} results for {len(configs)} configs")
-        out = []
-        for x, r in zip(X, raw):
-            cx = self.complexity(x)
-            stats = {"params": round(cx["params"], 2), "flops": round(cx["flops"], 2), "gpu": None,
-                     "cpu": round(cx["cpu"], 2) if "cpu" in cx else None}
-            if isinstance(r, BaseException) or isinstance(r, str) or r is None:
-                err = f"{type(r).__name__}: {r}" if isinstance(r, BaseException) else str(r or "no result")
-                out.append(EvalResult.failure(err, stats))
-                continue
-            r = dict(r)
-            if "top1" not in r:
-                out.append(EvalResult.failure(f"evaluation returned no 'top1': {sorted(r)}", stats))
-                continue
-            stats.update({k: v for k, v in r.items() if k not in ("params", "flops", "cpu") or v is not None})
-            out.append(EvalResult(values=[100.0 - float(r["top1"])], stats=stats))
-        return out
+    def _evaluate_expensive(self, X: np.ndarray) -> list[Any]:
+        if self.evaluate_fn is None:
+            raise ValueError("this NAS problem has no evaluate_fn: evaluate with your own code through ask()/tell()")
+        return list(self.evaluate_fn([self.config(x) for x in X]))
+
+    def to_result(self, x: np.ndarray, raw: Any) -> EvalResult:
+        """A stats dict with ``"top1"`` (accuracy in %), an ``EvalResult``, or an exception / error text."""
+        cx = self.complexity(x)
+        stats = {"params": round(cx["params"], 2), "flops": round(cx["flops"], 2), "gpu": None,
+                 "cpu": round(cx["cpu"], 2) if "cpu" in cx else None}
+        if isinstance(raw, EvalResult):
+            return raw
+        if isinstance(raw, BaseException) or isinstance(raw, str) or raw is None:
+            err = f"{type(raw).__name__}: {raw}" if isinstance(raw, BaseException) else str(raw or "no result")
+            return EvalResult.failure(err, stats)
+        if not isinstance(raw, dict) or "top1" not in raw:
+            return EvalResult.failure(f"evaluation returned no 'top1': {raw!r}"[:300], stats)
+        stats.update({k: v for k, v in raw.items() if k not in ("params", "flops", "cpu") or v is not None})
+        return EvalResult(values=[100.0 - float(raw["top1"])], stats=stats)
 
     def candidate_files(self, x: np.ndarray, result: EvalResult) -> dict[str, Any]:
         files: dict[str, Any] = {".subnet": self.config(x)}
         if result.ok:
             files[".stats"] = result.stats
         return files
-
-
-def objectives_from_flags(sec_obj: str | None = None, objectives: str | Iterable[str] | None = None) -> tuple[str, ...]:
-    """The objective tuple from the original ``--sec_obj`` or our ``--objectives top1,flops,cpu``."""
-    if objectives:
-        objs = [o.strip() for o in (objectives.split(",") if isinstance(objectives, str) else objectives) if o.strip()]
-        if objs and objs[0] != "top1":
-            objs = ["top1"] + [o for o in objs if o != "top1"]
-        return tuple(objs)
-    return ("top1", sec_obj or "flops")

@@ -1,0 +1,100 @@
+"""The objectives of a NAS search, registered once: name, unit, plot label, help, and how a cheap one is computed.
+
+Everything that lists, checks, computes or labels objectives reads this registry: the CLI's choices, the NAS
+problem, the reports. Adding an objective is one :func:`register_objective` call. All objectives are minimised;
+``top1`` is the top-1 error in % (files of the original keep accuracy where they did).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Objective", "cheap_objective_names", "get_objective", "objective_names", "objectives_from_flags",
+           "register_objective"]
+
+ConfigFn = Callable[[Mapping[str, Any]], float]
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One objective. ``build(**context)`` returns ``fn(config) -> value`` for a cheap objective, where ``context``
+    holds ``n_classes``, ``width_mult`` and ``cpu_fn`` (a latency table or meter); ``None`` for an expensive one."""
+
+    name: str
+    unit: str
+    label: str
+    help: str
+    build: Callable[..., ConfigFn] | None = None
+
+    @property
+    def expensive(self) -> bool:
+        return self.build is None
+
+
+_REGISTRY: dict[str, Objective] = {}
+
+
+def register_objective(objective: Objective) -> Objective:
+    """Add an objective (its name must be new)."""
+    if objective.name in _REGISTRY:
+        raise ValueError(f"objective {objective.name!r} is already registered")
+    _REGISTRY[objective.name] = objective
+    return objective
+
+
+def get_objective(name: str) -> Objective:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown objective {name!r}; choose from {objective_names()}") from None
+
+
+def objective_names() -> list[str]:
+    return list(_REGISTRY)
+
+
+def cheap_objective_names() -> list[str]:
+    """The objectives that may follow ``top1`` (computed exactly from the architecture)."""
+    return [n for n, o in _REGISTRY.items() if not o.expensive]
+
+
+def objectives_from_flags(sec_obj: str | None = None, objectives: str | Iterable[str] | None = None
+                          ) -> tuple[str, ...]:
+    """The objective tuple from the original ``--sec_obj`` or our ``--objectives top1,flops,cpu``, checked."""
+    if objectives:
+        objs = [o.strip() for o in (objectives.split(",") if isinstance(objectives, str) else objectives) if o.strip()]
+        if objs and objs[0] != "top1":
+            objs = ["top1"] + [o for o in objs if o != "top1"]
+    else:
+        objs = ["top1", sec_obj or "flops"]
+    cheap = cheap_objective_names()
+    bad = [o for o in objs[1:] if o not in cheap]
+    if len(objs) < 2 or bad or len(set(objs)) != len(objs):
+        raise ValueError(f"objectives must be top1 followed by one or more of {cheap} (no repeats), got {objs}")
+    return tuple(objs)
+
+
+def _flops(n_classes: int = 1000, width_mult: float = 1.0, **_: Any) -> ConfigFn:
+    from nsganetv2.evaluation.complexity import count_flops
+
+    return lambda config: count_flops(config, n_classes=n_classes, width_mult=width_mult) / 1e6
+
+
+def _params(n_classes: int = 1000, width_mult: float = 1.0, **_: Any) -> ConfigFn:
+    from nsganetv2.evaluation.complexity import count_params
+
+    return lambda config: count_params(config, n_classes=n_classes, width_mult=width_mult) / 1e6
+
+
+def _cpu(cpu_fn: ConfigFn | None = None, **_: Any) -> ConfigFn:
+    if cpu_fn is None:
+        raise ValueError("the 'cpu' objective needs cpu_fn(config) -> milliseconds (a latency table or a meter)")
+    return cpu_fn
+
+
+register_objective(Objective("top1", "%", "top-1 error (%)", "top-1 error on the held-out split (expensive)"))
+register_objective(Objective("flops", "M", "FLOPs (M)", "multiply-accumulates for one image, millions", _flops))
+register_objective(Objective("params", "M", "params (M)", "trainable parameters, millions", _params))
+register_objective(Objective("cpu", "ms", "CPU latency (ms)",
+                             "CPU latency: a look-up table (--lut) or ONNX Runtime timing", _cpu))
