@@ -15,28 +15,25 @@ from pathlib import Path
 
 log = logging.getLogger("nsganetv2")
 
-SMALL_DATASETS = ("mnist5k",)
-TEST_PROBLEMS = ("zdt1", "zdt2", "zdt3", "dtlz2")
-
 
 def parse_resolutions(text: str) -> list[int]:
-    """``"192-256:4"`` (start-stop:step, inclusive) or ``"32,40,48"``."""
+    """``"192-256:4"`` (start-stop:step, inclusive) or ``"32,40,48"`` (argparse type)."""
+    from nsganetv2.space import parse_resolutions as parse
+
     try:
-        if "-" in text:
-            span, _, step = text.partition(":")
-            lo, hi = (int(v) for v in span.split("-"))
-            values = list(range(lo, hi + 1, int(step or 4)))
-        else:
-            values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"bad resolution list {text!r}; write 192-256:4 or 32,40,48") from None
-    if not values or min(values) < 8:
-        raise argparse.ArgumentTypeError(f"resolution list {text!r} is empty or has values below 8")
+        return parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _fields(args: argparse.Namespace, cls: type, **extra) -> dict:
+    """The values of ``args`` that ``cls`` (a settings dataclass) has fields for, plus ``extra``."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(cls)}
+    values = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    values.update(extra)
     return values
-
-
-def default_resolutions(dataset: str) -> list[int]:
-    return [32, 36, 40] if dataset in SMALL_DATASETS else list(range(192, 257, 4))
 
 
 # ----------------------------------------------------------------------------------------------------- search
@@ -60,139 +57,55 @@ def _add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
 
 
-def _eval_spec(args, amp: str):
-    from nsganetv2.evaluation.evaluator import EvalSpec
-
-    if not args.supernet_path:
-        raise SystemExit("error: --supernet_path is required (train one with `nsganetv2 supernet train`)")
-    if not os.path.isfile(args.supernet_path):
-        raise SystemExit(f"error: supernet checkpoint {args.supernet_path} does not exist")
-    return EvalSpec(supernet_path=args.supernet_path, dataset=args.dataset, data=args.data, vld_size=args.vld_size,
-                    n_calib=args.n_calib, trn_batch_size=args.trn_batch_size, vld_batch_size=args.vld_batch_size,
-                    n_workers=args.n_workers, n_epochs=args.n_epochs, amp=amp, compile=args.compile,
-                    device=args.device, seed=args.seed)
-
-
-def _cpu_fn(args, n_classes: int, width_mult: float):
-    """The cpu objective: the look-up table given with --lut, else ONNX Runtime measurement of each subnet."""
-    from nsganetv2.evaluation.latency import LatencyMeter, cpu_latency_fn
-    from nsganetv2.supernet import OFAMobileNetV3Supernet
-
-    if args.lut:
-        return cpu_latency_fn(args.lut, width_mult=width_mult, n_classes=n_classes)
-    log.warning("no --lut: every network NSGA-II proposes is exported and timed (about a second each); "
-                "build a table once with `nsganetv2 latency build-lut` for a fast search")
-    timing_net = OFAMobileNetV3Supernet(n_classes=n_classes, width_mult=width_mult).eval()  # weights do not matter
-    cache = Path(args.resume or args.save) / "latency_cache.json"
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    return cpu_latency_fn(meter=LatencyMeter(timing_net.extract, cache_path=cache))
-
-
-def build_nas_problem(args, runner):
-    """The OFA NAS problem whose expensive evaluation maps a :class:`SubnetEvaluator` with ``runner``."""
-    from nsganetv2.data import num_classes
-    from nsganetv2.evaluation.evaluator import SubnetEvaluator
-    from nsganetv2.search import OFANASProblem, objectives_from_flags
-    from nsganetv2.space import OFAMobileNetV3Space
-    from nsganetv2.supernet import infer_width_mult, read_state_dict
-
-    import torch
-
-    from nsganetv2.evaluation.accuracy import amp_for_record, precision_record, resolve_amp
-    from nsganetv2.evaluation.evaluator import resolve_device
-    from nsganetv2.search.msunas import read_state
-
-    # the precision is fixed here, once: a resumed search keeps the one its archive was measured in
-    device = torch.device("cuda") if args.n_gpus else resolve_device(args.device)
-    recorded = read_state(args.resume)["problem"].get("amp") if args.resume else None
-    amp = amp_for_record(args.amp, device, recorded, f"the search in {args.resume}")
-    log.info("evaluating with --amp %s on %s", amp, device.type)
-    spec = _eval_spec(args, amp)
-    evaluator = SubnetEvaluator(spec)
-    width_mult = infer_width_mult(read_state_dict(args.supernet_path))
-    n_classes = num_classes(args.dataset) if args.dataset != "folder" else None
-    objectives = objectives_from_flags(args.sec_obj, args.objectives)
-    space = OFAMobileNetV3Space(resolutions=args.resolutions or default_resolutions(args.dataset))
-
-    def evaluate_fn(configs):
-        return [r.value if r.ok else r.error for r in runner.run(evaluator, configs)]
-
-    cpu_fn = _cpu_fn(args, n_classes or 1000, width_mult) if "cpu" in objectives else None
-    return OFANASProblem(evaluate_fn, objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes or 1000,
-                         width_mult=width_mult, precision=precision_record(resolve_amp(amp, device), device))
-
-
 def cmd_search(args) -> int:
-    from nsganetv2.evaluation.runners import DistributedRunner, make_runner
-    from nsganetv2.report import make_report
-    from nsganetv2.search import MSuNAS, test_problem
+    from nsganetv2 import api
+    from nsganetv2.evaluation.objectives import objectives_from_flags
 
-    runner = None
-    if args.problem:
-        problem = test_problem(args.problem)
+    settings = api.SearchSettings(**_fields(args, api.SearchSettings,
+                                            objectives=objectives_from_flags(args.sec_obj, args.objectives),
+                                            progress=not args.quiet))
+    if not args.problem and not args.supernet_path:
+        raise ValueError("search needs --supernet_path (train one with `nsganetv2 supernet train`), or --problem "
+                         "for a test problem")
+    if args.resume:
+        save = args.resume
+        result = api.resume(save, settings, iterations=args.iterations)
     else:
-        runner = make_runner(n_gpus=args.n_gpus, n_workers=args.eval_workers)
-        if isinstance(runner, DistributedRunner) and runner.rank > 0:
-            runner.serve()  # ranks > 0 evaluate the shards rank 0 sends, until it closes the runner
-            return 0
-        problem = build_nas_problem(args, runner)
-    try:
-        if args.resume:
-            result = MSuNAS.resume(args.resume, problem, iterations=args.iterations, progress=not args.quiet)
-            save = args.resume
-        else:
-            save = args.save
-            result = MSuNAS(problem, save, n_doe=args.n_doe, iterations=args.iterations, n_iter=args.n_iter,
-                            predictor=args.predictor, predictor_kwargs=args.predictor_kwargs, seed=args.seed,
-                            pop_size=args.pop_size, n_gen=args.n_gen, progress=not args.quiet).run()
-    finally:
-        if runner is not None:
-            runner.close()
-    paths = make_report(save)
+        save = args.save
+        result = api.search(settings, save)
     print(f"search done: {result.n_evaluations} evaluations, front of {int(result.front.sum())}; "
-          f"results and plots in {save} (summary: {paths[-1]})")
+          f"results and plots in {save} (summary: {Path(save) / 'report' / 'summary.md'})")
     return 0
 
 
 # ----------------------------------------------------------------------------------------------------- select
 def cmd_select(args) -> int:
-    from nsganetv2.select import check_amp, choose, export, load_front
+    from nsganetv2 import api
 
-    front = load_front(args.expr, sec_obj=args.sec_obj)
-    chosen = choose(front, n=args.n, prefer=args.prefer)
-    supernet = loaders = None
-    if args.supernet_path:
-        from nsganetv2.data import build_loaders
-        from nsganetv2.supernet import load_supernet
-
-        if not args.no_recalibrate:
-            loaders = build_loaders(args.dataset, args.data, vld_size=args.vld_size, n_calib=args.n_calib)
-        n_classes = loaders.n_classes if loaders is not None else None
-        supernet = load_supernet(args.supernet_path, n_classes=n_classes)
-    amp = check_amp(args.amp, front) if loaders is not None and not args.no_check else None
-    folders = export(front, chosen, args.save, supernet=supernet, loaders=loaders, onnx=not args.no_onnx, amp=amp)
-    names = front.objectives
-    for i, folder in zip(chosen, folders):
-        values = ", ".join(f"{n}={v:.4g}" for n, v in zip(names, front.F[i]))
-        print(f"{folder}: {values} (top1 column is the error in %)")
+    settings = api.SelectSettings(**_fields(args, api.SelectSettings, recalibrate=not args.no_recalibrate,
+                                            onnx=not args.no_onnx, check=not args.no_check))
+    for folder in api.select(settings, args.save):
+        stats = json.loads((folder / "net.stats").read_text())
+        print(f"{folder}: {json.dumps({k: v for k, v in stats.items() if k not in ('precision', 'check')})}")
     return 0
 
 
 # ----------------------------------------------------------------------------------------------------- validate
 def cmd_validate(args) -> int:
-    from nsganetv2.evaluation.validate import validate
+    from nsganetv2 import api
 
-    acc = validate(args.model, args.pretrained, args.dataset, args.data, batch_size=args.batch_size,
-                   workers=args.workers, img_size=args.img_size, device=args.device, amp=args.amp)
+    acc = api.validate(args.model, args.pretrained, args.dataset, args.data, batch_size=args.batch_size,
+                       workers=args.workers, img_size=args.img_size, device=args.device, amp=args.amp)
     print(json.dumps(acc.as_dict()))
     return 0
 
 
 # ----------------------------------------------------------------------------------------------------- train
 def cmd_train(args) -> int:
-    from nsganetv2.train import config_from_args, train
+    from nsganetv2 import api
+    from nsganetv2.train import config_from_args
 
-    result = train(config_from_args(args))
+    result = api.finetune(config_from_args(args))
     print(f"fine-tune done: best held-out top-1 {result.get('best')}, test {result.get('test')}; in {result['save']}")
     return 0
 
@@ -201,46 +114,22 @@ def cmd_train(args) -> int:
 def cmd_supernet_train(args) -> int:
     if args.processes > 1 and "WORLD_SIZE" not in os.environ:
         return _relaunch_under_torchrun(args.processes, args.argv)
-    from nsganetv2.data import build_loaders
-    from nsganetv2.evaluation.accuracy import evaluate, recalibrate_bn
-    from nsganetv2.supernet import OFAMobileNetV3Supernet, load_supernet
-    from nsganetv2.supernet.training import SupernetTrainConfig, train_supernet
-    from nsganetv2.train.dist import init_distributed
+    from nsganetv2 import api
 
-    import torch
-
-    env = init_distributed()
-    if env.distributed and env.device.type == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // env.world))
-    torch.manual_seed(args.seed)
-    resolutions = args.resolutions or default_resolutions(args.dataset)
-    loaders = build_loaders(args.dataset, args.data, resolution=max(resolutions), vld_size=args.vld_size,
-                            batch_size=args.batch_size, n_calib=args.n_calib, n_workers=args.n_workers,
-                            seed=args.seed)
-    if args.init:
-        net = load_supernet(args.init, n_classes=loaders.n_classes)
-    else:
-        net = OFAMobileNetV3Supernet(n_classes=loaders.n_classes, width_mult=args.width_mult, dropout_rate=0.0)
-    schedule = [tuple(part.split(":")) for part in args.phases.split(",")] if args.phases else []
-    cfg = SupernetTrainConfig(epochs=args.epochs, lr=args.lr, optimizer=args.optimizer,
-                              label_smoothing=args.label_smoothing, resolutions=resolutions, seed=args.seed,
-                              n_random=args.n_random, kd_ratio=args.kd_ratio, max_steps_per_epoch=args.max_steps,
-                              schedule=[(p, int(e)) for p, e in schedule])
-    train_supernet(net, loaders.train, cfg, args.save, resume=args.resume, progress=not args.quiet, env=env,
-                   device=env.device)
-    if not env.is_main:
-        env.close()
-        return 0
-    net.eval()
-    for name, config in (("smallest", net.min_config()), ("middle", net.mid_config()), ("largest", net.max_config())):
-        for r in sorted({min(resolutions), max(resolutions)}):
-            sub = net.extract(config)
-            loaders.set_resolution(r)
-            recalibrate_bn(sub, loaders.calib, device=env.device)
-            acc = evaluate(sub, loaders.valid, device=env.device)
-            print(f"{name} subnet @ {r}px: held-out top-1 {acc.top1:.2f}%")
-    print(f"supernet saved to {Path(args.save) / 'supernet.pth'}")
-    env.close()
+    phases = []
+    for part in (args.phases.split(",") if args.phases else []):
+        name, _, epochs = part.partition(":")
+        try:
+            phases.append((name, int(epochs)))
+        except ValueError:
+            raise ValueError(f"--phases entry {part!r} is not NAME:EPOCHS (e.g. full:2,kernel:1)") from None
+    settings = api.SupernetSettings(**_fields(args, api.SupernetSettings, phases=phases, progress=not args.quiet))
+    out = api.train_supernet(settings, args.save)
+    for name, top1 in out["top1"].items():
+        subnet, r = name.split("@")
+        print(f"{subnet} subnet @ {r}px: held-out top-1 {top1:.2f}%")
+    if out["top1"]:
+        print(f"supernet saved to {out['save']}")
     return 0
 
 
@@ -257,46 +146,39 @@ def _relaunch_under_torchrun(nproc: int, argv: list[str]) -> int:
 
 # ----------------------------------------------------------------------------------------------------- latency
 def cmd_latency_build(args) -> int:
-    from nsganetv2.evaluation.latency import build_lut
+    from nsganetv2 import api
 
-    build_lut(resolutions=args.resolutions or default_resolutions("imagenet"), width_mult=args.width_mult,
-              n_classes=args.n_classes, path=args.save, threads=args.threads, runs=args.runs,
-              calibrate=args.calibrate, progress=not args.quiet)
+    api.build_latency_table(api.LatencyTableSettings(**_fields(args, api.LatencyTableSettings,
+                                                               progress=not args.quiet)), args.save)
     print(f"latency table written to {args.save}")
     return 0
 
 
 def cmd_latency_predict(args) -> int:
-    from nsganetv2.evaluation.latency import LatencyTable
-    from nsganetv2.space import OFAMobileNetV3Space
+    from nsganetv2 import api
 
-    raw = json.loads(Path(args.subnet).read_text())
-    config = OFAMobileNetV3Space().validate_config({k: v for k, v in raw.items() if k != "r"}, require_r=False)
-    config["r"] = int(args.resolution or raw.get("r") or 0)
-    if not config["r"]:
-        raise ValueError(f"{args.subnet} has no resolution 'r'; pass --resolution")
-    ms = LatencyTable.load(args.lut).predict(config, width_mult=args.width_mult, n_classes=args.n_classes)
+    ms = api.predict_latency(args.lut, args.subnet, resolution=args.resolution, width_mult=args.width_mult,
+                             n_classes=args.n_classes)
     print(f"{ms:.3f} ms")
     return 0
 
 
 def cmd_latency_measure(args) -> int:
-    from nsganetv2.evaluation.latency import measure_onnx
-    from nsganetv2.evaluation.validate import load_network
+    from dataclasses import asdict
 
-    net = load_network(args.model, args.pretrained)
-    r = int(args.img_size or net.resolution or 224)
-    stats = measure_onnx(net, r, batch_size=args.batch_size, threads=args.threads, runs=args.runs)
-    print(json.dumps(stats.__dict__ if hasattr(stats, "__dict__") else stats._asdict()))
+    from nsganetv2 import api
+
+    stats = api.measure_latency(args.model, args.pretrained, img_size=args.img_size, batch_size=args.batch_size,
+                                threads=args.threads, runs=args.runs)
+    print(json.dumps(asdict(stats)))
     return 0
 
 
 # ----------------------------------------------------------------------------------------------------- report
 def cmd_report(args) -> int:
-    from nsganetv2.report import make_report
+    from nsganetv2 import api
 
-    paths = make_report(args.save)
-    print("\n".join(str(p) for p in paths))
+    print("\n".join(str(p) for p in api.report(args.save)))
     return 0
 
 
@@ -310,6 +192,10 @@ def cmd_demo(args) -> int:
 
 # ----------------------------------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
+    from nsganetv2.evaluation.objectives import cheap_objective_names
+    from nsganetv2.search.problems import TEST_PROBLEMS
+    from nsganetv2.surrogate import surrogate_names
+
     p = argparse.ArgumentParser(prog="nsganetv2", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -321,15 +207,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_args(s)
     s.add_argument("--save", default="experiments/search", help="experiment folder")
     s.add_argument("--resume", default=None, help="continue the search in this folder")
-    s.add_argument("--sec_obj", default="flops", choices=("flops", "params", "cpu"), help="second objective")
+    s.add_argument("--sec_obj", default="flops", choices=cheap_objective_names(), help="second objective")
     s.add_argument("--objectives", default=None, help="several objectives, e.g. top1,flops,cpu (overrides --sec_obj)")
     s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime)")
     s.add_argument("--resolutions", type=parse_resolutions, default=None,
                    help="resolution list, e.g. 192-256:4 (default: 192-256:4; 32,36,40 for mnist5k)")
     s.add_argument("--n_doe", type=int, default=100)
-    s.add_argument("--iterations", type=int, default=30)
+    s.add_argument("--iterations", type=int, default=None,
+                   help="search iterations after the DOE (default 30; on --resume: the recorded plan)")
     s.add_argument("--n_iter", type=int, default=8, help="candidates evaluated per iteration")
-    s.add_argument("--predictor", default="rbf", choices=("rbf", "gp", "carts", "mlp", "as"))
+    s.add_argument("--predictor", default="rbf", choices=surrogate_names(), help="accuracy surrogate")
     s.add_argument("--predictor_kwargs", type=json.loads, default=None,
                    help='JSON keyword arguments of the predictor, e.g. \'{"n_trees": 500}\' for carts')
     s.add_argument("--pop_size", type=int, default=40)
@@ -456,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

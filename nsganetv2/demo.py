@@ -41,51 +41,50 @@ QUICK = DemoSettings(resolutions=(32,), epochs=1, max_steps=3, vld_size=200, n_c
 
 def run_demo(save: str | Path, quick: bool = False, seed: int = 0, progress: bool = True) -> Path:
     """Run the demo into ``save``; returns the path of the summary file."""
-    from nsganetv2.cli import main as cli
+    from nsganetv2 import api
 
     s = QUICK if quick else FULL
     save = Path(save)
     save.mkdir(parents=True, exist_ok=True)
     res = ",".join(str(r) for r in s.resolutions)
-    quiet = [] if progress else ["--quiet"]
     supernet = save / "supernet" / "supernet.pth"
     if not supernet.exists():
         print(f"[1/5] training a supernet on mnist5k at {res} px ({s.epochs} epochs)")
-        argv = ["supernet", "train", "--dataset", "mnist5k", "--save", str(supernet.parent), "--resolutions", res,
-                "--epochs", str(s.epochs), "--vld_size", str(s.vld_size), "--n_calib", str(s.n_calib),
-                "--seed", str(seed), "--resume", *quiet]
-        if s.max_steps:
-            argv += ["--max_steps", str(s.max_steps)]
-        _check(cli(argv))
+        out = api.train_supernet(api.SupernetSettings(
+            dataset="mnist5k", resolutions=list(s.resolutions), epochs=s.epochs, vld_size=s.vld_size,
+            n_calib=s.n_calib, seed=seed, resume=True, max_steps=s.max_steps, progress=progress), supernet.parent)
+        for name, top1 in out["top1"].items():
+            print(f"  {name.replace('@', ' subnet @ ')}px: held-out top-1 {top1:.2f}%")
     lut = save / "latency_lut.yaml"
     print(f"[2/5] latency look-up table for this CPU at {res} px -> {lut}")
-    _check(cli(["latency", "build-lut", "--save", str(lut), "--resolutions", res, "--n_classes", "10",
-                "--runs", str(s.lut_runs), "--calibrate", str(s.lut_calibrate), *quiet]))
-    common = ["--dataset", "mnist5k", "--supernet_path", str(supernet), "--resolutions", res,
-              "--vld_size", str(s.vld_size), "--n_calib", str(s.n_calib), "--n_doe", str(s.n_doe),
-              "--iterations", str(s.iterations), "--n_iter", str(s.n_iter), "--seed", str(seed),
-              # RBF and GP need more archive entries than genes (47); the tree ensemble works from a few
-              "--predictor", "carts", "--predictor_kwargs", json.dumps({"n_trees": s.n_trees}), *quiet]
-    searches = {"flops": save / "search_top1_flops", "cpu": save / "search_top1_flops_cpu"}
-    print(f"[3/5] search: {TITLES['flops']}")
-    _check(cli(["search", *_resume_or_save(searches["flops"]), *common]))
-    print(f"[4/5] search: {TITLES['cpu']}")
-    _check(cli(["search", *_resume_or_save(searches["cpu"]), "--objectives", "top1,flops,cpu", "--lut", str(lut),
-                *common]))
-    last = max(searches["flops"].glob("iter_*.stats"), key=lambda p: int(p.stem.split("_")[1]))
+    api.build_latency_table(api.LatencyTableSettings(resolutions=list(s.resolutions), n_classes=10, runs=s.lut_runs,
+                                                     calibrate=s.lut_calibrate, progress=progress), lut)
+    # RBF and GP need more archive entries than genes (47); the tree ensemble works from a few
+    common = dict(dataset="mnist5k", supernet_path=str(supernet), resolutions=list(s.resolutions),
+                  vld_size=s.vld_size, n_calib=s.n_calib, n_doe=s.n_doe, iterations=s.iterations, n_iter=s.n_iter,
+                  seed=seed, predictor="carts", predictor_kwargs={"n_trees": s.n_trees}, progress=progress)
+    searches = {"flops": (save / "search_top1_flops", api.SearchSettings(**common)),
+                "cpu": (save / "search_top1_flops_cpu",
+                        api.SearchSettings(**common, objectives=("top1", "flops", "cpu"), lut=str(lut)))}
+    for step, (name, (path, settings)) in enumerate(searches.items(), start=3):
+        print(f"[{step}/5] search: {TITLES[name]}")
+        if (path / "search.json").exists():
+            api.resume(path, settings)
+        else:
+            api.search(settings, path)
+    flops_dir = searches["flops"][0]
+    last = max(flops_dir.glob("iter_*.stats"), key=lambda p: int(p.stem.split("_")[1]))
     selected = save / "selected"
     print(f"[5/5] select three architectures from {last.name}, export and validate one")
-    _check(cli(["select", "--expr", str(last), "-n", "3", "--save", str(selected), "--supernet_path", str(supernet),
-                "--dataset", "mnist5k", "--vld_size", str(s.vld_size), "--n_calib", str(s.n_calib)]))
+    api.select(api.SelectSettings(expr=str(last), n=3, supernet_path=str(supernet), dataset="mnist5k",
+                                  vld_size=s.vld_size, n_calib=s.n_calib), selected)
     folder = sorted(selected.glob("net-*"))[0]
-    from nsganetv2.evaluation.validate import validate
-
-    acc = validate(folder / "net.config", folder / "net.inherited", "mnist5k")
+    acc = api.validate(folder / "net.config", folder / "net.inherited", "mnist5k")
     summary = save / "SUMMARY.md"
     lines = ["# nsganetv2 demo on mnist5k", ""]
     lines.append(f"- selected architectures: {', '.join(p.name for p in sorted(selected.glob('net-*')))} in {selected}")
     lines.append(f"- validation of {folder.name} on the mnist5k test split: {json.dumps(acc.as_dict())}")
-    for name, path in searches.items():
+    for name, (path, _) in searches.items():
         lines += ["", f"## Search: {TITLES[name]}",
                   "", f"Folder {path}; fronts per iteration in `report/front_iter_*.png`, the hypervolume curve in "
                   "`report/hv.png`.", *_report_tables(path / "report" / "summary.md")]
@@ -100,12 +99,3 @@ def _report_tables(summary: Path) -> list[str]:
     text = summary.read_text().split("\n")
     start = next((i for i, line in enumerate(text) if line.startswith("## Hypervolume")), len(text))
     return [("#" + line if line.startswith("## ") else line) for line in text[start:]]
-
-
-def _resume_or_save(path: Path) -> list[str]:
-    return ["--resume", str(path)] if (path / "search.json").exists() else ["--save", str(path)]
-
-
-def _check(rc: int) -> None:
-    if rc != 0:
-        raise RuntimeError(f"a demo step failed with exit code {rc}; see the messages above")

@@ -56,6 +56,38 @@ class SearchResult:
     def n_evaluations(self) -> int:
         return len(self.records)
 
+    @classmethod
+    def load(cls, save_dir: str | Path) -> SearchResult:
+        """The archive of the search in ``save_dir`` (finished or not), without rebuilding its problem."""
+        folder = RunFolder(save_dir)
+        names = tuple(folder.read_state()["problem"]["objectives"])
+        archive = folder.open_archive()
+        X, F = archive.arrays(names)
+        front = pareto_mask(F) if len(F) else np.zeros(0, bool)
+        hv = []
+        k = 0
+        while folder.is_done(k):
+            s = folder.read_stats(k)
+            hv.append((int(s.get("n_evaluations", 0)), float(s["hv"])))
+            k += 1
+        return cls(folder.path, names, X, F, front, hv, list(archive.records))
+
+    def to_dataframe(self):
+        """One row per evaluated genome (failures included): iteration, index, status, each objective, error,
+        config and key. Needs pandas (``pip install pandas``)."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError("to_dataframe() needs pandas: pip install pandas (or use .X, .F and .records)") from None
+        rows = []
+        for r in self.records:
+            row = {"iteration": r.get("iteration"), "index": r.get("index"), "status": r["status"]}
+            row.update({n: (r.get("objectives") or {}).get(n) for n in self.objective_names})
+            row.update({"error": r.get("error"), "config": r.get("config"), "key": r["key"]})
+            rows.append(row)
+        return pd.DataFrame(rows, columns=["iteration", "index", "status", *self.objective_names, "error", "config",
+                                           "key"])
+
 
 @dataclass
 class Asked:

@@ -9,7 +9,9 @@ import numpy as np
 from nsganetv2.evaluation.objectives import get_objective, objectives_from_flags
 from nsganetv2.search.problem import EvalResult, SearchProblem
 
-__all__ = ["OFANASProblem", "PymooTestProblem", "objectives_from_flags", "test_problem"]
+__all__ = ["OFANASProblem", "PymooTestProblem", "TEST_PROBLEMS", "objectives_from_flags", "test_problem"]
+
+TEST_PROBLEMS = ("zdt1", "zdt2", "zdt3", "dtlz2")
 
 
 class PymooTestProblem(SearchProblem):
@@ -75,6 +77,8 @@ def _n_das_dennis(m: int, parts: int) -> int:
 def test_problem(name: str, expensive: Sequence[int] = (0,), n_var: int | None = None, n_obj: int = 2,
                  **kw: Any) -> PymooTestProblem:
     """``zdt1``, ``zdt2``, ``zdt3`` (2 objectives) or ``dtlz2`` (``n_obj`` objectives) as a search problem."""
+    if name.lower() not in TEST_PROBLEMS:
+        raise ValueError(f"unknown test problem {name!r}; choose one of {TEST_PROBLEMS}")
     from pymoo.problems import get_problem
 
     name = name.lower()

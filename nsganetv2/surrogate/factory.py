@@ -19,3 +19,8 @@ def make_surrogate(name: str, **kwargs) -> BaseEstimator:
     if key not in SURROGATES:
         raise ValueError(f"unknown surrogate {name!r}; choose one of {sorted(set(SURROGATES))}")
     return SURROGATES[key](**kwargs)
+
+
+def surrogate_names() -> list[str]:
+    """Every name ``make_surrogate`` accepts (aliases included)."""
+    return list(SURROGATES)

@@ -1,0 +1,403 @@
+"""The public Python API and the composition root: typed settings in, results out.
+
+Everything the command line does is a function here; the CLI only maps argv to these settings. A notebook::
+
+    from nsganetv2 import api
+    s = api.SearchSettings(supernet_path="supernet.pth", dataset="mnist5k", resolutions=[32, 40], n_doe=16)
+    result = api.search(s, "runs/s1")              # or api.resume("runs/s1", s) after a kill
+    df = result.to_dataframe()                      # the archive as a table (pandas), or result.X / result.F
+    api.select(api.SelectSettings(expr="runs/s1/iter_30.stats", n=3, supernet_path="supernet.pth"), "runs/final")
+
+Ask/tell with your own evaluation (your training code, cluster or scheduler)::
+
+    search = api.open_search(api.SearchSettings(resolutions=[192, 224]), "runs/mine")   # no supernet needed
+    while (asked := search.ask()) is not None:
+        search.tell(asked.X, [{"top1": my_train_and_test(config)} for config in asked.configs])
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from nsganetv2.distributed import DevicePlan, plan_devices
+from nsganetv2.evaluation.objectives import objectives_from_flags
+from nsganetv2.search import MSuNAS, SearchResult, read_state, test_problem
+from nsganetv2.search.problems import TEST_PROBLEMS, OFANASProblem
+from nsganetv2.space import default_resolutions
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "build_latency_table",
+           "load_result", "nas_problem", "open_search", "predict_latency", "resume", "search", "select",
+           "train_supernet", "validate", "measure_latency", "finetune", "report", "TEST_PROBLEMS"]
+
+# ----------------------------------------------------------------------------------------------------- settings
+@dataclass
+class SearchSettings:
+    """Everything a search depends on (the CLI's ``search`` flags). ``problem`` names a test problem (zdt1 ...)
+    instead of NAS. Without ``supernet_path`` a NAS search can only be driven by ask/tell."""
+
+    # what is searched
+    problem: str | None = None
+    objectives: tuple[str, ...] = ("top1", "flops")
+    resolutions: list[int] | None = None
+    lut: str | None = None
+    # how a candidate is evaluated
+    supernet_path: str | None = None
+    dataset: str = "mnist5k"
+    data: str | None = None
+    n_workers: int = 0
+    vld_size: int | None = None
+    n_epochs: int = 0
+    trn_batch_size: int = 128
+    vld_batch_size: int = 250
+    n_calib: int = 2000
+    amp: str = "auto"
+    compile: bool = False
+    device: str = "auto"
+    n_gpus: int = 0
+    eval_workers: int | None = None
+    # the search
+    n_doe: int = 100
+    iterations: int = 30
+    n_iter: int = 8
+    predictor: Any = "rbf"
+    predictor_kwargs: dict | None = None
+    pop_size: int = 40
+    n_gen: int = 20
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        self.objectives = objectives_from_flags(objectives=self.objectives)
+        if self.problem is not None and self.problem not in TEST_PROBLEMS:
+            raise ValueError(f"unknown test problem {self.problem!r}; choose one of {TEST_PROBLEMS}")
+        if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
+            raise ValueError(f"predictor_kwargs must be a JSON object (a dict), got {self.predictor_kwargs!r}")
+
+    def search_kwargs(self) -> dict:
+        return dict(n_doe=self.n_doe, iterations=self.iterations, n_iter=self.n_iter, predictor=self.predictor,
+                    predictor_kwargs=self.predictor_kwargs, seed=self.seed, pop_size=self.pop_size,
+                    n_gen=self.n_gen, progress=self.progress)
+
+
+@dataclass
+class SelectSettings:
+    """Choosing and exporting final architectures from an ``iter_<k>.stats`` (the CLI's ``select`` flags)."""
+
+    expr: str
+    n: int = 1
+    prefer: str | None = None
+    sec_obj: str | None = None
+    supernet_path: str | None = None
+    dataset: str = "mnist5k"
+    data: str | None = None
+    vld_size: int | None = None
+    n_calib: int = 2000
+    recalibrate: bool = True
+    onnx: bool = True
+    check: bool = True
+    amp: str = "auto"
+
+
+@dataclass
+class SupernetSettings:
+    """Training an OFA MobileNetV3 supernet (the CLI's ``supernet train`` flags)."""
+
+    dataset: str = "mnist5k"
+    data: str | None = None
+    n_workers: int = 0
+    init: str | None = None
+    width_mult: float = 1.0
+    resolutions: list[int] | None = None
+    epochs: int = 5
+    phases: list[tuple[str, int]] = field(default_factory=list)
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    batch_size: int = 64
+    label_smoothing: float = 0.1
+    n_random: int = 0
+    kd_ratio: float = 1.0
+    vld_size: int | None = None
+    n_calib: int = 500
+    max_steps: int | None = None
+    resume: bool = False
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class LatencyTableSettings:
+    """Building a latency look-up table for this CPU (the CLI's ``latency build-lut`` flags)."""
+
+    resolutions: list[int] | None = None
+    width_mult: float = 1.0
+    n_classes: int = 1000
+    threads: int = 1
+    runs: int = 20
+    calibrate: int = 8
+    progress: bool = True
+
+
+# ----------------------------------------------------------------------------------------------------- search
+def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner: Any = None,
+                resume: str | os.PathLike | None = None, save: str | os.PathLike | None = None) -> OFANASProblem:
+    """The OFA NAS problem of ``settings``: the precision is fixed here once (a resumed search keeps the one its
+    archive was measured in), the expensive evaluation maps a ``SubnetEvaluator`` with ``runner``."""
+    from nsganetv2.data import num_classes
+    from nsganetv2.evaluation.accuracy import amp_for_record, precision_record, resolve_amp
+    from nsganetv2.evaluation.evaluator import EvalSpec, SubnetEvaluator
+    from nsganetv2.space import OFAMobileNetV3Space
+
+    s = settings
+    space = OFAMobileNetV3Space(resolutions=s.resolutions or default_resolutions(s.dataset))
+    n_classes = (num_classes(s.dataset) if s.dataset != "folder" else None) or 1000
+    width_mult, evaluate_fn, precision = 1.0, None, None
+    if s.supernet_path:
+        from nsganetv2.supernet import infer_width_mult, read_state_dict
+
+        if not os.path.isfile(s.supernet_path):
+            raise FileNotFoundError(f"supernet checkpoint {s.supernet_path} does not exist "
+                                    "(train one with `nsganetv2 supernet train`)")
+        plan = plan or plan_devices(s.device, s.n_gpus, s.eval_workers)
+        recorded = read_state(resume)["problem"].get("amp") if resume else None
+        amp = amp_for_record(s.amp, plan.amp_device, recorded, f"the search in {resume}")
+        log.info("evaluating with --amp %s on %s", amp, plan.amp_device.type)
+        evaluator = SubnetEvaluator(EvalSpec(
+            supernet_path=s.supernet_path, dataset=s.dataset, data=s.data, vld_size=s.vld_size, n_calib=s.n_calib,
+            trn_batch_size=s.trn_batch_size, vld_batch_size=s.vld_batch_size, n_workers=s.n_workers,
+            n_epochs=s.n_epochs, amp=amp, compile=s.compile, seed=s.seed))
+        width_mult = infer_width_mult(read_state_dict(s.supernet_path))
+        precision = precision_record(resolve_amp(amp, plan.amp_device), plan.amp_device)
+        if runner is None:
+            raise ValueError("nas_problem needs a runner to evaluate with a supernet (see search())")
+
+        def evaluate_fn(configs):
+            return [r.value if r.ok else r.error for r in runner.run(evaluator, configs)]
+
+    cpu_fn = _cpu_fn(s, n_classes, width_mult, resume or save) if "cpu" in s.objectives else None
+    return OFANASProblem(evaluate_fn, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes,
+                         width_mult=width_mult, precision=precision)
+
+
+def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | os.PathLike | None):
+    """The cpu objective: the look-up table ``s.lut``, else ONNX Runtime measurement of each subnet."""
+    from nsganetv2.evaluation.latency import LatencyMeter, cpu_latency_fn
+    from nsganetv2.supernet import OFAMobileNetV3Supernet
+
+    if s.lut:
+        return cpu_latency_fn(s.lut, width_mult=width_mult, n_classes=n_classes)
+    log.warning("no latency table: every network NSGA-II proposes is exported and timed (about a second each); "
+                "build a table once with `nsganetv2 latency build-lut` for a fast search")
+    timing_net = OFAMobileNetV3Supernet(n_classes=n_classes, width_mult=width_mult).eval()  # weights do not matter
+    cache = Path(folder or ".") / "latency_cache.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    return cpu_latency_fn(meter=LatencyMeter(timing_net.extract, cache_path=cache))
+
+
+class _Session:
+    """A problem with its runner, for the length of a search (the runner's workers are stopped at the end)."""
+
+    def __init__(self, settings: SearchSettings, save: str | os.PathLike, resume: bool) -> None:
+        from nsganetv2.evaluation.runners import make_runner
+
+        self.runner = None
+        if settings.problem:
+            self.problem = test_problem(settings.problem)
+        else:
+            plan = plan_devices(settings.device, settings.n_gpus, settings.eval_workers) if settings.supernet_path \
+                else None
+            self.runner = make_runner(plan) if plan is not None else None
+            self.problem = nas_problem(settings, plan, self.runner, resume=save if resume else None, save=save)
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+
+
+def search(settings: SearchSettings, save: str | os.PathLike, write_report: bool = True) -> SearchResult:
+    """Run a new search into the folder ``save`` (refused if it holds one); writes the report at the end."""
+    return _run(settings, save, resume=False, write_report=write_report)
+
+
+def resume(save: str | os.PathLike, settings: SearchSettings, iterations: int | None = None,
+           write_report: bool = True) -> SearchResult:
+    """Continue the search in ``save`` (after a kill, or with more ``iterations``); nothing recorded is redone."""
+    return _run(settings, save, resume=True, write_report=write_report, iterations=iterations)
+
+
+def _run(settings: SearchSettings, save: str | os.PathLike, resume: bool, write_report: bool,
+         iterations: int | None = None) -> SearchResult:
+    from nsganetv2.evaluation.runners import DistributedRunner
+
+    session = _Session(settings, save, resume)
+    try:
+        if isinstance(session.runner, DistributedRunner) and session.runner.rank > 0:
+            session.runner.serve()  # ranks > 0 evaluate the shards rank 0 sends, until it closes the runner
+            return MSuNAS.load(save, session.problem).result()
+        if resume:
+            overrides = {"progress": settings.progress}
+            if iterations is not None:
+                overrides["iterations"] = iterations
+            result = MSuNAS.load(save, session.problem, **overrides).run()
+        else:
+            result = MSuNAS(session.problem, save, **settings.search_kwargs()).run()
+    finally:
+        session.close()
+    if write_report:
+        report(save)
+    return result
+
+
+def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool = False) -> MSuNAS:
+    """The search in ``save`` as an ``MSuNAS`` object for ``ask()`` / ``tell()`` (your evaluation) or ``run()``.
+
+    Without ``settings.supernet_path`` the NAS problem has no evaluator: ``ask()`` gives architectures and
+    ``tell()`` takes your results (a dict with ``"top1"`` accuracy per architecture, or an exception).
+    """
+    if settings.supernet_path or settings.eval_workers or settings.n_gpus:
+        raise ValueError("open_search() evaluates nothing itself: drop supernet_path / n_gpus / eval_workers, or "
+                         "use search() to evaluate with the supernet")
+    problem = test_problem(settings.problem) if settings.problem else nas_problem(settings, save=save)
+    if resume:
+        return MSuNAS.load(save, problem, progress=settings.progress)
+    return MSuNAS(problem, save, **settings.search_kwargs())
+
+
+def load_result(save: str | os.PathLike) -> SearchResult:
+    """The archive of the search in ``save`` (finished or not) as arrays and records; ``.to_dataframe()``."""
+    return SearchResult.load(save)
+
+
+def report(save: str | os.PathLike) -> list[Path]:
+    """Plots and ``summary.md`` of the search in ``save``; returns the files written."""
+    from nsganetv2.report import make_report
+
+    return make_report(save)
+
+
+# ----------------------------------------------------------------------------------------------------- select
+def select(settings: SelectSettings, save: str | os.PathLike) -> list[Path]:
+    """Choose architectures from ``settings.expr`` and export each to a folder under ``save``."""
+    from nsganetv2.select import check_amp, choose, export, load_front
+
+    s = settings
+    front = load_front(s.expr, sec_obj=s.sec_obj)
+    chosen = choose(front, n=s.n, prefer=s.prefer)
+    supernet = loaders = None
+    if s.supernet_path:
+        from nsganetv2.data import build_loaders
+        from nsganetv2.supernet import load_supernet
+
+        if s.recalibrate:
+            loaders = build_loaders(s.dataset, s.data, vld_size=s.vld_size, n_calib=s.n_calib)
+        supernet = load_supernet(s.supernet_path, n_classes=loaders.n_classes if loaders is not None else None)
+    amp = check_amp(s.amp, front) if loaders is not None and s.check else None
+    folders = export(front, chosen, save, supernet=supernet, loaders=loaders, onnx=s.onnx, amp=amp)
+    for i, folder in zip(chosen, folders):
+        values = ", ".join(f"{n}={v:.4g}" for n, v in zip(front.objectives, front.F[i]))
+        log.info("%s: %s (top1 is the error in %%)", folder, values)
+    return folders
+
+
+def validate(config: str | os.PathLike, weights: str | os.PathLike | None = None, dataset: str = "mnist5k",
+             data: str | None = None, batch_size: int = 256, workers: int = 0, img_size: int | None = None,
+             device: str = "cpu", amp: str | None = None):
+    """Top-1 / top-5 / loss of a ``net.config`` + weights on the dataset's test split (see ``evaluation.validate``)."""
+    from nsganetv2.evaluation.validate import validate as _validate
+
+    return _validate(config, weights, dataset, data, batch_size=batch_size, workers=workers, img_size=img_size,
+                     device=device, amp=amp)
+
+
+# ----------------------------------------------------------------------------------------------------- latency
+def build_latency_table(settings: LatencyTableSettings, save: str | os.PathLike):
+    """Measure every block of the space on this CPU into the YAML table ``save`` (resumes if it exists)."""
+    from nsganetv2.evaluation.latency import build_lut
+
+    s = settings
+    return build_lut(resolutions=s.resolutions or default_resolutions("imagenet"), width_mult=s.width_mult,
+                     n_classes=s.n_classes, path=save, threads=s.threads, runs=s.runs, calibrate=s.calibrate,
+                     progress=s.progress)
+
+
+def predict_latency(lut: str | os.PathLike, config: Any, resolution: int | None = None, width_mult: float = 1.0,
+                    n_classes: int = 1000) -> float:
+    """Latency (ms) of an architecture (a ``net.subnet`` path, a dict or an ``Arch``) from a table."""
+    from nsganetv2.evaluation.latency import LatencyTable
+    from nsganetv2.space import Arch, OFAMobileNetV3Space
+
+    arch = Arch.load(config) if isinstance(config, (str, os.PathLike)) else Arch.from_config(config)
+    arch = arch.with_resolution(resolution) if resolution else arch
+    if arch.r is None:
+        raise ValueError(f"{config} has no resolution 'r'; pass --resolution")
+    cfg = OFAMobileNetV3Space(resolutions=[arch.r]).validate_config(arch.to_config())
+    return LatencyTable.load(lut).predict(cfg, width_mult=width_mult, n_classes=n_classes)
+
+
+def measure_latency(config: str | os.PathLike, weights: str | os.PathLike | None = None, img_size: int | None = None,
+                    batch_size: int = 1, threads: int = 1, runs: int = 50):
+    """ONNX Runtime latency statistics of a ``net.config`` network."""
+    from nsganetv2.evaluation.latency import measure_onnx
+    from nsganetv2.evaluation.validate import load_network
+
+    net = load_network(config, weights)
+    return measure_onnx(net, int(img_size or net.resolution or 224), batch_size=batch_size, threads=threads,
+                        runs=runs)
+
+
+# ----------------------------------------------------------------------------------------------------- training
+def train_supernet(settings: SupernetSettings, save: str | os.PathLike) -> dict:
+    """Train (or, with ``resume``, continue training) a supernet into ``save``; under torchrun every rank trains
+    its slice of each batch. Returns the held-out top-1 of the smallest, middle and largest subnets (rank 0)."""
+    import torch
+
+    from nsganetv2.data import build_loaders
+    from nsganetv2.distributed import init_distributed
+    from nsganetv2.evaluation.accuracy import evaluate, recalibrate_bn
+    from nsganetv2.supernet import OFAMobileNetV3Supernet, load_supernet
+    from nsganetv2.supernet.training import SupernetTrainConfig
+    from nsganetv2.supernet.training import train_supernet as _train
+
+    s = settings
+    env = init_distributed()
+    torch.manual_seed(s.seed)
+    resolutions = s.resolutions or default_resolutions(s.dataset)
+    loaders = build_loaders(s.dataset, s.data, resolution=max(resolutions), vld_size=s.vld_size,
+                            batch_size=s.batch_size, n_calib=s.n_calib, n_workers=s.n_workers, seed=s.seed)
+    if s.init:
+        net = load_supernet(s.init, n_classes=loaders.n_classes)
+    else:
+        net = OFAMobileNetV3Supernet(n_classes=loaders.n_classes, width_mult=s.width_mult, dropout_rate=0.0)
+    cfg = SupernetTrainConfig(epochs=s.epochs, lr=s.lr, optimizer=s.optimizer, label_smoothing=s.label_smoothing,
+                              resolutions=resolutions, seed=s.seed, n_random=s.n_random, kd_ratio=s.kd_ratio,
+                              max_steps_per_epoch=s.max_steps, schedule=list(s.phases))
+    _train(net, loaders.train, cfg, save, resume=s.resume, progress=s.progress, env=env, device=env.device)
+    out: dict = {"save": str(Path(save) / "supernet.pth"), "top1": {}}
+    if env.is_main:
+        net.eval()
+        for name, config in (("smallest", net.min_config()), ("middle", net.mid_config()),
+                             ("largest", net.max_config())):
+            for r in sorted({min(resolutions), max(resolutions)}):
+                sub = net.extract(config)
+                loaders.set_resolution(r)
+                recalibrate_bn(sub, loaders.calib, device=env.device)
+                out["top1"][f"{name}@{r}"] = evaluate(sub, loaders.valid, device=env.device).top1
+    env.close()
+    return out
+
+
+def finetune(config: Any) -> dict:
+    """Fine-tune a searched network (``nsganetv2.train.TrainConfig``: CIFAR- or ImageNet-style recipe)."""
+    from nsganetv2.train import train
+
+    return train(config)
+
+
+def _settings_from(cls: type, values: dict) -> Any:
+    """``cls(**values)`` keeping only ``cls``'s fields (for callers holding a wider namespace, like the CLI)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})

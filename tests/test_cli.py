@@ -1,0 +1,80 @@
+"""One test per command: the CLI maps argv to the API's settings, prints results, and turns errors into exit 2."""
+import json
+
+import pytest
+import torch
+
+from nsganetv2.cli import build_parser, main
+from nsganetv2.supernet import OFAMobileNetV3Supernet, save_supernet
+
+
+@pytest.fixture(scope="module")
+def supernet(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "supernet.pth"
+    torch.manual_seed(0)
+    save_supernet(OFAMobileNetV3Supernet(n_classes=10), path)
+    return path
+
+
+SMALL = ["--dataset", "mnist5k", "--resolutions", "32", "--vld_size", "100", "--n_calib", "100",
+         "--vld_batch_size", "100", "--n_doe", "3", "--iterations", "1", "--n_iter", "1", "--pop_size", "6",
+         "--n_gen", "2", "--predictor", "carts", "--quiet"]
+
+
+def test_search_select_validate_report(supernet, tmp_path, capsys):
+    save = tmp_path / "s"
+    assert main(["search", "--save", str(save), "--supernet_path", str(supernet), *SMALL]) == 0
+    assert "search done: 4 evaluations" in capsys.readouterr().out
+    assert main(["search", "--resume", str(save), "--supernet_path", str(supernet), *SMALL]) == 0  # nothing to do
+    assert main(["select", "--expr", str(save / "iter_1.stats"), "--save", str(tmp_path / "sel"), "--supernet_path",
+                 str(supernet), "--vld_size", "100", "--n_calib", "100", "--no_onnx"]) == 0
+    folder = sorted((tmp_path / "sel").glob("net-flops@*"))[0]
+    assert str(folder) in capsys.readouterr().out
+    assert main(["validate", "-m", str(folder / "net.config"), "--pretrained", str(folder / "net.inherited")]) == 0
+    assert set(json.loads(capsys.readouterr().out.strip().splitlines()[-1])) == {"top1", "top5", "loss", "n"}
+    assert main(["report", "--save", str(save)]) == 0
+    assert "summary.md" in capsys.readouterr().out
+
+
+def test_search_a_test_problem(tmp_path, capsys):
+    argv = ["search", "--problem", "zdt1", "--save", str(tmp_path / "z"), "--n_doe", "10", "--iterations", "1",
+            "--n_iter", "2", "--predictor", "carts", "--quiet"]
+    assert main(argv) == 0 and "search done: 12 evaluations" in capsys.readouterr().out
+
+
+def test_latency_build_predict_measure(supernet, tmp_path, capsys):
+    lut = tmp_path / "lut.yaml"
+    assert main(["latency", "build-lut", "--save", str(lut), "--resolutions", "32", "--n_classes", "10", "--runs",
+                 "2", "--calibrate", "0", "--quiet"]) == 0
+    sub = {"ks": [3] * 10, "e": [3] * 10, "d": [2] * 5, "r": 32}
+    (tmp_path / "net.subnet").write_text(json.dumps(sub))
+    capsys.readouterr()
+    assert main(["latency", "predict", "--lut", str(lut), "--subnet", str(tmp_path / "net.subnet"),
+                 "--n_classes", "10"]) == 0
+    assert capsys.readouterr().out.strip().endswith(" ms")
+    from nsganetv2.supernet import save_net_config
+
+    net = OFAMobileNetV3Supernet(n_classes=10).extract(sub)
+    save_net_config(net, tmp_path / "net.config", resolution=32)
+    assert main(["latency", "measure", "-m", str(tmp_path / "net.config"), "--runs", "3"]) == 0
+    assert "median_ms" in capsys.readouterr().out
+
+
+def test_supernet_train_and_train_commands_parse_into_settings():
+    args = build_parser().parse_args(["supernet", "train", "--epochs", "2", "--phases", "full:1,kernel:1"])
+    assert args.epochs == 2 and args.func.__name__ == "cmd_supernet_train"
+    args = build_parser().parse_args(["train", "--dataset", "mnist5k", "-m", "net.config"])
+    assert args.func.__name__ == "cmd_train"
+    assert main(["supernet", "train", "--phases", "full:x", "--save", "unused"]) == 2
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert main(["select", "--expr", str(tmp_path / "nope.stats")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["search", "--save", str(tmp_path / "s"), "--supernet_path", str(tmp_path / "missing.pth")]) == 2
+    assert "missing.pth does not exist" in capsys.readouterr().err
+    assert main(["search", "--save", str(tmp_path / "s2")]) == 2
+    assert "needs --supernet_path" in capsys.readouterr().err
+    assert main(["search", "--save", str(tmp_path / "s3"), "--supernet_path", "x", "--device", "cpu",
+                 "--n_gpus", "2"]) == 2
+    assert not (tmp_path / "s3").exists()
