@@ -31,8 +31,7 @@ class SurrogateMixin:
         return validate_query(self, X)
 
     def describe_fitted(self) -> dict[str, str]:
-        """``{"name": label, "winner": the model that predicts}``; the winner is the model itself but for
-        adaptive switching."""
+        """``{"name": label, "winner": label}`` (adaptive switching names the candidate it chose as winner)."""
         check_is_fitted(self)
         return {"name": self.label, "winner": self.label}
 
