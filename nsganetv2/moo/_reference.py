@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from nsganetv2.moo._validate import as_objectives
 
@@ -13,7 +14,7 @@ def _dominance(F: np.ndarray) -> np.ndarray:
     return le & lt
 
 
-def non_dominated_sort_ref(F) -> np.ndarray:
+def non_dominated_sort_ref(F: ArrayLike) -> np.ndarray:
     """Ranks by peeling fronts off the full dominance matrix (O(M N^2) memory and time)."""
     F = as_objectives(F)
     D = _dominance(F)
@@ -30,13 +31,13 @@ def non_dominated_sort_ref(F) -> np.ndarray:
     return ranks
 
 
-def pareto_mask_ref(F) -> np.ndarray:
+def pareto_mask_ref(F: ArrayLike) -> np.ndarray:
     """True for points no other point dominates (all copies of a duplicate kept)."""
     F = as_objectives(F)
     return ~_dominance(F).any(axis=0)
 
 
-def crowding_distance_ref(F) -> np.ndarray:
+def crowding_distance_ref(F: ArrayLike) -> np.ndarray:
     """pymoo's crowding distance written out loop by loop."""
     F = as_objectives(F)
     n, m = F.shape

@@ -10,11 +10,12 @@ from functools import reduce
 from itertools import combinations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 MAX_CELLS = 2_000_000
 
 
-def hypervolume_ref(F, ref) -> float:
+def hypervolume_ref(F: ArrayLike, ref: ArrayLike) -> float:
     """Hypervolume of the rows of ``F`` (minimised) that strictly dominate ``ref``."""
     F = np.asarray(F, dtype=np.float64)
     ref = np.asarray(ref, dtype=np.float64).reshape(-1)
@@ -27,7 +28,7 @@ def hypervolume_ref(F, ref) -> float:
     return _inclusion_exclusion(F, ref)
 
 
-def _grid(F: np.ndarray, cuts: list) -> float:
+def _grid(F: np.ndarray, cuts: list[np.ndarray]) -> float:
     M = F.shape[1]
     shape = [[-1 if k == j else 1 for k in range(M)] for j in range(M)]
     lower = [c[:-1] for c in cuts]

@@ -6,9 +6,10 @@ happens here, once, with an error that names the problem and the fix.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def as_objectives(F, name: str = "F", allow_empty: bool = False) -> np.ndarray:
+def as_objectives(F: ArrayLike, name: str = "F", allow_empty: bool = False) -> np.ndarray:
     """Return ``F`` as a C-contiguous float64 (N, M) array, or raise ``ValueError``.
 
     Integer and float32 inputs are accepted. NaN or infinite values are rejected, naming the first offending row.
@@ -39,7 +40,7 @@ def as_objectives(F, name: str = "F", allow_empty: bool = False) -> np.ndarray:
     return A
 
 
-def as_reference(ref, n_obj: int) -> np.ndarray:
+def as_reference(ref: ArrayLike, n_obj: int) -> np.ndarray:
     """Return the reference point as a float64 vector of length ``n_obj``, or raise ``ValueError``."""
     r = np.asarray(ref, dtype=np.float64).reshape(-1) if np.ndim(ref) <= 1 else None
     if r is None:

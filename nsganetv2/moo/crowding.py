@@ -9,6 +9,7 @@ order) of an extreme point is infinite. With N <= 2 every point gets ``inf``.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from nsganetv2.moo import _crowding
 from nsganetv2.moo._validate import as_objectives
@@ -18,7 +19,7 @@ __all__ = ["crowding_distance"]
 _F64 = np.dtype(np.float64)
 
 
-def crowding_distance(F) -> np.ndarray:
+def crowding_distance(F: ArrayLike) -> np.ndarray:
     """Crowding distance of every point of the (N, M) objective array ``F`` (float64; larger = less crowded)."""
     if type(F) is np.ndarray and F.dtype == _F64 and F.ndim == 2 and F.size and F.flags.c_contiguous:
         A = F

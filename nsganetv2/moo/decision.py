@@ -1,13 +1,16 @@
 """Decision making on a Pareto front: preference by achievement scalarisation, or high trade-off points."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
 from nsganetv2.moo._validate import as_objectives
 
 
-def parse_preference(prefer: str, objectives: list[str]) -> np.ndarray:
+def parse_preference(prefer: str, objectives: Sequence[str]) -> np.ndarray:
     """Weights for :func:`asf_select` from a string like ``"top1#80+flops#150"``, in the order of ``objectives``.
 
     Parts are matched by key, so their order does not matter (the original used them in the order written). For
@@ -36,7 +39,7 @@ def parse_preference(prefer: str, objectives: list[str]) -> np.ndarray:
     return np.array([weights[n] for n in objectives], dtype=float)
 
 
-def asf(F, weights, utopian=None) -> np.ndarray:
+def asf(F: ArrayLike, weights: ArrayLike, utopian: ArrayLike | None = None) -> np.ndarray:
     """Achievement scalarising function ``max_j (F_j - z_j) / w_j`` (pymoo's ASF); zero weights become 1e-10."""
     F = as_objectives(F)
     w = np.asarray(weights, dtype=float).copy()
@@ -47,12 +50,12 @@ def asf(F, weights, utopian=None) -> np.ndarray:
     return ((F - z) / w).max(axis=1)
 
 
-def asf_select(F, weights, n: int, utopian=None) -> np.ndarray:
+def asf_select(F: ArrayLike, weights: ArrayLike, n: int, utopian: ArrayLike | None = None) -> np.ndarray:
     """Indices of the ``n`` points with the smallest ASF value (stable order)."""
     return np.argsort(asf(F, weights, utopian), kind="stable")[:n]
 
 
-def high_tradeoff_points(F, n: int | None = None, epsilon: float = 0.125) -> np.ndarray:
+def high_tradeoff_points(F: ArrayLike, n: int | None = None, epsilon: float = 0.125) -> np.ndarray:
     """Indices of the points with the largest trade-off value mu (Rachmawati & Srinivasan; pymoo's rule).
 
     ``F`` is min-max normalised per objective; each point's neighbours are the points within ``epsilon`` (at least

@@ -13,6 +13,7 @@ for M >= 9, with limit sets cut down by "cap" points and filtered by worse-objec
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from nsganetv2.moo._hypervolume import hypervolume_kernel
 from nsganetv2.moo._validate import as_objectives, as_reference
@@ -22,7 +23,7 @@ __all__ = ["hypervolume", "hypervolume_contributions"]
 MAX_OBJECTIVES = 64
 
 
-def hypervolume(F, ref) -> float:
+def hypervolume(F: ArrayLike, ref: ArrayLike) -> float:
     """Exact hypervolume dominated by the rows of ``F`` (N x M, minimised) and bounded by ``ref``.
 
     Rows that do not strictly dominate ``ref`` (some value >= the reference) contribute nothing. Duplicates,
@@ -52,7 +53,7 @@ def hypervolume(F, ref) -> float:
     return float(hypervolume_kernel(A, r))
 
 
-def hypervolume_contributions(F, ref) -> np.ndarray:
+def hypervolume_contributions(F: ArrayLike, ref: ArrayLike) -> np.ndarray:
     """Exclusive hypervolume of each row: ``hypervolume(F, ref) - hypervolume(F without that row, ref)``.
 
     Dominated rows, exact duplicates and rows that do not strictly dominate ``ref`` get 0, and dominated rows do
@@ -75,7 +76,7 @@ def hypervolume_contributions(F, ref) -> np.ndarray:
     return out
 
 
-def _try_float_vector(ref):
+def _try_float_vector(ref: ArrayLike) -> np.ndarray | None:
     try:
         return np.asarray(ref, dtype=np.float64)
     except (TypeError, ValueError):

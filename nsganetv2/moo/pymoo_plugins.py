@@ -1,7 +1,10 @@
 """pymoo plug-ins that run on our kernels: a survival in place of ``RankAndCrowding`` and an HV indicator."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 from pymoo.core.indicator import Indicator
 from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 from pymoo.operators.survival.rank_and_crowding.metrics import FunctionalDiversity
@@ -14,7 +17,9 @@ from nsganetv2.moo.sorting import non_dominated_sort
 class FastNonDominatedSorting:
     """Drop-in for ``pymoo.util.nds.non_dominated_sorting.NonDominatedSorting`` over our sorting kernel."""
 
-    def do(self, F, return_rank=False, only_non_dominated_front=False, n_stop_if_ranked=None, n_fronts=None, **_):
+    def do(self, F: ArrayLike, return_rank: bool = False, only_non_dominated_front: bool = False,
+           n_stop_if_ranked: int | None = None, n_fronts: int | None = None, **_: Any
+           ) -> np.ndarray | list[np.ndarray] | tuple[list[np.ndarray], np.ndarray]:
         F = np.asarray(F, dtype=float)
         if len(F) == 0:
             fronts: list[np.ndarray] = []
@@ -47,7 +52,7 @@ def _split_fronts(ranks: np.ndarray, n_stop_if_ranked: int | None, n_fronts: int
     return fronts
 
 
-def _crowding(F: np.ndarray, **_) -> np.ndarray:
+def _crowding(F: np.ndarray, **_: Any) -> np.ndarray:
     return crowding_distance(F)
 
 
@@ -70,7 +75,7 @@ class HV(Indicator):
     ``PreNormalization``), in which case points and ``ref_point`` are normalised alike.
     """
 
-    def __init__(self, ref_point, **kwargs) -> None:
+    def __init__(self, ref_point: ArrayLike, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ref_point = self.normalization.forward(np.asarray(ref_point, dtype=float))
 

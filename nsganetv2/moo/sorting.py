@@ -10,17 +10,20 @@ M = 2 a sweep with a binary search over the fronts (O(N log N)); M = 3 a sweep w
 """
 from __future__ import annotations
 
+from typing import NoReturn
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from nsganetv2.moo import _sorting
 from nsganetv2.moo._validate import as_objectives
 
-__all__ = ["non_dominated_sort", "fronts", "pareto_mask"]
+__all__ = ["fronts", "non_dominated_sort", "pareto_mask"]
 
 _F64 = np.dtype(np.float64)
 
 
-def _objectives(F) -> np.ndarray:
+def _objectives(F: ArrayLike) -> np.ndarray:
     """The cheap path for arrays that are already float64, C-contiguous, 2-D and non-empty; finiteness is checked
     inside the kernel (which then returns None and we re-validate to raise the error naming the row)."""
     if type(F) is np.ndarray and F.dtype == _F64 and F.ndim == 2 and F.size and F.flags.c_contiguous:
@@ -28,12 +31,12 @@ def _objectives(F) -> np.ndarray:
     return as_objectives(F)
 
 
-def _nonfinite(F) -> None:
+def _nonfinite(F: ArrayLike) -> NoReturn:
     as_objectives(F)  # raises the ValueError that names the first row holding NaN or inf
     raise AssertionError("kernel reported a non-finite value that validation did not find")  # pragma: no cover
 
 
-def non_dominated_sort(F) -> np.ndarray:
+def non_dominated_sort(F: ArrayLike) -> np.ndarray:
     """Front index of every point (0 = first front) of the (N, M) objective array ``F``, as int64."""
     A = _objectives(F)
     ranks = _sorting.ranks(A)
@@ -42,7 +45,7 @@ def non_dominated_sort(F) -> np.ndarray:
     return ranks
 
 
-def fronts(F) -> list[np.ndarray]:
+def fronts(F: ArrayLike) -> list[np.ndarray]:
     """The fronts of ``F`` as a list of int64 index arrays (first front first, indices ascending in each)."""
     ranks = non_dominated_sort(F)
     order = np.argsort(ranks, kind="stable")
@@ -50,7 +53,7 @@ def fronts(F) -> list[np.ndarray]:
     return np.split(order, np.cumsum(counts)[:-1])
 
 
-def pareto_mask(F) -> np.ndarray:
+def pareto_mask(F: ArrayLike) -> np.ndarray:
     """Boolean mask of the first front (non-dominated points) of ``F``.
 
     Only the first front is computed (cheaper than :func:`non_dominated_sort`). Every copy of a duplicated

@@ -1,16 +1,46 @@
 """Accuracy surrogates as scikit-learn estimators, with compiled inference.
 
 ``RBF`` (cubic, linear tail), ``GP`` (Kriging), ``CART`` (random-subspace tree ensemble), ``MLP`` (torch) and
-``AdaptiveSwitching``; ``make_surrogate(name)`` builds them by the original's names. ``metrics`` gives RMSE,
-Spearman's rho and an O(n log n) Kendall tau.
+``AdaptiveSwitching``, registered by the original's names with their capabilities (``registry``):
+``make_surrogate(name)``, ``get_surrogate(name)``, ``surrogate_names()``, ``describe_fitted(model)``.
+``metrics`` gives RMSE, Spearman's rho and an O(n log n) Kendall tau.
 """
+from . import _builtin  # noqa: F401  (registers the built-in surrogates)
 from .cart import CART
-from .factory import SURROGATES, make_surrogate, surrogate_names
 from .gp import GP
 from .metrics import correlation, kendall_tau, rmse, spearman_rho
 from .mlp import MLP
 from .rbf import RBF
+from .registry import (
+    SurrogateSpec,
+    describe_fitted,
+    get_surrogate,
+    make_surrogate,
+    register_surrogate,
+    spec_of,
+    surrogate_names,
+)
 from .switching import AdaptiveSwitching
 
-__all__ = ["RBF", "GP", "CART", "MLP", "AdaptiveSwitching", "make_surrogate", "SURROGATES", "surrogate_names", "rmse",
-           "spearman_rho", "kendall_tau", "correlation"]
+#: name or alias -> estimator class of the built-in surrogates (kept for compatibility; prefer ``get_surrogate``)
+SURROGATES = {name: get_surrogate(name).factory for name in surrogate_names()}
+
+__all__ = [
+    "CART",
+    "GP",
+    "MLP",
+    "RBF",
+    "SURROGATES",
+    "AdaptiveSwitching",
+    "SurrogateSpec",
+    "correlation",
+    "describe_fitted",
+    "get_surrogate",
+    "kendall_tau",
+    "make_surrogate",
+    "register_surrogate",
+    "rmse",
+    "spearman_rho",
+    "spec_of",
+    "surrogate_names",
+]

@@ -6,12 +6,14 @@ step with the step ratio squared), clipped to the bounds.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def boxmin(fun: Callable[[np.ndarray], float], t0, lo, up) -> tuple[np.ndarray, float, int]:
+def boxmin(fun: Callable[[np.ndarray], float], t0: ArrayLike, lo: ArrayLike, up: ArrayLike
+           ) -> tuple[np.ndarray, float, int]:
     """Minimise ``fun`` over the box ``[lo, up]`` from ``t0``; return ``(t, f, n_evaluations)``."""
     t = np.atleast_1d(np.asarray(t0, dtype=float)).copy()
     lo = np.broadcast_to(np.asarray(lo, float), t.shape).copy()

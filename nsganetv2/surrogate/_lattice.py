@@ -10,6 +10,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._rbf_kernel import LATTICE_WIDTH, lattice_sum
 
@@ -27,7 +28,7 @@ def _integer_range(A: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return A.min(0), A.max(0)
 
 
-def plan_groups(card: np.ndarray, cap: int = GROUP_CAP) -> list[list[int]]:
+def plan_groups(card: ArrayLike, cap: int = GROUP_CAP) -> list[list[int]]:
     """Cut the features, in order, into runs whose joint number of values stays within ``cap``."""
     groups: list[list[int]] = []
     size = cap + 1
@@ -44,7 +45,7 @@ def plan_groups(card: np.ndarray, cap: int = GROUP_CAP) -> list[list[int]]:
 class GaussLattice:
     """Fixed centres ``C`` (n, d, raw integers), per-feature length ``h`` (d,), weights ``w`` (n,), ``theta``."""
 
-    def __init__(self, centers: np.ndarray, h: np.ndarray, weights: np.ndarray, theta: float):
+    def __init__(self, centers: ArrayLike, h: ArrayLike, weights: ArrayLike, theta: float) -> None:
         C = np.ascontiguousarray(centers, dtype=np.float64)
         self.rng = _integer_range(C) if C.size else None  # per-feature (min, max), or None off the lattice
         self.centers = C
@@ -120,7 +121,7 @@ class GaussLattice:
                 list(pool.map(block, starts))
         return ok.view(bool)
 
-    def __call__(self, Q: np.ndarray, out: np.ndarray, n_jobs: int = 1) -> np.ndarray | None:
+    def __call__(self, Q: ArrayLike, out: np.ndarray, n_jobs: int = 1) -> np.ndarray | None:
         """Write the sums into ``out``; return the mask of rows placed on the lattice, or ``None`` for none.
 
         The table spans the centres' values; rows with other integer values get a second pass on a table that

@@ -2,14 +2,17 @@
 
 Each block of queries takes one BLAS product ``Q_b @ C.T``; the compiled kernel turns it into squared
 distances, applies ``phi`` and sums against the weights in one pass. When the centres and the queries are
-small integers (genomes), the product is computed in float32, which is exact for them and twice as fast.
+small integers (genomes), the product is computed in float32, which is exact for them and cheaper.
 Blocks are shared among threads (the kernel releases the GIL; BLAS is held to one thread meanwhile).
 """
 from __future__ import annotations
 
+import contextlib
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.spatial.distance import cdist
 from threadpoolctl import ThreadpoolController
 
@@ -20,7 +23,7 @@ _F32_EXACT = float(2**24)
 _CONTROLLER = None
 
 
-def blas_single_thread():
+def blas_single_thread() -> contextlib.AbstractContextManager[Any]:
     """Context holding BLAS to one thread (the controller is built once: building it scans the libraries)."""
     global _CONTROLLER
     if _CONTROLLER is None:
@@ -40,7 +43,7 @@ def integral_max(A: np.ndarray) -> float | None:
 class RadialEvaluator:
     """Fixed centres ``C`` (n, d) and weights ``w`` (n,); evaluates the weighted radial sum at queries."""
 
-    def __init__(self, centers: np.ndarray, weights: np.ndarray, kind: str, param: float = 0.0):
+    def __init__(self, centers: ArrayLike, weights: ArrayLike, kind: str, param: float = 0.0) -> None:
         self.centers = np.ascontiguousarray(centers, dtype=np.float64)
         self.weights = np.ascontiguousarray(weights, dtype=np.float64)
         self.kind = kind
@@ -55,7 +58,7 @@ class RadialEvaluator:
         G = Q.astype(np.float32) @ self.ct32 if use32 else Q @ self.ct64
         radial_sum(G, qn, self.sqnorm, self.weights, out, KINDS[self.kind], self.param)
 
-    def __call__(self, Q: np.ndarray, n_jobs: int = 1, block: int | None = None) -> np.ndarray:
+    def __call__(self, Q: ArrayLike, n_jobs: int = 1, block: int | None = None) -> np.ndarray:
         Q = np.ascontiguousarray(Q, dtype=np.float64)
         if block is None:  # about a million products per block: small enough for cache, large enough to amortise
             block = int(np.clip(2**20 // max(1, self.centers.shape[0]), 64, 8192))
@@ -75,7 +78,8 @@ class RadialEvaluator:
         return out
 
 
-def radial_reference(Q: np.ndarray, centers: np.ndarray, weights: np.ndarray, kind: str, param: float = 0.0):
+def radial_reference(Q: ArrayLike, centers: ArrayLike, weights: ArrayLike, kind: str,
+                     param: float = 0.0) -> np.ndarray:
     """Plain numpy/scipy evaluation of the same sum (the compiled path's reference twin, for tests)."""
     d2 = cdist(np.asarray(Q, float), np.asarray(centers, float), "sqeuclidean")
     if kind == "cubic":

@@ -4,16 +4,18 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.tree import DecisionTreeRegressor
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import SurrogateMixin
 from ._tree_kernel import NODE_DTYPE, ensemble_sum, flatten_tree
-from ._validation import check_query, check_training_data, resolve_n_jobs
+from ._validation import resolve_n_jobs
 
 
-def flatten(tree: DecisionTreeRegressor, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def flatten(tree: DecisionTreeRegressor, features: ArrayLike) -> tuple[np.ndarray, np.ndarray, int]:
     """A fitted scikit-learn tree as ``(nodes, values, depth)``; node features are mapped through ``features``."""
     t = tree.tree_
     n = t.node_count
@@ -29,7 +31,7 @@ def flatten(tree: DecisionTreeRegressor, features: np.ndarray) -> tuple[np.ndarr
 
 
 def ensemble_reference(nodes: np.ndarray, values: np.ndarray, roots: np.ndarray, depths: np.ndarray,
-                       X: np.ndarray) -> np.ndarray:
+                       X: ArrayLike) -> np.ndarray:
     """Plain numpy traversal of the flattened ensemble (the compiled path's reference twin); returns the sum."""
     X32 = np.asarray(X, dtype=np.float32)
     rows = np.arange(X32.shape[0])
@@ -43,7 +45,7 @@ def ensemble_reference(nodes: np.ndarray, values: np.ndarray, roots: np.ndarray,
     return total
 
 
-class CART(RegressorMixin, BaseEstimator):
+class CART(SurrogateMixin, RegressorMixin, BaseEstimator):
     """Mean of ``n_trees`` unpruned ``DecisionTreeRegressor``s, each on a random subset of the features.
 
     As in the original (after E2EPP): for every tree the rows are shuffled (no bootstrap; all rows are used)
@@ -53,8 +55,11 @@ class CART(RegressorMixin, BaseEstimator):
     ``store_estimators=True`` (they take about 4x the memory of the flat form).
     """
 
+    label = "carts"
+
     def __init__(self, n_trees: int = 5000, max_depth: int | None = None, min_samples_leaf: int = 1,
-                 n_jobs: int | None = -1, store_estimators: bool = False, random_state=None):
+                 n_jobs: int | None = -1, store_estimators: bool = False,
+                 random_state: int | np.random.RandomState | None = None) -> None:
         self.n_trees = n_trees
         self.max_depth = max_depth
         self.min_samples_leaf = min_samples_leaf
@@ -62,11 +67,11 @@ class CART(RegressorMixin, BaseEstimator):
         self.store_estimators = store_estimators
         self.random_state = random_state
 
-    def fit(self, X, y) -> CART:
+    def fit(self, X: ArrayLike, y: ArrayLike) -> CART:
         """Fit the trees (shuffled rows, random feature subsets) and flatten them."""
         if int(self.n_trees) < 1:
             raise ValueError(f"n_trees must be >= 1, got {self.n_trees}")
-        X, y = check_training_data(X, y, 2, "CART")
+        X, y = self._validate_fit(X, y)
         n, d = X.shape
         rng = check_random_state(self.random_state)
         plan = []
@@ -103,13 +108,12 @@ class CART(RegressorMixin, BaseEstimator):
         self.depths_ = np.array([g[2] for g in grown], dtype=np.int32)
         self.feature_subsets_ = [p[1] for p in plan]
         self.estimators_ = [g[3] for g in grown] if self.store_estimators else None
-        self.n_features_in_ = d
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Mean prediction of all trees, shape (n,)."""
         check_is_fitted(self, "nodes_")
-        X32 = np.ascontiguousarray(check_query(X, self.n_features_in_), dtype=np.float32)
+        X32 = np.ascontiguousarray(self._validate_query(X), dtype=np.float32)
         m = X32.shape[0]
         out = np.zeros(m)
         n_jobs = min(resolve_n_jobs(self.n_jobs), max(1, m // 256))
@@ -126,8 +130,8 @@ class CART(RegressorMixin, BaseEstimator):
             run(0)
         return out / self.roots_.shape[0]
 
-    def predict_reference(self, X) -> np.ndarray:
+    def predict_reference(self, X: ArrayLike) -> np.ndarray:
         """The same flattened ensemble evaluated with plain numpy (reference twin of ``predict``)."""
         check_is_fitted(self, "nodes_")
-        X = check_query(X, self.n_features_in_)
+        X = self._validate_query(X)
         return ensemble_reference(self.nodes_, self.values_, self.roots_, self.depths_, X) / self.roots_.shape[0]

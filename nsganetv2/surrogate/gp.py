@@ -5,15 +5,17 @@ import logging
 
 import numpy as np
 import scipy.linalg as sla
+from numpy.typing import ArrayLike
 from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import SurrogateMixin
 from ._boxmin import boxmin
 from ._lattice import GaussLattice
 from ._radial import RadialEvaluator, radial_reference
-from ._validation import blas_threads, check_query, check_training_data, resolve_n_jobs
+from ._validation import blas_threads, resolve_n_jobs
 
 log = logging.getLogger(__name__)
 _EPS = np.finfo(float).eps
@@ -63,7 +65,7 @@ def _likelihood(D2: np.ndarray, F: np.ndarray, y: np.ndarray, theta: float, mu: 
     return obj, (beta, gamma, sigma2)
 
 
-class GP(RegressorMixin, BaseEstimator):
+class GP(SurrogateMixin, RegressorMixin, BaseEstimator):
     """Kriging surrogate as in pydacefit ``DACE(regr_linear, corr_gauss, theta=1, thetaL=1e-5, thetaU=100)``.
 
     ``X`` and ``y`` are standardised (ddof 1; a constant column gets scale 1 instead of a division by zero).
@@ -81,9 +83,11 @@ class GP(RegressorMixin, BaseEstimator):
     (``_lattice.py``), otherwise distances come from a blocked BLAS product (``_radial.py``).
     """
 
-    def __init__(self, regr: str = "linear", theta0: float = 1.0, theta_bounds: tuple = (1e-5, 100.0),
+    label = "gp"
+
+    def __init__(self, regr: str = "linear", theta0: float = 1.0, theta_bounds: tuple[float, float] = (1e-5, 100.0),
                  optimizer: str | None = "boxmin", hyper_subsample: int | None = 2000, n_jobs: int | None = -1,
-                 random_state=None):
+                 random_state: int | np.random.RandomState | None = None) -> None:
         self.regr = regr
         self.theta0 = theta0
         self.theta_bounds = theta_bounds
@@ -104,6 +108,13 @@ class GP(RegressorMixin, BaseEstimator):
             raise ValueError(f"hyper_subsample must be None or >= 3, got {self.hyper_subsample}")
         return lo, up
 
+    def min_samples(self, n_features: int) -> int:
+        """``d + 2`` with a linear mean (its ``d + 1`` coefficients and a residual), else 3."""
+        return int(n_features) + 2 if self.regr == "linear" else 3
+
+    def _describe_model(self) -> str:
+        return f"GP with {self.regr} mean"
+
     def _fit_theta(self, Xs: np.ndarray, F: np.ndarray, ys: np.ndarray, lo: float, up: float) -> float:
         """Maximum-likelihood theta on (a subsample of) the standardised data."""
         D2 = _sq_dists(Xs)
@@ -122,15 +133,14 @@ class GP(RegressorMixin, BaseEstimator):
             return float(np.exp(res.x)) if objective(np.exp(res.x)) <= objective(theta0) else theta0
         return theta0
 
-    def fit(self, X, y) -> GP:
+    def fit(self, X: ArrayLike, y: ArrayLike) -> GP:
         """Standardise, fit theta by maximum likelihood, then solve the Kriging system on all samples."""
-        with blas_threads(np.shape(X)[0] if np.ndim(X) == 2 else 0):
-            return self._fit(X, y)
-
-    def _fit(self, X, y) -> GP:
         lo, up = self._check_params()
-        d = np.shape(X)[1] if np.ndim(X) == 2 else 0
-        X, y = check_training_data(X, y, (d + 2) if self.regr == "linear" else 3, f"GP with {self.regr} mean")
+        X, y = self._validate_fit(X, y)
+        with blas_threads(X.shape[0]):
+            return self._fit(X, y, lo, up)
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, lo: float, up: float) -> GP:
         n = X.shape[0]
         self.x_mean_ = X.mean(0)
         sx = X.std(0, ddof=1)
@@ -168,7 +178,6 @@ class GP(RegressorMixin, BaseEstimator):
         self.likelihood_objective_ = obj
         self.beta_, self.gamma_, self.sigma2_ = model
         self.centers_ = Xs
-        self.n_features_in_ = X.shape[1]
         self._evaluator = RadialEvaluator(Xs, self.gamma_, "gauss", theta)
         self._lattice = GaussLattice(X, self.x_scale_, self.gamma_, theta)
         return self
@@ -182,7 +191,7 @@ class GP(RegressorMixin, BaseEstimator):
         beta = self._beta()
         return beta[0] + Qs @ beta[1:] if self.regr == "linear" else np.full(Qs.shape[0], beta[0])
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted targets, shape (n,).
 
         The mean is evaluated on the raw inputs (the standardisation folded into its coefficients); the
@@ -190,7 +199,7 @@ class GP(RegressorMixin, BaseEstimator):
         radial kernel on standardised inputs for any other row.
         """
         check_is_fitted(self, "gamma_")
-        Q = check_query(X, self.n_features_in_)
+        Q = self._validate_query(X)
         n_jobs = resolve_n_jobs(self.n_jobs)
         beta = self._beta()
         if self.regr == "linear":
@@ -211,9 +220,9 @@ class GP(RegressorMixin, BaseEstimator):
         s += self.y_mean_
         return s
 
-    def predict_reference(self, X) -> np.ndarray:
+    def predict_reference(self, X: ArrayLike) -> np.ndarray:
         """The same model evaluated with plain numpy/scipy (reference twin of ``predict``)."""
         check_is_fitted(self, "gamma_")
-        Qs = (check_query(X, self.n_features_in_) - self.x_mean_) / self.x_scale_
+        Qs = (self._validate_query(X) - self.x_mean_) / self.x_scale_
         s = self._mean(Qs) + radial_reference(Qs, self.centers_, self.gamma_, "gauss", self.theta_)
         return self.y_mean_ + self.y_scale_ * s

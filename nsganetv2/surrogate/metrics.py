@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._rank_kernel import kendall_discordant
 
 
-def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+def _pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(y_true, dtype=np.float64).reshape(-1)
     b = np.asarray(y_pred, dtype=np.float64).reshape(-1)  # flatten first: (N, 1) vs (N,) must not broadcast
     if a.shape[0] != b.shape[0]:
@@ -18,7 +19,7 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def rmse(y_true, y_pred) -> float:
+def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Root mean squared error."""
     a, b = _pair(y_true, y_pred)
     return float(np.sqrt(np.mean((a - b) ** 2)))
@@ -37,7 +38,7 @@ def _average_ranks(a: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def spearman_rho(y_true, y_pred) -> float:
+def spearman_rho(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Spearman's rank correlation (average ranks for ties); NaN when either input is constant."""
     a, b = _pair(y_true, y_pred)
     ra, rb = _average_ranks(a), _average_ranks(b)
@@ -56,7 +57,7 @@ def _tie_pairs(ranks: np.ndarray) -> int:
     return int((cnt * (cnt - 1) // 2).sum())
 
 
-def kendall_tau(y_true, y_pred) -> float:
+def kendall_tau(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Kendall's tau-b in O(n log n) (Knight's algorithm); NaN when either input is constant."""
     x, y = _pair(y_true, y_pred)
     n = x.shape[0]
@@ -78,6 +79,6 @@ def kendall_tau(y_true, y_pred) -> float:
     return float(con_minus_dis / np.sqrt(float(tot - xtie)) / np.sqrt(float(tot - ytie)))
 
 
-def correlation(y_true, y_pred) -> dict:
+def correlation(y_true: ArrayLike, y_pred: ArrayLike) -> dict[str, float]:
     """``{"rmse", "rho", "tau"}`` of predictions against targets (the original's ``get_correlation``)."""
     return {"rmse": rmse(y_true, y_pred), "rho": spearman_rho(y_true, y_pred), "tau": kendall_tau(y_true, y_pred)}

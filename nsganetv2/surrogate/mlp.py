@@ -1,37 +1,19 @@
 """Multi-layer perceptron surrogate (the original's ``mlp``): torch, full-batch Adam, best-validation copy."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._validation import check_query, check_training_data
+from ._base import SurrogateMixin
 
 
-def _build(n_feature: int, n_hidden: int, n_layers: int, dropout: float):
-    import torch.nn as nn
-
-    class Net(nn.Module):
-        """Linear(d, h) + ReLU -> n_layers x [Linear(h, h) + ReLU] -> Dropout -> Linear(h, 1)."""
-
-        def __init__(self):
-            super().__init__()
-            self.stem = nn.Sequential(nn.Linear(n_feature, n_hidden), nn.ReLU())
-            layers = []
-            for _ in range(n_layers):
-                layers += [nn.Linear(n_hidden, n_hidden), nn.ReLU()]
-            self.hidden = nn.Sequential(*layers)
-            self.drop = nn.Dropout(p=dropout)
-            self.regressor = nn.Linear(n_hidden, 1)
-
-        def forward(self, x):
-            return self.regressor(self.drop(self.hidden(self.stem(x))))
-
-    return Net()
-
-
-class MLP(RegressorMixin, BaseEstimator):
+class MLP(SurrogateMixin, RegressorMixin, BaseEstimator):
     """46 -> 300 -> 300 -> 300 -> dropout 0.2 -> 1, trained as in the original.
 
     Adam (lr 8e-4), SmoothL1 loss, cosine schedule over ``n_epochs`` (2000) full-batch epochs on a random
@@ -39,12 +21,15 @@ class MLP(RegressorMixin, BaseEstimator):
     initialisation. Seeded through ``random_state`` without touching torch's global generator. Runs on CPU
     unless ``device`` says otherwise, with ``n_threads`` torch threads during fit/predict (1 by default: these
     small full-batch steps gain little from threads and suffer badly from oversubscription; ``None`` keeps
-    torch's setting). Not in the adaptive-switching pool by default (as in the original).
+    torch's setting). Not in the adaptive-switching pool by default (as in the original). torch is imported
+    on first fit, not with the package.
     """
+
+    label = "mlp"
 
     def __init__(self, n_hidden: int = 300, n_layers: int = 2, dropout: float = 0.2, lr: float = 8e-4,
                  n_epochs: int = 2000, val_fraction: float = 0.2, device: str = "cpu", n_threads: int | None = 1,
-                 random_state=None):
+                 random_state: int | np.random.RandomState | None = None) -> None:
         self.n_hidden = n_hidden
         self.n_layers = n_layers
         self.dropout = dropout
@@ -55,35 +40,39 @@ class MLP(RegressorMixin, BaseEstimator):
         self.n_threads = n_threads
         self.random_state = random_state
 
-    def _threads(self):
+    def min_samples(self, n_features: int) -> int:
+        """5, whatever the number of features (a train/validation split needs a few)."""
+        return 5
+
+    @contextlib.contextmanager
+    def _threads(self) -> Iterator[None]:
         import torch
 
-        class _Threads:
-            def __enter__(inner):
-                inner.old = torch.get_num_threads()
-                if self.n_threads is not None:
-                    torch.set_num_threads(int(self.n_threads))
+        old = torch.get_num_threads()
+        if self.n_threads is not None:
+            torch.set_num_threads(int(self.n_threads))
+        try:
+            yield
+        finally:
+            torch.set_num_threads(old)
 
-            def __exit__(inner, *exc):
-                torch.set_num_threads(inner.old)
-
-        return _Threads()
-
-    def fit(self, X, y) -> "MLP":
+    def fit(self, X: ArrayLike, y: ArrayLike) -> MLP:
         """Train on a random split, keep the best network on the validation part."""
         if self.n_threads is not None and int(self.n_threads) < 1:
             raise ValueError(f"n_threads must be None or >= 1, got {self.n_threads}")
         with self._threads():
             return self._fit(X, y)
 
-    def _fit(self, X, y) -> "MLP":
+    def _fit(self, X: ArrayLike, y: ArrayLike) -> MLP:
         import torch
+
+        from ._mlp_net import MLPNet
 
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if int(self.n_epochs) < 1:
             raise ValueError(f"n_epochs must be >= 1, got {self.n_epochs}")
-        X, y = check_training_data(X, y, 5, "MLP")
+        X, y = self._validate_fit(X, y)
         n = X.shape[0]
         n_trn = int(n * (1.0 - self.val_fraction))
         if n_trn < 1 or n_trn >= n:
@@ -94,9 +83,9 @@ class MLP(RegressorMixin, BaseEstimator):
             torch.manual_seed(seed)
             perm = torch.randperm(n)
             trn, vld = perm[:n_trn], perm[n_trn:]
-            inputs = torch.from_numpy(X).float().to(device)
-            target = torch.from_numpy(y).float().reshape(-1, 1).to(device)
-            net = _build(X.shape[1], self.n_hidden, self.n_layers, self.dropout).to(device)
+            inputs = torch.from_numpy(X.astype(np.float32)).to(device)
+            target = torch.from_numpy(y.astype(np.float32)).reshape(-1, 1).to(device)
+            net = MLPNet(X.shape[1], self.n_hidden, self.n_layers, self.dropout).to(device)
             opt = torch.optim.Adam(net.parameters(), lr=self.lr)
             crit = torch.nn.SmoothL1Loss()
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, int(self.n_epochs), eta_min=0)
@@ -119,14 +108,13 @@ class MLP(RegressorMixin, BaseEstimator):
                 net.load_state_dict(best_state)
         self.net_ = net.to("cpu").eval()
         self.best_val_loss_ = best
-        self.n_features_in_ = X.shape[1]
         return self
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted targets, shape (n,)."""
         import torch
 
         check_is_fitted(self, "net_")
-        X = check_query(X, self.n_features_in_)
+        X = self._validate_query(X)
         with torch.no_grad(), self._threads():
-            return self.net_(torch.from_numpy(X).float()).numpy().astype(np.float64).reshape(-1)
+            return self.net_(torch.from_numpy(X.astype(np.float32))).numpy().astype(np.float64).reshape(-1)

@@ -5,11 +5,13 @@ import logging
 
 import numpy as np
 import scipy.linalg as sla
+from numpy.typing import ArrayLike
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import SurrogateMixin
 from ._radial import RadialEvaluator, radial_reference
-from ._validation import blas_threads, check_query, check_training_data, resolve_n_jobs
+from ._validation import blas_threads, resolve_n_jobs
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ def _phi_inplace(D2: np.ndarray, kernel: str) -> np.ndarray:
     return D2
 
 
-class RBF(RegressorMixin, BaseEstimator):
+class RBF(SurrogateMixin, RegressorMixin, BaseEstimator):
     """Interpolating RBF surrogate ``s(x) = sum_i lambda_i phi(|x - x_i|) + p(x)``.
 
     Parameters follow pySOT 0.2.3 as used by NSGANetV2: ``kernel`` ``"cubic"`` (phi = r^3) or ``"tps"``
@@ -55,8 +57,10 @@ class RBF(RegressorMixin, BaseEstimator):
     Inputs are not scaled. Prediction runs in a compiled kernel (``n_jobs`` threads).
     """
 
+    label = "rbf"
+
     def __init__(self, kernel: str = "cubic", tail: str = "linear", eta: float = 1e-6,
-                 n_jobs: int | None = -1, random_state=None):
+                 n_jobs: int | None = -1, random_state: int | np.random.RandomState | None = None) -> None:
         self.kernel = kernel
         self.tail = tail
         self.eta = eta
@@ -71,16 +75,21 @@ class RBF(RegressorMixin, BaseEstimator):
         if not self.eta >= 0:
             raise ValueError(f"eta must be >= 0, got {self.eta}")
 
-    def fit(self, X, y) -> RBF:
+    def min_samples(self, n_features: int) -> int:
+        """``d + 1`` with a linear tail (one per tail coefficient), else 2."""
+        return int(n_features) + 1 if self.tail == "linear" else 2
+
+    def _describe_model(self) -> str:
+        return f"RBF with a {self.tail} tail"
+
+    def fit(self, X: ArrayLike, y: ArrayLike) -> RBF:
         """Solve the interpolation system on all of ``(X, y)``."""
-        with blas_threads(np.shape(X)[0] if np.ndim(X) == 2 else 0):
+        self._check_params()
+        X, y = self._validate_fit(X, y)
+        with blas_threads(X.shape[0]):
             return self._fit(X, y)
 
-    def _fit(self, X, y) -> RBF:
-        self._check_params()
-        d = np.shape(X)[1] if np.ndim(X) == 2 else 0
-        min_n = d + 1 if self.tail == "linear" else 2
-        X, y = check_training_data(X, y, min_n, f"RBF with a {self.tail} tail")
+    def _fit(self, X: np.ndarray, y: np.ndarray) -> RBF:
         n = X.shape[0]
         P = _tail_matrix(X, self.tail)
         # keep a linearly independent set of tail columns (pivoted QR, cheap: n x (d+1))
@@ -130,7 +139,6 @@ class RBF(RegressorMixin, BaseEstimator):
         tail_coef = np.zeros(X.shape[1] + 1 if self.tail == "linear" else 1)
         tail_coef[cols] = sol[n:]
         self.tail_coef_ = tail_coef
-        self.n_features_in_ = X.shape[1]
         self._evaluator = RadialEvaluator(X, self.coef_, self.kernel)
         return self
 
@@ -140,15 +148,15 @@ class RBF(RegressorMixin, BaseEstimator):
             t += X @ self.tail_coef_[1:]
         return t
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Predicted targets, shape (n,)."""
         check_is_fitted(self, "coef_")
-        X = check_query(X, self.n_features_in_)
+        X = self._validate_query(X)
         return self._evaluator(X, n_jobs=resolve_n_jobs(self.n_jobs)) + self._tail(X)
 
-    def predict_reference(self, X) -> np.ndarray:
+    def predict_reference(self, X: ArrayLike) -> np.ndarray:
         """The same model evaluated with plain numpy/scipy (reference twin of ``predict``)."""
         check_is_fitted(self, "coef_")
-        X = check_query(X, self.n_features_in_)
+        X = self._validate_query(X)
         return radial_reference(X, self.centers_, self.coef_, self.kernel) + self._tail(X)
 
