@@ -29,7 +29,7 @@ from nsganetv2.search.archive import Archive
 from nsganetv2.search.folder import ARCHIVE_FILE, STATE_FILE, RunFolder, read_state
 from nsganetv2.search.problem import EvalResult, SearchProblem, check_problem
 from nsganetv2.search.proposal import initial_design, propose
-from nsganetv2.surrogate import make_surrogate
+from nsganetv2.surrogate import get_surrogate, make_surrogate
 from nsganetv2.surrogate.metrics import correlation
 
 log = logging.getLogger(__name__)
@@ -367,16 +367,16 @@ class MSuNAS:
             self.folder.write_state(self._state)
 
     def _check_budget(self) -> None:
-        """Refuse, before anything is evaluated, a DOE too small for a surrogate with a linear term (RBF, GP)."""
-        if self.iterations == 0 or not isinstance(self.predictor, str) or self.predictor not in ("rbf", "gp"):
+        """Refuse, before anything is evaluated, a DOE smaller than the surrogate needs to be fitted."""
+        if self.iterations == 0 or not isinstance(self.predictor, str):
             return
-        if self.predictor_kwargs.get("tail", "linear") != "linear" or self.predictor_kwargs.get("regr", "linear") != "linear":
-            return
+        spec = get_surrogate(self.predictor)
         n_features = self.problem.features(self.problem.initial_design(2, np.random.default_rng(0))).shape[1]
-        if self.n_doe <= n_features:
-            raise ValueError(f"predictor {self.predictor!r} has a linear term and needs more than {n_features} "
-                             f"archive entries (one per feature), but n_doe is {self.n_doe}: raise --n_doe above "
-                             f"{n_features} or use --predictor carts")
+        need = spec.min_samples(n_features, self.predictor_kwargs)
+        if self.n_doe < need:
+            raise ValueError(f"predictor {self.predictor!r} needs at least {need} archive entries for {n_features} "
+                             f"features, but n_doe is {self.n_doe}: raise --n_doe above {need - 1} or use "
+                             "--predictor carts")
 
     # ------------------------------------------------------------------ iterations
     def _candidates(self, k: int) -> tuple:
@@ -409,7 +409,7 @@ class MSuNAS:
         label = self.predictor if isinstance(self.predictor, str) else ""
         return propose(self.problem, Xa, Fa, self.archive.keys(), self.n_iter, self._make_model, seeds,
                        self.pop_size, self.n_gen, self.subset_pop, self.subset_gen, self.max_train, label,
-                       seed_torch=self.predictor in ("mlp", "as"))
+                       seed_torch=isinstance(self.predictor, str) and get_surrogate(self.predictor).uses_torch)
 
     def _make_model(self, random_state: int) -> Any:
         p = self.predictor

@@ -26,6 +26,7 @@ from nsganetv2.moo.pymoo_plugins import RankAndCrowdingSurvival
 from nsganetv2.moo.sorting import non_dominated_sort
 from nsganetv2.search.problem import SearchProblem
 from nsganetv2.search.subset import subset_selection
+from nsganetv2.surrogate import describe_fitted
 
 __all__ = ["Proposal", "SurrogateProblem", "initial_design", "propose", "training_set", "unique_new"]
 
@@ -137,13 +138,6 @@ def training_set(F: np.ndarray, max_train: int | None) -> np.ndarray:
     return np.sort(order[:max_train])
 
 
-def describe_model(model: Any, label: str) -> dict:
-    """``{"model", "name", "winner"}`` of a fitted surrogate (``label``: what the user asked for)."""
-    name = str(getattr(model, "name", label))
-    winner = getattr(model, "winner_", None) or name
-    return {"model": label, "name": name, "winner": str(winner)}
-
-
 def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, n_iter: int,
             make_model: Callable[[int], Any], seeds: dict[str, int], pop_size: int = 40, n_gen: int = 20,
             subset_pop: int = 100, subset_gen: int = 60, max_train: int | None = 1000, model_label: str = "",
@@ -166,7 +160,8 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
         m = make_model(seeds["torch"])
         m.fit(feats, Fa[idx, j])
         models.append(m)
-    surrogate = {**describe_model(models[0], model_label or type(models[0]).__name__), "n_train": int(len(idx))}
+    surrogate = {"model": model_label or type(models[0]).__name__, **describe_fitted(models[0]),
+                 "n_train": int(len(idx))}
 
     # NSGA-II on the surrogate, seeded with the archive's front (padded from later fronts up to pop_size)
     ranks = non_dominated_sort(Fa)
