@@ -23,7 +23,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 import torch
 import torch.nn as nn
 
-from nsganetv2.supernet._ops import conv_out_size, middle_channels, se_channels
+from nsganetv2.supernet.shapes import conv_out_size, middle_channels, se_channels
 from nsganetv2.space.arch import Arch
 from nsganetv2.supernet.ofa_mbv3 import SE_STAGES, STRIDE_STAGES, stage_widths
 

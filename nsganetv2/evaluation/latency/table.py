@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
 import yaml
 
 from ...atomic import atomic_write
-from ...supernet._ops import middle_channels
+from ...supernet.shapes import middle_channels
 from ...space.arch import Arch
 from ...supernet.ofa_mbv3 import ACT_STAGES, SE_STAGES, STRIDE_STAGES, stage_widths
 
