@@ -324,18 +324,19 @@ def build_latency_table(settings: LatencyTableSettings, save: str | os.PathLike)
                      progress=s.progress)
 
 
-def predict_latency(lut: str | os.PathLike, config: Any, resolution: int | None = None, width_mult: float = 1.0,
-                    n_classes: int = 1000) -> float:
-    """Latency (ms) of an architecture (a ``net.subnet`` path, a dict or an ``Arch``) from a table."""
+def predict_latency(lut: str | os.PathLike, config: Any, resolution: int | None = None,
+                    width_mult: float | None = None, n_classes: int = 1000) -> float:
+    """Latency (ms) of an architecture (a ``net.subnet`` path, a dict or an ``Arch``) from a table; the width is the
+    architecture's own (``"w"`` in NAT's files) unless ``width_mult`` is given (a contradiction is an error)."""
     from nsganetv2.evaluation.latency import LatencyTable
     from nsganetv2.space import Arch, OFAMobileNetV3Space
 
     arch = Arch.load(config) if isinstance(config, (str, os.PathLike)) else Arch.from_config(config)
-    arch = arch.with_resolution(resolution) if resolution else arch
+    arch = Arch.from_config(arch, resolution=resolution, width=width_mult)
     if arch.r is None:
         raise ValueError(f"{config} has no resolution 'r'; pass --resolution")
     cfg = OFAMobileNetV3Space(resolutions=[arch.r]).validate_config(arch.to_config())
-    return LatencyTable.load(lut).predict(cfg, width_mult=width_mult, n_classes=n_classes)
+    return LatencyTable.load(lut).predict(cfg, width_mult=arch.width, n_classes=n_classes)
 
 
 def measure_latency(config: str | os.PathLike, weights: str | os.PathLike | None = None, img_size: int | None = None,

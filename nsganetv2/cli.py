@@ -311,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--lut", required=True)
     q.add_argument("--subnet", required=True, help="net.subnet JSON {ks, e, d, r}")
     q.add_argument("--resolution", type=int, default=None)
-    q.add_argument("--width_mult", type=float, default=1.0)
+    q.add_argument("--width_mult", type=float, default=None, help="default: the subnet's own w (1.0 when absent)")
     q.add_argument("--n_classes", type=int, default=1000)
     q.set_defaults(func=cmd_latency_predict)
     m = lsub.add_parser("measure", help="ONNX Runtime latency of a net.config", formatter_class=fmt)

@@ -14,7 +14,7 @@ from nsganetv2.evaluation.complexity import (
 )
 from nsganetv2.space import OFAMobileNetV3Space
 from nsganetv2.supernet import OFAMobileNetV3Supernet
-from nsganetv2.supernet.testing import build_ofa
+from ofa_oracle import build_ofa
 
 SPACE = OFAMobileNetV3Space(resolutions=range(32, 65, 4))
 

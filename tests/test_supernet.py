@@ -18,7 +18,7 @@ from nsganetv2.supernet import (
     save_net_config,
     save_supernet,
 )
-from nsganetv2.supernet.testing import build_ofa, randomize_and_calibrate
+from ofa_oracle import build_ofa, randomize_and_calibrate
 
 TOL = 1e-5
 SPACE = OFAMobileNetV3Space(resolutions=range(32, 65, 4))

@@ -125,7 +125,7 @@ def maybe_compile(model: nn.Module, enabled: bool, dynamic: bool = False, reset:
     ``torch.compile`` compiles lazily, at the first call, so the fallback lives in that call (see
     :class:`CompiledWithFallback`); the returned module trains, evaluates and saves like ``model``. Shapes are
     static by default: dynamo's automatic dynamic shapes turn the second input shape into a symbolic-shape
-    recompile that did not finish within 10 minutes on CPU for a small MobileNetV3 (a static compile takes 7-15 s).
+    recompile that can take far longer than a static compile on CPU (the README's evaluation section says how long).
 
     ``reset=True`` first drops every graph compiled earlier in this process (``torch.compiler.reset()``). Use it
     when compiling one short-lived model after another, as the search's evaluator does: the models share their

@@ -105,7 +105,7 @@ class SubnetEvaluator:
 
 def finetune(net: nn.Module, loader, epochs: int, lr: float, device: torch.device,
              amp_dtype: torch.dtype | None = None, weight_decay: float = 4e-5, seed: int = 0) -> None:
-    """The original's per-subnet fine-tune ("weight-level surrogate", spec 5.4): SGD with Nesterov momentum 0.9,
+    """The original's per-subnet fine-tune (its "weight-level surrogate"): SGD with Nesterov momentum 0.9,
     cosine learning rate per iteration, no warm-up; the subnet is trained alone and the supernet is untouched."""
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=weight_decay)
     total = max(1, epochs * len(loader))

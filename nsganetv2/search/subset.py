@@ -1,4 +1,4 @@
-"""Subset selection: pick K candidates that fill the gaps of the archive front evenly (MSuNAS, spec 3.4).
+"""Subset selection: pick K candidates that fill the gaps of the archive front evenly (MSuNAS).
 
 The original runs a pymoo GA (pop 100, 60 generations) on boolean masks, minimising the standard deviation of
 the gaps between the sorted complexity values of the archive front plus the chosen candidates. Its operators keep
@@ -51,7 +51,8 @@ def subset_selection(values: np.ndarray, front: np.ndarray, k: int, rng: np.rand
                      pop_size: int = 100, n_gen: int = 60) -> np.ndarray:
     """Indices (sorted) of ``k`` rows of ``values`` (M, d) chosen by the gap-std GA against ``front`` (P, d).
 
-    With M <= k all M indices are returned (the caller tops up, spec bug 16).
+    With M <= k all M indices are returned (the caller tops up the batch from other genomes, where the original
+    evaluated fewer than asked).
     """
     values = np.asarray(values, dtype=float)
     if values.ndim == 1:

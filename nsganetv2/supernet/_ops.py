@@ -48,7 +48,7 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: int = 1) -> 
 
     Same output and gradients as ``F.conv2d(x, weight, None, stride, k // 2, 1, C)``, computed in one of
     two ways that avoid oneDNN's slow paths for kernels as large as or larger than the map (7x7 kernels on
-    the 4x4, 2x2 and 1x1 maps that late stages see at 32-64 px are 5-10x slower forward and backward):
+    the 4x4, 2x2 and 1x1 maps that late stages see at 32-64 px):
 
     - maps of 2..16 pixels (not during ONNX export): each channel's convolution is a small dense
       ``[out_pixels x in_pixels]`` matrix gathered from its taps, applied by one ``bmm`` over channels;

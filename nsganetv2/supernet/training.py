@@ -12,8 +12,7 @@ A checkpoint (weights, optimiser, scheduler, epoch, RNG) is written atomically a
 
 Under ``torchrun`` (``env.world > 1``) every rank draws the same batches, resolutions and subnets from the same
 seeds, computes the gradients of its slice of each batch (``images[rank::world]``) and the gradients are
-averaged with one all-reduce per step, so all ranks keep identical weights; rank 0 writes the files. (On one
-2-core CPU, two 1-thread ranks are no faster than one 2-thread process: ~40 s per mnist5k epoch either way.)
+averaged with one all-reduce per step, so all ranks keep identical weights; rank 0 writes the files.
 """
 from __future__ import annotations
 

@@ -2,8 +2,8 @@
 
 The training images are the search's *search-train* part of the training split (the held-out part, the same
 deterministic ``heldout_split`` as the search, is used to pick the best epoch); the test split is only used once,
-at the end. Evaluation uses the search's eval transform (one definition for search, validation and fine-tuning,
-spec section 11 row 13).
+at the end. Evaluation uses the search's eval transform: one definition for search, validation and fine-tuning
+(the original's three scripts each had their own, so a network's accuracy changed between them).
 
 Training batches: each epoch one global permutation (seeded by ``(seed, epoch)``), cut into ``world`` equal
 shards (the tail that does not fill a batch on every rank is dropped, so all ranks take the same number of steps);

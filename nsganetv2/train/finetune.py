@@ -14,7 +14,6 @@ loadable by ``nsganetv2 validate --model net.config --pretrained net.best``), ``
 from __future__ import annotations
 
 import copy
-import io
 import logging
 import os
 import random
@@ -29,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from nsganetv2.atomic import write_json_atomic
+from nsganetv2.atomic import torch_save_atomic, write_json_atomic
 from nsganetv2.evaluation.accuracy import (
     Accuracy,
     autocast,
@@ -43,7 +42,7 @@ from .augment import upsample
 from .config import TrainConfig
 from .data import FinetuneData, build_finetune_data, item_seed
 from nsganetv2.distributed import DistEnv, average_buffers, init_distributed, state_digest
-from .logs import atomic_write_bytes, plot_curves, write_logs
+from .logs import plot_curves, write_logs
 from .model import build_student, distillation_loss, load_teacher, mixed_loss
 
 log = logging.getLogger(__name__)
@@ -72,9 +71,7 @@ def _seed_everything(seed: int, epoch: int, rank: int) -> None:
 
 
 def _save_obj(obj: Any, path: Path) -> None:
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    torch_save_atomic(obj, path)
 
 
 def _cpu_state(model: nn.Module) -> dict:

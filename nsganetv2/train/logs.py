@@ -10,12 +10,7 @@ from typing import Any
 
 from nsganetv2.atomic import atomic_write
 
-__all__ = ["atomic_write_bytes", "write_logs", "plot_curves"]
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (see :mod:`nsganetv2.atomic`)."""
-    atomic_write(path, data)
+__all__ = ["write_logs", "plot_curves"]
 
 
 def write_logs(save_dir: str | os.PathLike, history: list[dict], extra: dict[str, Any] | None = None) -> None:
@@ -29,9 +24,9 @@ def write_logs(save_dir: str | os.PathLike, history: list[dict], extra: dict[str
     w.writeheader()
     for row in history:
         w.writerow(row)
-    atomic_write_bytes(save_dir / "log.csv", buf.getvalue().encode())
+    atomic_write(save_dir / "log.csv", buf.getvalue().encode())
     obj = {"epochs": history, **(extra or {})}
-    atomic_write_bytes(save_dir / "log.json", json.dumps(obj, indent=2, default=str).encode())
+    atomic_write(save_dir / "log.json", json.dumps(obj, indent=2, default=str).encode())
 
 
 def plot_curves(save_dir: str | os.PathLike, history: list[dict]) -> Path | None:
@@ -60,5 +55,5 @@ def plot_curves(save_dir: str | os.PathLike, history: list[dict]) -> Path | None
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     path = Path(save_dir) / "curves.png"
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write(path, buf.getvalue())
     return path

@@ -1,8 +1,8 @@
 """Student, teacher and the distillation loss of fine-tuning.
 
 Student: ``net.config`` + weights (``load_network``), the head replaced only when the class count differs (or
-when forced), unlike train_cifar.py which reset it after loading (spec 11 row 13). ``--drop`` sets the head's
-dropout whether or not the head is reset (the original ignored it without ``--reset-classifier``, row 14).
+when forced), unlike train_cifar.py, which reset it after loading and so lost the trained head. ``--drop`` sets
+the head's dropout whether or not the head is reset (the original ignored it without ``--reset-classifier``).
 
 Teacher: the supernet's largest subnet, in eval mode by default (``teacher_mode="train"`` reproduces the
 original, which left it in train mode as OFA does).

@@ -11,9 +11,7 @@ Size: per width, the distinct keys are the first block and, per stage, 9 (k x e)
 layers 1..3 at each distinct feature size, plus the fixed parts (first_conv per resolution, final_expand_layer
 per final feature size, feature_mix_layer, classifier). The NSGANetV2 space (r = 192..256 step 4, k 3/5/7,
 e 3/4/6, d 2/3/4) gives 867 keys at w1.0 (also 867 at w1.2); one resolution gives 95; r in {128, 144, 160}
-gives 271. Cost on an idle 2-core AMD EPYC (3 passes x 15 runs, 8 calibration subnets x 8 passes): ~0.1 s per
-key, mostly the ONNX export (95 keys in 10 s), plus 15-20 s of calibration: 271 keys took 23 s in all, 95 keys
-29 s (larger subnets to calibrate), the whole NSGANetV2 space about 2 min.
+gives 271. Most of the cost per key is the ONNX export; the README's latency section has measured build times.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A table maps keys such as ``MBConv-input:56x56x24-output:28x28x40-expand:4-kernel:5-stride:2-idskip:0-se:1``,
 ``first_conv-input:224x224x3-output:112x112x16``, ``final_expand_layer-input:7x7x160-output:7x7x960``,
 ``feature_mix_layer-input:1x1x960-output:1x1x1280`` and ``classifier-input:1280-output:1000`` to
-``{mean: ms, var: ms^2}``. The latency of a subnet is the sum of its layers' means (spec section 5.5), so the
+``{mean: ms, var: ms^2}``. The latency of a subnet is the sum of its layers' means, as the original predicts it, so the
 published i7-8700K table reads and predicts exactly as in the original.
 """
 
