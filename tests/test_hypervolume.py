@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from nsganetv2.moo.hypervolume import hypervolume, hypervolume_contributions
+from nsganetv2.moo._paths import HVPath
 from nsganetv2.moo._reference_hv import hypervolume_ref
+from nsganetv2.moo.hypervolume import hypervolume, hypervolume_contributions
 
 RTOL = 1e-12
 
@@ -243,11 +244,11 @@ def test_non_finite_reference() -> None:
 
 
 # -------------------------------------------------------------------------------- forced WFG paths (M >= 5)
-@pytest.mark.parametrize("path", [1, 2])
+@pytest.mark.parametrize("path", [HVPath.WFG_MASK, HVPath.WFG_SWEEP])
 @pytest.mark.parametrize("m", [5, 6, 7])
-def test_each_limit_set_path_agrees_with_moocore(m: int, path: int) -> None:
-    """Path 1: every 4-D limit set filtered by worse-objective masks, then the 4-D kernel; path 2: every one swept
-    straight through the 3-D front (dominated and tied survivors included). The default mixes both by size."""
+def test_each_limit_set_path_agrees_with_moocore(m: int, path: HVPath) -> None:
+    """WFG_MASK: every 4-D limit set filtered by worse-objective masks, then the 4-D kernel; WFG_SWEEP: every one
+    swept straight through the 3-D front (dominated and tied survivors included). The default mixes both by size."""
     from nsganetv2.moo._hypervolume import hypervolume_kernel
 
     rng = np.random.default_rng(900 + 10 * m + path)
@@ -270,7 +271,9 @@ def test_limit_set_path_argument_is_checked() -> None:
     from nsganetv2.moo._hypervolume import hypervolume_kernel
 
     with pytest.raises(ValueError, match="_path"):
-        hypervolume_kernel(np.zeros((2, 5)), np.ones(5), _path=8)
+        hypervolume_kernel(np.zeros((2, 5)), np.ones(5), _path=len(HVPath))
+    with pytest.raises(ValueError, match="_path"):
+        hypervolume_kernel(np.zeros((2, 5)), np.ones(5), _path=-1)
 
 
 # -------------------------------------------------------------------------------- the M = 5 sweep (hv5.h)
@@ -286,7 +289,7 @@ def _m5_cases(rng: np.random.Generator, n: int, m: int = 5):
     yield G, np.full(m, 1.0)
 
 
-def _check_forced_path(F: np.ndarray, ref: np.ndarray, path: int) -> None:
+def _check_forced_path(F: np.ndarray, ref: np.ndarray, path: HVPath) -> None:
     from nsganetv2.moo._hypervolume import hypervolume_kernel
 
     keep = (F < ref).all(axis=1)
@@ -299,10 +302,10 @@ def _check_forced_path(F: np.ndarray, ref: np.ndarray, path: int) -> None:
     assert_close(hypervolume(F, ref), expected)
 
 
-@pytest.mark.parametrize("path", [6, 3])
-def test_m5_sweep_agrees_with_moocore(path: int) -> None:
-    """The d = 5 sweep at every size (the default hands 150 points and more to QHV-II) with its AVX2 scan (path 6,
-    on machines that have AVX2) and its scalar scan (path 3)."""
+@pytest.mark.parametrize("path", [HVPath.NO_QHV, HVPath.HV5_SCALAR])
+def test_m5_sweep_agrees_with_moocore(path: HVPath) -> None:
+    """The d = 5 sweep at every size (the default hands 150 points and more to QHV-II) with its AVX2 scan (NO_QHV,
+    on machines that have AVX2) and its scalar scan (HV5_SCALAR)."""
     rng = np.random.default_rng(5000 + path)
     for n in (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 150, 300):
         for F, ref in _m5_cases(rng, n):
@@ -330,11 +333,11 @@ def test_m5_sweep_larger_sets_with_ties_agree_with_moocore() -> None:
 
 
 # -------------------------------------------------------------------------------- QHV-II (hv_qhv.h, 5 <= M <= 8)
-@pytest.mark.parametrize("path", [4, 5, 7])
+@pytest.mark.parametrize("path", [HVPath.QHV, HVPath.QHV_SCALAR, HVPath.QHV_SHALLOW])
 @pytest.mark.parametrize("m", [5, 6, 7, 8])
-def test_qhv_agrees_with_moocore(m: int, path: int) -> None:
-    """QHV-II at every size: path 4 (AVX2 where the machine has it), 5 its portable path, 7 with the boxes past
-    depth 2 handed to hv5d / WFG (its guard against deep recursion). Sets of 5 or more points reach its own
+def test_qhv_agrees_with_moocore(m: int, path: HVPath) -> None:
+    """QHV-II at every size: QHV (AVX2 where the machine has it), QHV_SCALAR its portable path, QHV_SHALLOW with the
+    boxes past depth 2 handed to hv5d / WFG (its guard against deep recursion). Sets of 5 or more points reach its own
     recursion and inclusion-exclusion base cases; smaller ones are summed before it."""
     rng = np.random.default_rng(7000 + 10 * m + path)
     sizes = {5: (5, 6, 8, 13, 40, 150), 6: (5, 6, 13, 40, 100), 7: (6, 13, 40), 8: (6, 13, 30)}[m]
@@ -354,8 +357,8 @@ def test_qhv_larger_sets_agree_with_moocore() -> None:
 
 
 
-@pytest.mark.parametrize("path", [4, 5, 6])
-def test_volume_past_the_largest_double_is_inf_not_an_error(path: int) -> None:
+@pytest.mark.parametrize("path", [HVPath.QHV, HVPath.QHV_SCALAR, HVPath.NO_QHV])
+def test_volume_past_the_largest_double_is_inf_not_an_error(path: HVPath) -> None:
     """QHV-II's inclusion-exclusion meets inf - inf there; like the other kernels it answers +inf."""
     from nsganetv2.moo._hypervolume import hypervolume_kernel
 

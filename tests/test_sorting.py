@@ -10,6 +10,7 @@ from hypothesis.extra import numpy as hnp
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting, find_non_dominated
 
 from nsganetv2.moo import _sorting
+from nsganetv2.moo._paths import NDSAlgo
 from nsganetv2.moo._reference import non_dominated_sort_ref, pareto_mask_ref
 from nsganetv2.moo.sorting import fronts, non_dominated_sort, pareto_mask
 
@@ -45,8 +46,8 @@ def test_ranks_agree_with_moocore_pymoo_and_reference(kind: str, m: int) -> None
         np.testing.assert_array_equal(ours, non_dominated_sort_ref(F))
         # the general k-d tree path must agree too (it is used for M >= 4 and forced here for M <= 3), and so must
         # the treap staircases (the M = 3 fallback when there are too many fronts for the bitsets)
-        np.testing.assert_array_equal(_sorting.ranks(F, 1), ours)
-        np.testing.assert_array_equal(_sorting.ranks(F, 2), ours)
+        np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.KDTREE), ours)
+        np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.TREAP), ours)
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6])
@@ -59,9 +60,10 @@ def test_pareto_mask_agrees_with_moocore_pymoo_and_reference(kind: str, m: int) 
         np.testing.assert_array_equal(ours, moocore.is_nondominated(F, keep_weakly=True))
         np.testing.assert_array_equal(np.flatnonzero(ours), find_non_dominated(F))
         np.testing.assert_array_equal(ours, pareto_mask_ref(F))
-        np.testing.assert_array_equal(_sorting.first_front(F, 1), ours)
-        np.testing.assert_array_equal(_sorting.first_front(F, 2), ours)
-        np.testing.assert_array_equal(_sorting.first_front(F, 3), ours)  # without the early-exit filter
+        np.testing.assert_array_equal(_sorting.first_front(F, NDSAlgo.KDTREE), ours)
+        np.testing.assert_array_equal(_sorting.first_front(F, NDSAlgo.TREAP), ours)
+        np.testing.assert_array_equal(_sorting.first_front(F, NDSAlgo.NO_FILTER), ours)  # without the early-exit filter
+        np.testing.assert_array_equal(_sorting.first_front(F, NDSAlgo.KDTREE_NO_FILTER), ours)
 
 
 @pytest.mark.parametrize("m", [2, 3, 4, 5, 6])
@@ -71,9 +73,18 @@ def test_larger_sets_agree_with_moocore(kind: str, m: int) -> None:
     F = _data(kind, 3000, m, 7 * m)
     np.testing.assert_array_equal(non_dominated_sort(F), moocore.pareto_rank(F))
     np.testing.assert_array_equal(pareto_mask(F), moocore.is_nondominated(F, keep_weakly=True))
-    np.testing.assert_array_equal(_sorting.first_front(F, 3), pareto_mask(F))
-    np.testing.assert_array_equal(_sorting.ranks(F, 1), moocore.pareto_rank(F))
-    np.testing.assert_array_equal(_sorting.ranks(F, 2), moocore.pareto_rank(F))
+    np.testing.assert_array_equal(_sorting.first_front(F, NDSAlgo.NO_FILTER), pareto_mask(F))
+    np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.KDTREE), moocore.pareto_rank(F))
+    np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.TREAP), moocore.pareto_rank(F))
+
+
+def test_algo_argument_is_checked() -> None:
+    F = np.zeros((3, 2))
+    for bad in (-1, len(NDSAlgo)):
+        with pytest.raises(ValueError, match="algo"):
+            _sorting.ranks(F, bad)
+        with pytest.raises(ValueError, match="algo"):
+            _sorting.first_front(F, bad)
 
 
 @pytest.mark.parametrize("kind", ["uniform", "grid", "sphere"])

@@ -5,9 +5,6 @@ from libc.stdint cimport int64_t, int32_t
 
 cnp.import_array()
 
-cdef extern from "moo/moo_sort.h":  # listed so that Cython rebuilds when the shared sort changes
-    pass
-
 cdef extern from "moo/crowding.h" nogil:
     int64_t moo_crowding(const double *F, int32_t n, int m, double *out)
 

@@ -2,26 +2,38 @@
 """Compiled non-dominated sorting kernels (see csrc/moo/nds.h). Call them through ``nsganetv2.moo.sorting``.
 
 Each function takes a C-contiguous float64 (N, M) array and returns a new array, or ``None`` when a value is NaN or
-infinite (the Python face then raises the ``ValueError`` naming the row). ``algo`` exists for the tests: 0 picks the
-best path for M; 1 forces the k-d tree path (any M); 2 forces the treap staircases for M = 3; 3 skips the first-front
-filter.
+infinite (the Python face then raises the ``ValueError`` naming the row). ``algo`` exists for the tests: one of
+``nsganetv2.moo._paths.NDSAlgo`` (C: ``enum moo_nds_algo`` in csrc/moo/moo_common.h); the default picks the best path
+for M.
 """
 cimport numpy as cnp
 from libc.stdint cimport int64_t, int32_t, uint8_t
 
 cnp.import_array()
 
-cdef extern from "moo/moo_sort.h":  # listed so that Cython rebuilds when the shared sort changes
-    pass
+cdef extern from "moo/moo_common.h":
+    enum:
+        MOO_NDS_AUTO
+        MOO_NDS_KDTREE
+        MOO_NDS_TREAP
+        MOO_NDS_NO_FILTER
+        MOO_NDS_KDTREE_NO_FILTER
+        MOO_NDS_COUNT
 
 cdef extern from "moo/nds.h" nogil:
     int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only, int algo)
 
+#: the C names and values of ``algo`` (what nsganetv2.moo._paths.NDSAlgo mirrors)
+C_ALGOS = {"AUTO": MOO_NDS_AUTO, "KDTREE": MOO_NDS_KDTREE, "TREAP": MOO_NDS_TREAP, "NO_FILTER": MOO_NDS_NO_FILTER,
+           "KDTREE_NO_FILTER": MOO_NDS_KDTREE_NO_FILTER}
 
-cdef inline void _check(cnp.ndarray F) except *:
+
+cdef inline void _check(cnp.ndarray F, int algo) except *:
     if (cnp.PyArray_NDIM(F) != 2 or cnp.PyArray_TYPE(F) != cnp.NPY_DOUBLE
             or not cnp.PyArray_IS_C_CONTIGUOUS(F)):
         raise TypeError("kernel needs a C-contiguous float64 2-D array; use nsganetv2.moo.sorting")
+    if algo < 0 or algo >= MOO_NDS_COUNT:
+        raise ValueError(f"algo must be 0..{MOO_NDS_COUNT - 1} (nsganetv2.moo._paths.NDSAlgo), not {algo}")
     if F.shape[0] >= 2147483647:
         raise ValueError(f"too many points ({F.shape[0]}); at most 2**31 - 2 are supported")
 
@@ -34,9 +46,9 @@ cdef object _finish(int64_t code):
     return True
 
 
-def ranks(cnp.ndarray F, int algo=0):
+def ranks(cnp.ndarray F, int algo=MOO_NDS_AUTO):
     """Front index of every row (0 = first front), int64; None if F holds NaN or inf."""
-    _check(F)
+    _check(F, algo)
     cdef int32_t n = <int32_t>F.shape[0]
     cdef int m = <int>F.shape[1]
     cdef cnp.npy_intp dims[1]
@@ -50,9 +62,9 @@ def ranks(cnp.ndarray F, int algo=0):
     return out if _finish(code) else None
 
 
-def first_front(cnp.ndarray F, int algo=0):
+def first_front(cnp.ndarray F, int algo=MOO_NDS_AUTO):
     """Boolean mask of the first front (all copies of a non-dominated point are kept); None on NaN or inf."""
-    _check(F)
+    _check(F, algo)
     cdef int32_t n = <int32_t>F.shape[0]
     cdef int m = <int>F.shape[1]
     cdef cnp.npy_intp dims[1]

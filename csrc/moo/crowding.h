@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "moo_sort.h"
+#include "moo_common.h"
 
 /* out: n values. Returns 0, -1 (memory) or -(r + 2) for a non-finite value in row r. */
 static int64_t moo_crowding(const double *F, int32_t n, int m, double *out) {

@@ -1,5 +1,4 @@
-/* Exact hypervolume for d = 5 (minimisation), included by hv.h (uses its sort, hv_lower_bound, hv_stair and
- * hv_have_avx2).
+/* Exact hypervolume for d = 5 (minimisation), hv5d; depends on moo_common.h only.
  *
  * Sweep over the 5th objective v: HV5 = sum_k excl4(p_k | p_0..p_{k-1}) * (ref_v - v_k), the points taken by
  * ascending v. Each point's exclusive 4-D volume is its box minus the 4-D hypervolume of the earlier points
@@ -14,30 +13,31 @@
  *   - points strictly worse than p in all four objectives leave the active set for good (p covers them from
  *     here on), and so does nothing else;
  *   - the scan stops at the first point whose w reaches the cut box's w bound (nothing past it matters);
- *   - the survivors not worse than p in w (about a third) enter the w-sweep at once: one z-sweep over a 2-D
- *     staircase gives their 3-D volume and the z-sorted 3-D front, so only the others pay a 3-D contribution;
+ *   - the survivors not worse than p in w enter the w-sweep at once: one z-sweep over a 2-D staircase gives
+ *     their 3-D volume and the z-sorted 3-D front, so only the others pay a 3-D contribution;
  *   - the 3-D front is kept in z-sorted arrays updated in place (no temporary copies); a survivor dominated by
  *     the front is rejected by a vectorised test over the front points not above it in z; the 3-D sweep axis is
  *     the one (of x, y, z) where the fewest survivors sit on p's value.
- * hv.h hands sets of HV_QHV_MIN_N5 (150) points and more to QHV-II (hv_qhv.h), which is 1.4x slower at 100 points
- * and 1.5x faster at 1000. Measured against moocore 0.3.2 (sphere fronts, benchmarks/bench_hv.py): at N = 100
- * 0.7-0.8x of its median and 0.85x of its best time; at N = 1000 about 0.35x. Tried and slower:
+ * The dispatcher (hv.h) takes it for small sets and QHV-II (hv_qhv.h) for large ones. Tried and slower:
  *   - choosing the 4-D sweep axis per point (the one where most survivors sit on p's value): the group entering
- *     at once grows from 10 to 18 survivors, but the 3-D front it leaves grows from 5 to 9 points, so the walks
- *     of the points entering later shrink by 12 % only, less than the reordering costs;
+ *     at once grows, but so does the 3-D front it leaves, and the later walks shrink by less than the reordering
+ *     costs;
  *   - a counting (rank) sort of the first group instead of the insertion sort; branch-free 3-D contributions
  *     on small fronts.
  */
 #ifndef NSGANETV2_HV5_H
 #define NSGANETV2_HV5_H
 
-/* hv_stair_insert, with a linear search on short staircases; returns 0 when (a, b) is covered (nothing changes). */
-static inline int hv5_stair_insert(hv_stair *st, double a, double b, double rx, double ry) {
+#include "moo_common.h"
+
+/* hv_stair_insert, with a linear search on short staircases; returns 0 when (a, b) is covered (nothing changes).
+ * Inlined at each of its call sites in the sweep's inner loops. */
+static MOO_ALWAYS_INLINE int hv5_stair_insert(hv_stair *st, double a, double b, double rx, double ry) {
     double *sx = st->x, *sy = st->y;
     ptrdiff_t j = 0;
     const ptrdiff_t n = st->n;
     if (n > 12) {
-        j = hv_lower_bound(sx, n, a);
+        j = moo_lower_bound(sx, n, a);
     } else {
         while (j < n && sx[j] < a) j++;
     }
@@ -70,7 +70,7 @@ static inline int hv5_stair_insert(hv_stair *st, double a, double b, double rx, 
     return 1;
 }
 
-/* Clipped projection (qx, qy) of a front point onto p's 2-D box (see HV_CLIP_ADD in hv.h). */
+/* Clipped projection (qx, qy) of a front point onto p's 2-D box (see HV_CLIP_ADD in moo_common.h). */
 #define HV5_ADD(qx, qy) HV_CLIP_ADD(hv5_stair_insert, qx, qy)
 
 /* In the z-sorted front (fx, fy, fz)[0..nf): *pos = number of points with fz < pz; returns 1 when a point with
@@ -86,7 +86,7 @@ static inline int hv5_locate(const double *fx, const double *fy, const double *f
     *pos = lt;
     return dom;
 }
-#ifdef HV_X86
+#ifdef MOO_X86
 /* Same, four at a time; fx, fy, fz hold +inf in [nf, nf + 3). */
 __attribute__((target("avx2,popcnt"))) static inline int hv5_locate_avx2(const double *fx, const double *fy,
                                                                         const double *fz, ptrdiff_t nf, double px,
@@ -113,7 +113,7 @@ __attribute__((target("avx2,popcnt"))) static inline int hv5_locate_avx2(const d
  * the front points it dominates leave and it enters. sx, sy: staircase space, nc + 1 each. */
 static double hv5_limit4(const double *cx, const double *cy, const double *cz, const double *cw, ptrdiff_t nc,
                          const double *cap, double *fx, double *fy, double *fz, double *sx, double *sy,
-                         hv_key *key, int avx2) {
+                         moo_key *key, int avx2) {
     const double rx = cap[0], ry = cap[1], rz = cap[2], rw = cap[3];
     hv_stair st;
     st.x = sx;
@@ -121,7 +121,7 @@ static double hv5_limit4(const double *cx, const double *cy, const double *cz, c
     ptrdiff_t nf = 0;
     double vol3 = 0.0, hv = 0.0;
     ptrdiff_t t0 = 0;
-#ifndef HV_X86
+#ifndef MOO_X86
     (void)avx2;
 #endif
     /* the first run of equal w (the points not worse than p in w, when there are any) all enter at once: a
@@ -131,11 +131,11 @@ static double hv5_limit4(const double *cx, const double *cy, const double *cz, c
         for (ptrdiff_t t = 0; t < t0; t++) { key[t].k = cz[t]; key[t].i = t; }
         if (t0 <= 32) { /* insertion sort by (z, y, x): a weakly dominating point comes first */
             for (ptrdiff_t t = 1; t < t0; t++) {
-                const hv_key v = key[t];
+                const moo_key v = key[t];
                 const double vz = v.k, vy = cy[v.i], vx = cx[v.i];
                 ptrdiff_t u = t;
                 while (u > 0) {
-                    const hv_key o = key[u - 1];
+                    const moo_key o = key[u - 1];
                     if (o.k < vz || (o.k == vz && (cy[o.i] < vy || (cy[o.i] == vy && cx[o.i] <= vx)))) break;
                     key[u] = o;
                     u--;
@@ -143,7 +143,7 @@ static double hv5_limit4(const double *cx, const double *cy, const double *cz, c
                 key[u] = v;
             }
         } else {
-            hv_sort_key(key, t0);
+            moo_sort_key(key, t0);
         }
         st.n = 0;
         st.dom = 0.0;
@@ -166,7 +166,7 @@ static double hv5_limit4(const double *cx, const double *cy, const double *cz, c
         /* pos: first front index with fz >= pz; the front points that may dominate p are those with fz <= pz */
         ptrdiff_t pos;
         int dom;
-#ifdef HV_X86
+#ifdef MOO_X86
         if (avx2) dom = hv5_locate_avx2(fx, fy, fz, nf, px, py, pz, &pos);
         else
 #endif
@@ -287,7 +287,7 @@ static ptrdiff_t hv5_scan(hv5_set *S, const double *p, double *cap, double *cx, 
     return nc;
 }
 
-#ifdef HV_X86
+#ifdef MOO_X86
 /* the 32-bit permutation that packs the selected double lanes (a 4-bit mask) to the front */
 static const int32_t hv5_pack_lut[16][8] __attribute__((aligned(32))) = {
     {0, 1, 0, 1, 0, 1, 0, 1}, {0, 1, 0, 1, 0, 1, 0, 1}, {2, 3, 0, 1, 0, 1, 0, 1}, {0, 1, 2, 3, 0, 1, 0, 1},
@@ -400,7 +400,7 @@ __attribute__((target("avx2,popcnt"))) static ptrdiff_t hv5_update_avx2(double *
         }
         na = w;
     }
-    const ptrdiff_t pos = na > 0 ? hv_lower_bound(A[3], na, p[3]) : 0; /* the points with A3 < p[3] */
+    const ptrdiff_t pos = na > 0 ? moo_lower_bound(A[3], na, p[3]) : 0; /* the points with A3 < p[3] */
     for (int j = 0; j < 4; j++) {
         memmove(A[j] + pos + 1, A[j] + pos, (size_t)(na - pos) * sizeof(double));
         A[j][pos] = p[j];
@@ -416,7 +416,7 @@ __attribute__((target("avx2,popcnt"))) static ptrdiff_t hv5_update_avx2(double *
  * n + 1), sort keys (ko, n). */
 typedef struct {
     double *cx, *cy, *cz, *cw, *fx, *fy, *fz, *sx, *sy;
-    hv_key *ko;
+    moo_key *ko;
     int avx2;
 } hv5_work;
 
@@ -442,12 +442,12 @@ static double hv5_share(const hv5_work *W, const double *p, const double *cap, p
  * scalar: 1 forces the scalar scan (tests). Returns NaN when out of memory. */
 static double hv5d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double *ref, int scalar) {
     const ptrdiff_t nw = (n + 63) >> 6, npad = nw * 64 + 8;
-    size_t bytes = (size_t)n * (3 * sizeof(hv_key) + sizeof(ptrdiff_t)) + 2 * (size_t)nw * sizeof(uint64_t) +
+    size_t bytes = (size_t)n * (3 * sizeof(moo_key) + sizeof(ptrdiff_t)) + 2 * (size_t)nw * sizeof(uint64_t) +
                    (4 * (size_t)npad + 7 * ((size_t)n + 4) + 2 * ((size_t)n + 1)) * sizeof(double) + 64;
     char *mem = (char *)malloc(bytes);
     if (!mem) return NAN;
-#ifdef HV_X86
-    const int avx2 = !scalar && hv_have_avx2();
+#ifdef MOO_X86
+    const int avx2 = !scalar && moo_have_avx2();
 #else
     const int avx2 = 0;
     (void)scalar;
@@ -458,13 +458,13 @@ static double hv5d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     W.fx = W.cw + (n + 4); W.fy = W.fx + (n + 4); W.fz = W.fy + (n + 4); W.sx = W.fz + (n + 4); W.sy = W.sx + (n + 1);
     W.avx2 = avx2;
     uint64_t *act = (uint64_t *)(W.sy + (n + 1));
-    hv_key *wo = (hv_key *)(act + 2 * nw), *vo = wo + n;
+    moo_key *wo = (moo_key *)(act + 2 * nw), *vo = wo + n;
     W.ko = vo + n;
     ptrdiff_t *wrank = (ptrdiff_t *)(W.ko + n);
     for (ptrdiff_t i = 0; i < n; i++) { vo[i].k = X[i * stride + 4]; vo[i].i = i; }
-    hv_sort_key(vo, n);
+    moo_sort_key(vo, n);
     double total = 0.0;
-#ifdef HV_X86
+#ifdef MOO_X86
     if (avx2) { /* the active set kept contiguous, in objective-3 order (see hv5_scan_avx2) */
         double *A[4] = {Q, Q + npad, Q + 2 * npad, Q + 3 * npad};
         unsigned char *kn = (unsigned char *)wrank; /* (n + 3) / 4 kill nibbles */
@@ -487,7 +487,7 @@ static double hv5d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     /* scalar: the earlier points in a static objective-3 order with an active bitset */
     memset(act, 0, (size_t)nw * sizeof(uint64_t));
     for (ptrdiff_t i = 0; i < n; i++) { wo[i].k = X[i * stride + 3]; wo[i].i = i; }
-    hv_sort_key(wo, n);
+    moo_sort_key(wo, n);
     for (ptrdiff_t r = 0; r < n; r++) {
         const double *x = X + wo[r].i * stride;
         wrank[wo[r].i] = r;

@@ -1,5 +1,5 @@
 /* Exact hypervolume for 5 <= d <= 8 by QHV-II (Russo & Francisco, "Quick Hypervolume", 2014, and its d-box
- * split, 2016), included by hv.h (uses hv_have_avx2 and, past the depth guard, hv_rec).
+ * split, 2016); depends on moo_common.h only (past the depth guard it calls back the dispatcher it is given).
  *
  * HV(S, box [lo, hi)): the pivot p in S with the largest box [max(p, lo), hi) adds that box; the rest of the box,
  * the x in [lo, hi) with x < p in some objective, splits into d disjoint boxes B_j = {x_i >= p_i for the objectives
@@ -13,16 +13,18 @@
  *   - the child boxes run fewest points first: the later ones start from more raised lower bounds.
  *   - each node's lists are written just before its box runs, eight indices a step (pshufb), and the lists'
  *     sizes come from the masks' bits spread to bytes and summed in one 64-bit word.
- * Measured on sphere fronts (best of repeats): 1.4x hv5d's time at N = 100, M = 5, 0.85x at 150, 0.65x at 1000,
- * 0.4x at 10^4; 0.2-0.5x of WFG's time at M = 6..8 from 12 points on. Each level removes the pivot, so the depth
- * is at most n; past HV_QHV_MAX_DEPTH a box is handed to hv_rec (hv5d or WFG) to keep the C stack small. */
+ * Each level removes the pivot, so the depth is at most n; past max_depth a box is handed to the caller's hv_rec_fn
+ * (along HV_PATH_NO_QHV: hv5d or WFG) to keep the C stack small. */
 #ifndef NSGANETV2_HV_QHV_H
 #define NSGANETV2_HV_QHV_H
 
+#include "moo_common.h"
+
 #define HV_QHV_IEX 5          /* sets of at most this many points: inclusion-exclusion */
-/* deeper boxes go to hv_rec (tests lower it): about 0.9 KB of C stack a level keeps the guard within a 512 KB thread
- * stack (macOS); sphere, simplex and staircase fronts of 3000-10,000 points recurse 11-26 levels deep */
+/* deeper boxes go to the fallback: about 0.9 KB of C stack a level keeps the guard within a 512 KB thread stack
+ * (macOS), well past the depth real fronts reach */
 #define HV_QHV_MAX_DEPTH 256
+#define HV_QHV_SHALLOW_DEPTH 2 /* the guard along HV_PATH_QHV_SHALLOW (tests) */
 
 typedef struct {
     double lo[8], hi[8];
@@ -33,7 +35,8 @@ typedef struct {
     int32_t *ar;     /* index lists */
     ptrdiff_t cap;   /* ints in ar */
     int d, avx2, failed; /* avx2: the AVX2 path runs */
-    int max_depth;       /* deeper boxes go to hv_rec */
+    int max_depth;       /* deeper boxes go to rec */
+    hv_rec_fn rec;
 } hv_qstate;
 
 /* Makes room for `need` ints in the arena; 0 on failure (then Q->failed is set). */
@@ -50,7 +53,7 @@ static int hv_qhv_reserve(hv_qstate *Q, ptrdiff_t need) {
     return 1;
 }
 
-/* The box past the depth guard: its points, clipped to lo, through hv_rec. */
+/* The box past the depth guard: its points, clipped to lo, through Q->rec. */
 static double hv_qhv_fallback(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_qbox *B) {
     const int d = Q->d;
     double *Y = (double *)malloc((size_t)n * (size_t)d * sizeof(double));
@@ -62,13 +65,13 @@ static double hv_qhv_fallback(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_
         const double *x = Q->X + 8 * (ptrdiff_t)Q->ar[io + t];
         for (int i = 0; i < d; i++) Y[t * d + i] = x[i] > B->lo[i] ? x[i] : B->lo[i];
     }
-    double v = hv_rec(Y, n, d, d, B->hi, HV_PATH_NO_QHV);
+    double v = Q->rec(Y, n, d, d, B->hi, HV_PATH_NO_QHV);
     free(Y);
     if (v != v) Q->failed = 1;
     return v;
 }
 
-#ifdef HV_X86
+#ifdef MOO_X86
 /* pshufb control that packs the int32 lanes of a 4-bit mask to the front */
 static const int8_t hv_qhv_pack4[16][16] __attribute__((aligned(16))) = {
     {-128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
@@ -142,7 +145,7 @@ static double hv_qhv_children(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_
         const int j = ord[a];
         if (cnt[j]) {
             int32_t *ar = Q->ar; /* the arena may have moved during the previous box */
-#ifdef HV_X86
+#ifdef MOO_X86
             if (Q->avx2) hv_qhv_list_avx2(ar + io, mask, n, j, ar + ao);
             else
 #endif
@@ -218,7 +221,7 @@ static double hv_qhv_rec_scalar(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const h
 }
 
 /* AVX2 path --------------------------------------------------------------------------------------------------- */
-#ifdef HV_X86
+#ifdef MOO_X86
 #define HV_QHV_AVX2 __attribute__((target("avx2,fma")))
 
 /* The products over the four lanes of q0..q3, one per lane. */
@@ -321,10 +324,10 @@ HV_QHV_AVX2 static double hv_qhv_rec_avx2(hv_qstate *Q, ptrdiff_t io, ptrdiff_t 
 #endif
 
 /* X: n >= 1 rows with stride `stride`, 5 <= d <= 8 objectives, each row strictly dominating ref. scalar: 1 forces
- * the portable path; max_depth: HV_QHV_MAX_DEPTH, lower in tests. Returns NaN when out of memory, +inf when the
- * volume overflows. */
+ * the portable path; max_depth: HV_QHV_MAX_DEPTH, lower in tests; rec: computes the boxes past it. Returns NaN when
+ * out of memory, +inf when the volume overflows. */
 static double hv_qhv(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, const double *ref, int scalar,
-                     int max_depth) {
+                     int max_depth, hv_rec_fn rec) {
     double *P = (double *)aligned_alloc(32, (size_t)n * 8 * sizeof(double));
     hv_qstate Q;
     Q.cap = 16 * n + 64;
@@ -348,10 +351,11 @@ static double hv_qhv(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, cons
     Q.d = d;
     Q.failed = 0;
     Q.max_depth = max_depth;
+    Q.rec = rec;
     double v;
     Q.avx2 = 0;
-#ifdef HV_X86
-    Q.avx2 = !scalar && hv_have_avx2();
+#ifdef MOO_X86
+    Q.avx2 = !scalar && moo_have_avx2();
     if (Q.avx2) v = hv_qhv_rec_avx2(&Q, 0, n, &B, n, 0);
     else
 #endif

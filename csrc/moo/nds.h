@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "moo_sort.h"
+#include "moo_common.h"
 
 #define MOO_ERR_MEMORY (-1)
 /* a non-finite value in row r is reported as -(r + 2) */
@@ -210,74 +210,18 @@ done:
     return K;
 }
 
-
 /* ------------------------------------------------------------------ M = 3: rank-space bitset staircases ------- */
-/* Same sweep as moo_rank3, but every front's staircase is a 64-ary bitset tree over the f2-ranks of the points
- * (predecessor / successor in a few word operations). Memory is K * ~u/64 words, so when the fronts get too many
- * the caller falls back to the treaps (return value MOO_BITS_TOO_MANY). */
+/* Same sweep as moo_rank3, but every front's staircase is a hierarchical bitset (moo_bits) over the f2-ranks of
+ * the points (predecessor / successor in a few word operations). Memory is K * ~u/64 words, so when the fronts get
+ * too many the caller falls back to the treaps (return value MOO_BITS_TOO_MANY). */
 #define MOO_BITS_TOO_MANY (-3)
 /* at most 32 words per point plus 1 MiB in all fronts' bitsets */
 #define MOO_BITS_MAX_WORDS(u) ((int64_t)32 * (u) + 131072)
 
-typedef struct {
-    int nl;             /* levels; the top level is one word */
-    int64_t off[12];    /* word offset of each level inside one front's block */
-    int64_t W;          /* words per front */
-} moo_bits_layout;
-
-static inline int64_t moo_bits_pred(const uint64_t *B, const moo_bits_layout *L, int lvl, int64_t x) {
-    if (x < 0) return -1;
-    const uint64_t *w = B + L->off[lvl];
-    int64_t wi = x >> 6;
-    uint64_t bits = w[wi] & (~0ULL >> (63 - (x & 63)));
-    if (bits) return (wi << 6) | (63 - __builtin_clzll(bits));
-    if (lvl + 1 >= L->nl || lvl >= 10) return -1;
-    int64_t wp = moo_bits_pred(B, L, lvl + 1, wi - 1);
-    if (wp < 0) return -1;
-    return (wp << 6) | (63 - __builtin_clzll(w[wp]));
-}
-
-static inline int64_t moo_bits_succ(const uint64_t *B, const moo_bits_layout *L, int lvl, int64_t x, int64_t nwords) {
-    /* nwords: words at this level (x may point past the end) */
-    int64_t wi = x >> 6;
-    if (wi >= nwords) return -1;
-    const uint64_t *w = B + L->off[lvl];
-    uint64_t bits = w[wi] & (~0ULL << (x & 63));
-    if (bits) return (wi << 6) | __builtin_ctzll(bits);
-    if (lvl + 1 >= L->nl || lvl >= 10) return -1;
-    int64_t ws = moo_bits_succ(B, L, lvl + 1, wi + 1, (nwords + 63) >> 6);
-    if (ws < 0) return -1;
-    return (ws << 6) | __builtin_ctzll(w[ws]);
-}
-
-static inline void moo_bits_set(uint64_t *B, const moo_bits_layout *L, int64_t x) {
-    for (int l = 0; l < L->nl; l++) {
-        B[L->off[l] + (x >> 6)] |= 1ULL << (x & 63);
-        x >>= 6;
-    }
-}
-
-static inline void moo_bits_clear(uint64_t *B, const moo_bits_layout *L, int64_t x) {
-    for (int l = 0; l < L->nl; l++) {
-        uint64_t *w = B + L->off[l] + (x >> 6);
-        *w &= ~(1ULL << (x & 63));
-        if (*w) return;
-        x >>= 6;
-    }
-}
-
 static int32_t moo_rank3b(const double *U, int32_t u, int32_t *r, int first_only) {
-    moo_bits_layout L;
-    int64_t words = ((int64_t)u + 63) >> 6, W = 0;
-    L.nl = 0;
-    for (;;) {
-        L.off[L.nl++] = W;
-        W += words;
-        if (words == 1) break;
-        words = (words + 63) >> 6;
-    }
-    L.W = W;
-    int64_t nw0 = ((int64_t)u + 63) >> 6;
+    moo_bits L;
+    moo_bits_layout(&L, u);
+    const int64_t W = L.W;
     size_t s_f = MOO_ALIGN((size_t)u * sizeof(double)), s_i = MOO_ALIGN((size_t)u * sizeof(int32_t));
     unsigned char *blk = (unsigned char *)moo_scratch_get(2, s_f + 3 * s_i);
     double *f3k = blk ? (double *)blk : NULL;
@@ -309,7 +253,7 @@ static int32_t moo_rank3b(const double *U, int32_t u, int32_t *r, int first_only
         int32_t k;
         if (first_only) {
             if (K > 0) {
-                int64_t t = moo_bits_pred(B, &L, 0, q);
+                int64_t t = moo_bits_pred(B, &L, q);
                 if (t >= 0 && f3k[t] <= b) {
                     r[s] = 1;
                     continue;
@@ -320,7 +264,7 @@ static int32_t moo_rank3b(const double *U, int32_t u, int32_t *r, int first_only
             int32_t lo = 0, hi = K;
             while (lo < hi) {
                 int32_t mid = (lo + hi) >> 1;
-                int64_t t = moo_bits_pred(B + mid * W, &L, 0, q);
+                int64_t t = moo_bits_pred(B + mid * W, &L, q);
                 if (t >= 0 && f3k[t] <= b) lo = mid + 1;
                 else hi = mid;
             }
@@ -346,10 +290,10 @@ static int32_t moo_rank3b(const double *U, int32_t u, int32_t *r, int first_only
         }
         uint64_t *Bk = B + (int64_t)k * W;
         int64_t kp = key[s];
-        int64_t t = moo_bits_succ(Bk, &L, 0, kp, nw0);
+        int64_t t = moo_bits_succ(Bk, &L, kp);
         while (t >= 0 && f3k[t] >= b) { /* now dominated by p in (f2, f3) */
             moo_bits_clear(Bk, &L, t);
-            t = moo_bits_succ(Bk, &L, 0, t + 1, nw0);
+            t = moo_bits_succ(Bk, &L, t + 1);
         }
         moo_bits_set(Bk, &L, kp);
         r[s] = k;
@@ -652,12 +596,12 @@ static int64_t moo_nds_core(const double *F, int32_t n, int m, int64_t *out64, u
     if (m == 1) {
         for (int32_t s = 0; s < u; s++) r[s] = first_only ? (s > 0) : s;
         k = first_only ? 1 : u;
-    } else if (m == 2 && algo == 0) {
+    } else if (m == 2 && algo == MOO_NDS_AUTO) {
         k = first_only ? moo_first2(U, u, r) : moo_rank2(U, u, r);
-    } else if (m == 3 && algo == 0) {
+    } else if (m == 3 && algo == MOO_NDS_AUTO) {
         k = moo_rank3b(U, u, r, first_only);
         if (k == MOO_BITS_TOO_MANY) k = moo_rank3(U, u, r, first_only);
-    } else if (m == 3 && algo == 2) {
+    } else if (m == 3 && algo == MOO_NDS_TREAP) {
         k = moo_rank3(U, u, r, first_only);
     } else {
         k = moo_rankd(U, u, m, r, first_only);
@@ -741,14 +685,15 @@ done:
 }
 
 /* Ranks (first_only = 0; out64[i] = front index) or the first front (first_only = 1; out8[i] = 1 for members, 0
- * otherwise) of the n x m row-major matrix F. algo: 0 = best for m, 1 = force the k-d tree path, 2 = force the
- * treaps for m = 3, 3 = no first-front filter (tests). Returns the number of fronts found (>= 1; 1 when first_only),
- * MOO_ERR_MEMORY, or -(r + 2) for a non-finite value in row r. */
+ * otherwise) of the n x m row-major matrix F. algo: a moo_nds_algo (moo_common.h), MOO_NDS_AUTO but in tests.
+ * Returns the number of fronts found (>= 1; 1 when first_only), MOO_ERR_MEMORY, or -(r + 2) for a non-finite value
+ * in row r. */
 static int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only, int algo) {
     int64_t bad = moo_first_nonfinite(F, n, m);
     if (bad != -1) return bad;
-    if (first_only && n > 64 && algo != 3 && algo != 9) return moo_first_filtered(F, n, m, out8, algo);
-    return moo_nds_core(F, n, m, out64, out8, first_only, algo == 3 ? 0 : algo);
+    const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
+    if (first_only && n > 64 && filter) return moo_first_filtered(F, n, m, out8, algo);
+    return moo_nds_core(F, n, m, out64, out8, first_only, algo == MOO_NDS_NO_FILTER ? MOO_NDS_AUTO : algo);
 }
 
 #endif

@@ -1,4 +1,5 @@
-"""Exact hypervolume indicator (minimisation), over the compiled kernel in ``csrc/moo/hv.h`` (``hv5.h``, ``hv_qhv.h``).
+"""Exact hypervolume indicator (minimisation), over the compiled kernels in ``csrc/moo`` (the dispatcher ``hv.h``
+chooses among ``hv234.h``, ``hv5.h``, ``hv_qhv.h`` and ``hv_wfg.h``; tests force one with ``_paths.HVPath``).
 
 Algorithms by number of objectives M: sort + sweep (M = 2, O(N log N)); z-sweep over a 2-D staircase kept in a
 hierarchical bitset (M = 3, O(N log N)); w-sweep keeping the 3-D front, each new point's 3-D contribution swept

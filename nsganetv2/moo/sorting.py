@@ -4,9 +4,10 @@ A point ``q`` dominates ``p`` when ``q <= p`` in every objective and ``q < p`` i
 dominate each other, so all copies of a point share its front; :func:`pareto_mask` keeps every copy of a
 non-dominated point (like pymoo and ``moocore.is_nondominated(keep_weakly=True)``).
 
-Algorithms (compiled, ``csrc/moo/nds.h``): rows are sorted lexicographically and duplicates collapsed, then
-M = 2 a sweep with a binary search over the fronts (O(N log N)); M = 3 a sweep with a treap staircase per front
-(O(N log K log N)); M >= 4 ENS-BS with a bucket k-d tree per front (pruned by per-node minimum corners).
+Algorithms (compiled, ``csrc/moo/nds.h``; tests force one with ``_paths.NDSAlgo``): rows are sorted lexicographically
+and duplicates collapsed, then M = 2 a sweep with a binary search over the fronts (O(N log N)); M = 3 a sweep with a
+staircase per front in a hierarchical bitset (treaps when the fronts are very many; O(N log K log N)); M >= 4 ENS-BS
+with a bucket k-d tree per front (pruned by per-node minimum corners).
 """
 from __future__ import annotations
 

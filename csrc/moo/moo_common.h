@@ -1,0 +1,642 @@
+/* Common layer of the multi-objective kernels (plain C, no Python): every other header in csrc/moo includes this
+ * one and nothing else of ours, except the hypervolume dispatcher hv.h, which includes the algorithm headers.
+ *
+ *   named paths     the path selectors the kernels take (hv_path, moo_nds_algo; AUTO but in tests and benchmarks),
+ *                   mirrored in nsganetv2/moo/_paths.py
+ *   CPU features    MOO_X86 (x86-64 intrinsics compiled in; -DHV_NO_SIMD builds the portable code only) and
+ *                   moo_have_avx2() (checked at run time, once)
+ *   keys            doubles as order-preserving unsigned 64-bit keys
+ *   sorting         one stable radix sort of (key, int32) pairs (LSD, MSD for large arrays, merge sort when short),
+ *                   its per-thread scratch, row lexsort; an introsort generator for small structs, and moo_sort_key
+ *                   for (double, index) pairs (introsort when short, the radix sort otherwise)
+ *   bitsets         64-ary hierarchical bitsets: predecessor / successor in O(log_64 n)
+ *   staircases      the clipped 2-D staircase shared by the 4-D and 5-D hypervolume sweeps
+ */
+#ifndef NSGANETV2_MOO_COMMON_H
+#define NSGANETV2_MOO_COMMON_H
+
+#include <math.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(HV_NO_SIMD)
+#include <immintrin.h>
+#define MOO_X86 1
+#endif
+
+#if defined(__GNUC__)
+#define MOO_UNUSED __attribute__((unused)) /* helpers that not every includer calls */
+#define MOO_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define MOO_UNUSED
+#define MOO_ALWAYS_INLINE inline
+#endif
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* named paths                                                                                                  */
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Hypervolume (hv.h): HV_PATH_AUTO lets the dispatcher choose; the others force one algorithm (tests, benchmarks). */
+enum hv_path {
+    HV_PATH_AUTO = 0,
+    HV_PATH_WFG_MASK = 1,    /* d >= 5 by WFG, every 4-D limit set made non-dominated by worse-objective masks, then
+                              * the d = 4 kernel */
+    HV_PATH_WFG_SWEEP = 2,   /* d >= 5 by WFG, every 4-D limit set straight into a w-sweep keeping the 3-D front */
+    HV_PATH_HV5_SCALAR = 3,  /* d = 5: hv5d at every size, with its scalar scan; WFG limit sets as AUTO */
+    HV_PATH_QHV = 4,         /* 5 <= d <= 8: QHV-II at every size */
+    HV_PATH_QHV_SCALAR = 5,  /* the same, its portable (non-AVX2) path */
+    HV_PATH_NO_QHV = 6,      /* as AUTO without QHV-II (QHV-II's own fallback past its depth guard) */
+    HV_PATH_QHV_SHALLOW = 7, /* QHV-II with its depth guard at HV_QHV_SHALLOW_DEPTH: most boxes go to the fallback */
+    HV_PATH_COUNT = 8
+};
+
+/* Non-dominated sorting (nds.h): MOO_NDS_AUTO picks the best path for M; the others exist for the tests. */
+enum moo_nds_algo {
+    MOO_NDS_AUTO = 0,
+    MOO_NDS_KDTREE = 1,           /* the k-d tree path for every M */
+    MOO_NDS_TREAP = 2,            /* the treap staircases for M = 3 (the k-d tree for other M) */
+    MOO_NDS_NO_FILTER = 3,        /* as AUTO, without the first-front filter */
+    MOO_NDS_KDTREE_NO_FILTER = 4, /* the k-d tree path without the first-front filter */
+    MOO_NDS_COUNT = 5
+};
+
+/* A function computing the hypervolume of n rows (stride apart, d objectives, each strictly dominating ref) along
+ * path: what the recursive algorithms call for their sub-problems, so that they need not include the dispatcher. */
+typedef double (*hv_rec_fn)(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, const double *ref, int path);
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* CPU features                                                                                                 */
+/* ------------------------------------------------------------------------------------------------------------ */
+#ifdef MOO_X86
+MOO_UNUSED static int moo_have_avx2(void) {
+    static int have = -1;
+    if (have < 0) {
+        __builtin_cpu_init();
+        have = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return have;
+}
+#endif
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* keys                                                                                                         */
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Order-preserving map of a double to an unsigned integer (-0.0 below +0.0). */
+static inline uint64_t moo_dbits(double x) {
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x8000000000000000ULL) ? ~u : (u | 0x8000000000000000ULL);
+}
+
+/* The same with -0.0 folded onto +0.0, so that keys are equal exactly when the doubles compare equal. */
+static inline uint64_t moo_dkey(double x) {
+    return moo_dbits(x + 0.0); /* -0.0 -> +0.0; not folded away by the compiler without -ffast-math */
+}
+
+/* inverse of moo_dbits and moo_dkey (-0.0 from moo_dkey comes back as +0.0) */
+static inline double moo_dkey_inv(uint64_t u) {
+    u = (u & 0x8000000000000000ULL) ? (u & 0x7FFFFFFFFFFFFFFFULL) : ~u;
+    double x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* the radix sort: stable sort of (uint64 key, int32 value) pairs                                               */
+/* ------------------------------------------------------------------------------------------------------------ */
+#ifndef MOO_RADIX_MIN
+#define MOO_RADIX_MIN 192
+#endif
+#define MOO_INSERTION_MAX 24
+
+MOO_UNUSED static void moo_insertion_u64(uint64_t *k, int32_t *v, int32_t n) {
+    for (int32_t i = 1; i < n; i++) {
+        uint64_t kk = k[i];
+        int32_t vv = v[i];
+        int32_t j = i - 1;
+        while (j >= 0 && k[j] > kk) {
+            k[j + 1] = k[j];
+            v[j + 1] = v[j];
+            j--;
+        }
+        k[j + 1] = kk;
+        v[j + 1] = vv;
+    }
+}
+
+/* Stable top-down merge sort of (k, v) by k; tk/tv are scratch of length n. */
+MOO_UNUSED static void moo_merge_u64(uint64_t *k, int32_t *v, int32_t n, uint64_t *tk, int32_t *tv) {
+    if (n <= MOO_INSERTION_MAX) {
+        moo_insertion_u64(k, v, n);
+        return;
+    }
+    int32_t h = n / 2;
+    moo_merge_u64(k, v, h, tk, tv);
+    moo_merge_u64(k + h, v + h, n - h, tk, tv);
+    if (k[h - 1] <= k[h]) return; /* already in order */
+    memcpy(tk, k, (size_t)h * sizeof *k);
+    memcpy(tv, v, (size_t)h * sizeof *v);
+    int32_t i = 0, j = h, o = 0;
+    while (i < h && j < n) {
+        if (k[j] < tk[i]) {
+            k[o] = k[j];
+            v[o++] = v[j++];
+        } else {
+            k[o] = tk[i];
+            v[o++] = tv[i++];
+        }
+    }
+    while (i < h) {
+        k[o] = tk[i];
+        v[o++] = tv[i++];
+    }
+}
+
+/* Stable sort of (k, v) by k. tk/tv are scratch of length n; cnt is scratch of 6*2048 uint32.
+ * LSD radix: 8-bit digits (8 passes, small histograms) below MOO_RADIX_WIDE elements, 11-bit digits (6 passes)
+ * above; a pass whose digit is the same for every key is skipped. */
+#define MOO_RADIX_WIDE 12000
+MOO_UNUSED static void moo_lsd_u64(uint64_t *k, int32_t *v, int32_t n, uint64_t *tk, int32_t *tv, uint32_t *cnt) {
+    if (n < MOO_RADIX_MIN) {
+        moo_merge_u64(k, v, n, tk, tv);
+        return;
+    }
+    const int wide = n >= MOO_RADIX_WIDE;
+    const int bits = wide ? 11 : 8, nd = wide ? 6 : 8, nb = 1 << bits;
+    const uint64_t mask = (uint64_t)nb - 1;
+    memset(cnt, 0, (size_t)nd * nb * sizeof *cnt);
+    if (wide) {
+        for (int32_t i = 0; i < n; i++) {
+            uint64_t x = k[i];
+            cnt[0 * 2048 + (x & 2047)]++;
+            cnt[1 * 2048 + ((x >> 11) & 2047)]++;
+            cnt[2 * 2048 + ((x >> 22) & 2047)]++;
+            cnt[3 * 2048 + ((x >> 33) & 2047)]++;
+            cnt[4 * 2048 + ((x >> 44) & 2047)]++;
+            cnt[5 * 2048 + (x >> 55)]++;
+        }
+    } else {
+        for (int32_t i = 0; i < n; i++) {
+            uint64_t x = k[i];
+            for (int p = 0; p < 8; p++) cnt[p * 256 + ((x >> (8 * p)) & 255)]++;
+        }
+    }
+    uint64_t *sk = k, *dk = tk;
+    int32_t *sv = v, *dv = tv;
+    for (int p = 0; p < nd; p++) {
+        uint32_t *c = cnt + p * nb;
+        int shift = bits * p;
+        if (c[(sk[0] >> shift) & mask] == (uint32_t)n) continue; /* every key has this digit */
+        uint32_t sum = 0;
+        for (int b = 0; b < nb; b++) {
+            uint32_t t = c[b];
+            c[b] = sum;
+            sum += t;
+        }
+        for (int32_t i = 0; i < n; i++) {
+            uint64_t x = sk[i];
+            uint32_t pos = c[(x >> shift) & mask]++;
+            dk[pos] = x;
+            dv[pos] = sv[i];
+        }
+        uint64_t *t1 = sk; sk = dk; dk = t1;
+        int32_t *t2 = sv; sv = dv; dv = t2;
+    }
+    if (sk != k) {
+        memcpy(k, sk, (size_t)n * sizeof *k);
+        memcpy(v, sv, (size_t)n * sizeof *v);
+    }
+}
+
+/* MSD pass for large arrays: keys are spread over ~2n buckets by their bits below the common prefix of min and
+ * max (one histogram, one scatter into tk/tv), then every bucket is finished in place (insertion sort when short,
+ * LSD radix otherwise, with k/v as its scratch) and the result copied back. Stable. bk: scratch of n*2+2 uint32. */
+#ifndef MOO_MSD_MIN
+#define MOO_MSD_MIN 8192
+#endif
+MOO_UNUSED static void moo_sort_u64_big(uint64_t *k, int32_t *v, int32_t n, uint64_t *tk, int32_t *tv, uint32_t *cnt,
+                             uint32_t *bk) {
+    uint64_t kmin = k[0], kmax = k[0];
+    for (int32_t i = 1; i < n; i++) {
+        uint64_t x = k[i];
+        kmin = x < kmin ? x : kmin;
+        kmax = x > kmax ? x : kmax;
+    }
+    if (kmin == kmax) return;
+    uint64_t range = kmax - kmin;
+    int rbits = 64 - __builtin_clzll(range);
+    int nbits = 1;
+    while (nbits < 24 && ((int64_t)1 << (nbits + 1)) <= 2 * (int64_t)n) nbits++; /* 2^nbits <= 2n */
+    int shift = rbits > nbits ? rbits - nbits : 0;
+    uint32_t nb = (uint32_t)(range >> shift) + 1;
+    memset(bk, 0, ((size_t)nb + 1) * sizeof *bk);
+    for (int32_t i = 0; i < n; i++) bk[((k[i] - kmin) >> shift) + 1]++;
+    for (uint32_t b = 1; b <= nb; b++) bk[b] += bk[b - 1];
+    for (int32_t i = 0; i < n; i++) {
+        uint32_t pos = bk[(k[i] - kmin) >> shift]++;
+        tk[pos] = k[i];
+        tv[pos] = v[i];
+    }
+    /* now bk[b] is the end of bucket b */
+    uint32_t start = 0;
+    for (uint32_t b = 0; b < nb; b++) {
+        uint32_t end = bk[b];
+        uint32_t len = end - start;
+        if (len > 1) {
+            if (len <= 48) moo_insertion_u64(tk + start, tv + start, (int32_t)len);
+            else moo_lsd_u64(tk + start, tv + start, (int32_t)len, k + start, v + start, cnt);
+        }
+        start = end;
+    }
+    memcpy(k, tk, (size_t)n * sizeof *k);
+    memcpy(v, tv, (size_t)n * sizeof *v);
+}
+
+/* Stable sort of (k, v) by k with the workspace's scratch. */
+#define MOO_SORT(w, k, v, n) \
+    ((n) >= MOO_MSD_MIN ? moo_sort_u64_big((k), (v), (n), (w)->tk, (w)->tv, (w)->cnt, (w)->bk) \
+                        : moo_lsd_u64((k), (v), (n), (w)->tk, (w)->tv, (w)->cnt))
+
+/* Workspace for sorting rows. */
+typedef struct {
+    uint64_t *key, *tk;
+    int32_t *tv;
+    uint32_t *cnt, *bk;
+} moo_sortws;
+
+/* Per-thread scratch blocks reused across calls: large fresh allocations would otherwise be returned to the OS
+ * on free and page-faulted in again on every call. A block above MOO_SCRATCH_KEEP bytes is released after use;
+ * a thread's blocks are freed when the thread exits (pthread key destructor).
+ * Slots: 0 sorting workspace (with moo_sort_key's values), 1 the driver's arrays, 2 a kernel's arrays, 3 the
+ * first-front filter. Each slot has one user at a time. */
+#define MOO_SCRATCH_KEEP ((size_t)32 << 20)
+typedef struct {
+    unsigned char *buf[4];
+    size_t cap[4];
+} moo_scratch_t;
+
+static pthread_key_t moo_scr_key;
+static pthread_once_t moo_scr_once = PTHREAD_ONCE_INIT;
+static int moo_scr_key_ok = 0;
+
+MOO_UNUSED static void moo_scr_destroy(void *p) {
+    moo_scratch_t *s = (moo_scratch_t *)p;
+    for (int i = 0; i < 4; i++) free(s->buf[i]);
+    free(s);
+}
+
+MOO_UNUSED static void moo_scr_make_key(void) {
+    moo_scr_key_ok = pthread_key_create(&moo_scr_key, moo_scr_destroy) == 0;
+}
+
+MOO_UNUSED static moo_scratch_t *moo_scr_state(void) {
+    pthread_once(&moo_scr_once, moo_scr_make_key);
+    if (!moo_scr_key_ok) return NULL;
+    moo_scratch_t *s = (moo_scratch_t *)pthread_getspecific(moo_scr_key);
+    if (!s) {
+        s = (moo_scratch_t *)calloc(1, sizeof *s);
+        if (s && pthread_setspecific(moo_scr_key, s) != 0) {
+            free(s);
+            s = NULL;
+        }
+    }
+    return s;
+}
+
+/* a block of at least `bytes` for `slot` (NULL when out of memory) */
+MOO_UNUSED static void *moo_scratch_get(int slot, size_t bytes) {
+    moo_scratch_t *s = moo_scr_state();
+    if (!s) return NULL;
+    if (bytes > s->cap[slot]) {
+        free(s->buf[slot]);
+        s->buf[slot] = (unsigned char *)malloc(bytes);
+        s->cap[slot] = s->buf[slot] ? bytes : 0;
+    }
+    return s->buf[slot];
+}
+
+MOO_UNUSED static void moo_scratch_release(int slot) {
+    moo_scratch_t *s = moo_scr_state();
+    if (s && s->cap[slot] > MOO_SCRATCH_KEEP) {
+        free(s->buf[slot]);
+        s->buf[slot] = NULL;
+        s->cap[slot] = 0;
+    }
+}
+
+#define MOO_ALIGN(b) (((b) + 63) & ~(size_t)63)
+
+/* The workspace for n keys in scratch slot 0, followed by `extra` bytes (returned in *tail when asked for). */
+MOO_UNUSED static int moo_sortws_init_extra(moo_sortws *w, int32_t n, size_t extra, void **tail) {
+    size_t nn = n > 0 ? (size_t)n : 1;
+    size_t s_key = MOO_ALIGN(nn * sizeof(uint64_t)), s_tv = MOO_ALIGN(nn * sizeof(int32_t));
+    size_t s_cnt = MOO_ALIGN(6 * 2048 * sizeof(uint32_t)), s_bk = MOO_ALIGN((2 * nn + 2) * sizeof(uint32_t));
+    size_t s_ws = 2 * s_key + s_tv + s_cnt + s_bk;
+    unsigned char *p = (unsigned char *)moo_scratch_get(0, s_ws + extra);
+    if (!p) {
+        memset(w, 0, sizeof *w);
+        return -1;
+    }
+    w->key = (uint64_t *)p;
+    w->tk = (uint64_t *)(p + s_key);
+    w->tv = (int32_t *)(p + 2 * s_key);
+    w->cnt = (uint32_t *)(p + 2 * s_key + s_tv);
+    w->bk = (uint32_t *)(p + 2 * s_key + s_tv + s_cnt);
+    if (tail) *tail = p + s_ws;
+    return 0;
+}
+
+static inline int moo_sortws_init(moo_sortws *w, int32_t n) { return moo_sortws_init_extra(w, n, 0, NULL); }
+
+MOO_UNUSED static void moo_sortws_free(moo_sortws *w) {
+    (void)w;
+    moo_scratch_release(0);
+}
+
+/* Sort idx[lo:hi] lexicographically by columns col.. of the row-major (., m) matrix F; stable. */
+MOO_UNUSED static void moo_lex_range(const double *F, int m, int32_t *idx, int32_t lo, int32_t hi, int col,
+                                     moo_sortws *w) {
+    uint64_t *key = w->key;
+    for (int32_t j = lo; j < hi; j++) key[j] = moo_dkey(F[(int64_t)idx[j] * m + col]);
+    MOO_SORT(w, key + lo, idx + lo, hi - lo);
+    if (col + 1 >= m) return;
+    int32_t i = lo;
+    while (i < hi) {
+        int32_t j = i + 1;
+        uint64_t ki = key[i];
+        while (j < hi && key[j] == ki) j++;
+        if (j - i > 1) moo_lex_range(F, m, idx, i, j, col + 1, w);
+        i = j;
+    }
+}
+
+/* idx := the permutation that sorts the rows of F (n x m) lexicographically (ties by row index). 0 or -1 (memory). */
+MOO_UNUSED static int moo_lexsort_rows(const double *F, int32_t n, int m, int32_t *idx) {
+    moo_sortws w;
+    if (moo_sortws_init(&w, n)) {
+        moo_sortws_free(&w);
+        return -1;
+    }
+    for (int32_t i = 0; i < n; i++) idx[i] = i;
+    moo_lex_range(F, m, idx, 0, n, 0, &w);
+    moo_sortws_free(&w);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* introsort on small structs, generated per type                                                               */
+/* ------------------------------------------------------------------------------------------------------------ */
+#define MOO_DEFINE_SORT(NAME, T, LESS)                                                                 \
+    static void NAME##_heap_down(T *a, ptrdiff_t i, ptrdiff_t n) {                                    \
+        T v = a[i];                                                                                    \
+        for (;;) {                                                                                     \
+            ptrdiff_t c = 2 * i + 1;                                                                   \
+            if (c >= n) break;                                                                         \
+            if (c + 1 < n && LESS(a[c], a[c + 1])) c++;                                                \
+            if (!LESS(v, a[c])) break;                                                                 \
+            a[i] = a[c];                                                                               \
+            i = c;                                                                                     \
+        }                                                                                              \
+        a[i] = v;                                                                                      \
+    }                                                                                                  \
+    static void NAME##_rec(T *a, ptrdiff_t n, int depth) {                                             \
+        while (n > 16) {                                                                               \
+            if (depth-- == 0) { /* heapsort fallback */                                                \
+                for (ptrdiff_t i = n / 2 - 1; i >= 0; i--) NAME##_heap_down(a, i, n);                  \
+                for (ptrdiff_t e = n - 1; e > 0; e--) {                                                \
+                    T t = a[0]; a[0] = a[e]; a[e] = t;                                                 \
+                    NAME##_heap_down(a, 0, e);                                                         \
+                }                                                                                      \
+                return;                                                                                \
+            }                                                                                          \
+            ptrdiff_t m = n >> 1;                                                                      \
+            T t;                                                                                       \
+            if (LESS(a[m], a[0])) { t = a[m]; a[m] = a[0]; a[0] = t; }                                 \
+            if (LESS(a[n - 1], a[m])) {                                                                \
+                t = a[n - 1]; a[n - 1] = a[m]; a[m] = t;                                               \
+                if (LESS(a[m], a[0])) { t = a[m]; a[m] = a[0]; a[0] = t; }                             \
+            }                                                                                          \
+            T piv = a[m];                                                                              \
+            ptrdiff_t i = -1, j = n;                                                                   \
+            for (;;) {                                                                                 \
+                do i++; while (LESS(a[i], piv));                                                       \
+                do j--; while (LESS(piv, a[j]));                                                       \
+                if (i >= j) break;                                                                     \
+                t = a[i]; a[i] = a[j]; a[j] = t;                                                       \
+            }                                                                                          \
+            ptrdiff_t nl = j + 1;                                                                      \
+            if (nl < n - nl) { NAME##_rec(a, nl, depth); a += nl; n -= nl; }                           \
+            else { NAME##_rec(a + nl, n - nl, depth); n = nl; }                                        \
+        }                                                                                              \
+        for (ptrdiff_t i = 1; i < n; i++) {                                                            \
+            T v = a[i];                                                                                \
+            ptrdiff_t j = i;                                                                           \
+            while (j > 0 && LESS(v, a[j - 1])) { a[j] = a[j - 1]; j--; }                               \
+            a[j] = v;                                                                                  \
+        }                                                                                              \
+    }                                                                                                  \
+    MOO_UNUSED static void NAME(T *a, ptrdiff_t n) {                                                   \
+        int depth = 2;                                                                                 \
+        for (ptrdiff_t k = n; k > 1; k >>= 1) depth += 2;                                              \
+        NAME##_rec(a, n, depth);                                                                       \
+    }
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* (double, index) pairs                                                                                        */
+/* ------------------------------------------------------------------------------------------------------------ */
+typedef struct { double k; ptrdiff_t i; } moo_key;
+#define MOO_KEY_LESS(a, b) ((a).k < (b).k)
+MOO_DEFINE_SORT(moo_sort_key_intro, moo_key, MOO_KEY_LESS)
+
+#ifndef MOO_KEY_RADIX_MIN
+#define MOO_KEY_RADIX_MIN 2048 /* moo_sort_key takes the radix sort from this many pairs on */
+#endif
+
+/* Stable radix sort of the pairs by k (moo_dbits keys); -1 when out of memory. */
+MOO_UNUSED static int moo_sort_key_radix(moo_key *a, int32_t n) {
+    moo_sortws w;
+    void *tail;
+    if (moo_sortws_init_extra(&w, n, (size_t)n * sizeof(int32_t), &tail)) {
+        moo_sortws_free(&w);
+        return -1;
+    }
+    int32_t *pos = (int32_t *)tail;
+    for (int32_t j = 0; j < n; j++) {
+        w.key[j] = moo_dbits(a[j].k);
+        pos[j] = j;
+    }
+    MOO_SORT(&w, w.key, pos, n);
+    uint64_t *idx = w.tk; /* free once sorted */
+    for (int32_t j = 0; j < n; j++) idx[j] = (uint64_t)a[j].i;
+    for (int32_t j = 0; j < n; j++) {
+        a[j].k = moo_dkey_inv(w.key[j]); /* moo_dbits is a bijection: the very same double */
+        a[j].i = (ptrdiff_t)idx[pos[j]];
+    }
+    moo_sortws_free(&w);
+    return 0;
+}
+
+/* Sort the pairs by k (ties in any order). */
+MOO_UNUSED static void moo_sort_key(moo_key *a, ptrdiff_t n) {
+    if (n >= MOO_KEY_RADIX_MIN && n < INT32_MAX && moo_sort_key_radix(a, (int32_t)n) == 0) return;
+    moo_sort_key_intro(a, n);
+}
+
+/* Branchless lower bound: the number of values in the ascending a[0..n) (n >= 1) that are below key. */
+static inline ptrdiff_t moo_lower_bound(const double *a, ptrdiff_t n, double key) {
+    const double *base = a;
+    while (n > 1) {
+        const ptrdiff_t half = n >> 1;
+        base = base[half - 1] < key ? base + half : base;
+        n -= half;
+    }
+    return (base - a) + (*base < key);
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* hierarchical bitsets                                                                                         */
+/* ------------------------------------------------------------------------------------------------------------ */
+/* A set over [0, n) as 64-ary levels: bit x of level l + 1 is set when word x of level l is not zero; the top level
+ * is one word. The layout (word offsets of the levels inside a block of W words) serves any number of blocks. */
+#define MOO_BITS_MAXLEV 11 /* 64^11 > 2^64 */
+typedef struct {
+    int nl;                          /* levels */
+    ptrdiff_t off[MOO_BITS_MAXLEV];  /* first word of each level in a block */
+    ptrdiff_t nw[MOO_BITS_MAXLEV];   /* words of each level */
+    ptrdiff_t W;                     /* words in a block */
+} moo_bits;
+
+MOO_UNUSED static void moo_bits_layout(moo_bits *L, ptrdiff_t n) {
+    ptrdiff_t words = (n + 63) >> 6, W = 0;
+    L->nl = 0;
+    for (;;) {
+        L->off[L->nl] = W;
+        L->nw[L->nl++] = words;
+        W += words;
+        if (words <= 1) break;
+        words = (words + 63) >> 6;
+    }
+    L->W = W;
+}
+
+static inline void moo_bits_set(uint64_t *B, const moo_bits *L, ptrdiff_t x) {
+    for (int l = 0; l < L->nl; l++) {
+        uint64_t *w = B + L->off[l] + (x >> 6);
+        const uint64_t old = *w;
+        *w = old | (1ULL << (x & 63));
+        if (old) return; /* the levels above already have it */
+        x >>= 6;
+    }
+}
+
+static inline void moo_bits_clear(uint64_t *B, const moo_bits *L, ptrdiff_t x) {
+    for (int l = 0; l < L->nl; l++) {
+        uint64_t *w = B + L->off[l] + (x >> 6);
+        *w &= ~(1ULL << (x & 63));
+        if (*w) return;
+        x >>= 6;
+    }
+}
+
+/* the largest set index <= x (-1 <= x < n), or -1 */
+static inline ptrdiff_t moo_bits_pred(const uint64_t *B, const moo_bits *L, ptrdiff_t x) {
+    int l = 0;
+    for (;;) {
+        if (x < 0) return -1;
+        const ptrdiff_t wi = x >> 6;
+        const uint64_t m = B[L->off[l] + wi] & (~0ULL >> (63 - (x & 63)));
+        if (m) {
+            x = (wi << 6) | (63 - __builtin_clzll(m));
+            break;
+        }
+        if (++l >= L->nl) return -1;
+        x = wi - 1;
+    }
+    while (l > 0) {
+        l--;
+        x = (x << 6) | (63 - __builtin_clzll(B[L->off[l] + x]));
+    }
+    return x;
+}
+
+/* the smallest set index >= x (0 <= x <= n), or -1 */
+static inline ptrdiff_t moo_bits_succ(const uint64_t *B, const moo_bits *L, ptrdiff_t x) {
+    int l = 0;
+    for (;;) {
+        const ptrdiff_t wi = x >> 6;
+        if (wi >= L->nw[l]) return -1;
+        const uint64_t m = B[L->off[l] + wi] & (~0ULL << (x & 63));
+        if (m) {
+            x = (wi << 6) | __builtin_ctzll(m);
+            break;
+        }
+        if (++l >= L->nl) return -1;
+        x = wi + 1;
+    }
+    while (l > 0) {
+        l--;
+        x = (x << 6) | __builtin_ctzll(B[L->off[l] + x]);
+    }
+    return x;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* the clipped 2-D staircase of the hypervolume sweeps (hv234.h, hv5.h, hv_wfg.h)                               */
+/* ------------------------------------------------------------------------------------------------------------ */
+/* 2-D staircase inside the box [bx, rx] x [by, ry]: x ascending, y descending. */
+typedef struct { double *x, *y; ptrdiff_t n; double dom; } hv_stair;
+
+/* Insert (a, b) (inside the box); add the newly dominated area to st->dom. */
+static inline void hv_stair_insert(hv_stair *st, double a, double b, double rx, double ry) {
+    double *sx = st->x, *sy = st->y;
+    const ptrdiff_t j = st->n > 0 ? moo_lower_bound(sx, st->n, a) : 0; /* first index with sx >= a */
+    double upper = ry;
+    if (j > 0) {
+        if (sy[j - 1] <= b) return;
+        upper = sy[j - 1];
+    }
+    if (j < st->n && sx[j] == a && sy[j] <= b) return;
+    double added = 0.0, xprev = a, floor_y = upper;
+    ptrdiff_t k = j;
+    while (k < st->n && sy[k] >= b) {
+        added += (sx[k] - xprev) * (floor_y - b);
+        xprev = sx[k];
+        floor_y = sy[k];
+        k++;
+    }
+    double xend = k < st->n ? sx[k] : rx;
+    added += (xend - xprev) * (floor_y - b);
+    st->dom += added;
+    /* replace [j, k) by the new point */
+    ptrdiff_t removed = k - j;
+    if (removed != 1) {
+        ptrdiff_t tail = st->n - k;
+        if (removed == 0) {
+            for (ptrdiff_t t = tail - 1; t >= 0; t--) { sx[j + 1 + t] = sx[k + t]; sy[j + 1 + t] = sy[k + t]; }
+        } else {
+            for (ptrdiff_t t = 0; t < tail; t++) { sx[j + 1 + t] = sx[k + t]; sy[j + 1 + t] = sy[k + t]; }
+        }
+        st->n += 1 - removed;
+    }
+    sx[j] = a;
+    sy[j] = b;
+}
+
+/* Clipped projection of q onto p's box, filtered by the two extreme steps ("caps") and the last general point
+ * inserted before the full insert (INSERT: the staircase insert to use). Sets covered when q covers p's whole box
+ * (q <= p in x and y). Expects px, py, rx, ry, xcap, ycap, lx, ly, covered and the staircase st in scope. */
+#define HV_CLIP_ADD(INSERT, qx, qy)                                                                      \
+    do {                                                                                                 \
+        if ((qx) <= px) {                                                                                \
+            if ((qy) <= py) { covered = 1; break; }                                                      \
+            if ((qy) < ycap) { ycap = (qy); INSERT(&st, px, (qy), rx, ry); }                             \
+        } else if ((qy) <= py) {                                                                         \
+            if ((qx) < xcap) { xcap = (qx); INSERT(&st, (qx), py, rx, ry); }                             \
+        } else if ((qy) < ycap && (qx) < xcap && !((qx) >= lx && (qy) >= ly)) {                          \
+            INSERT(&st, (qx), (qy), rx, ry);                                                             \
+            lx = (qx); ly = (qy);                                                                        \
+        }                                                                                                \
+    } while (0)
+
+#endif
