@@ -19,11 +19,11 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from nsganetv2.evaluation.objectives import get_objective
 from nsganetv2.search.archive import read_records
 
 log = logging.getLogger(__name__)
 
-LABELS = {"top1": "top-1 error (%)", "flops": "FLOPs (M)", "params": "params (M)", "cpu": "CPU latency (ms)"}
 
 
 class _Search:
@@ -59,7 +59,11 @@ def _front_mask(F: np.ndarray) -> np.ndarray:
 
 
 def _label(name: str) -> str:
-    return LABELS.get(name, name)
+    """The objective's plot label from the registry (test problems' f1, f2 ... are their own labels)."""
+    try:
+        return get_objective(name).label
+    except ValueError:
+        return name
 
 
 def _save(fig: Figure, path: Path) -> Path:
