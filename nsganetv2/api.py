@@ -175,12 +175,13 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
         if runner is None:
             raise ValueError("nas_problem needs a runner to evaluate with a supernet (see search())")
 
-        def evaluate_fn(configs):
-            return [r.value if r.ok else r.error for r in runner.run(evaluator, configs)]
+        def evaluate_fn(configs, on_result=None):  # streams each result to on_result as its worker finishes
+            stream = None if on_result is None else (lambda i, r: on_result(i, r.value if r.ok else r.error))
+            return [r.value if r.ok else r.error for r in runner.run(evaluator, configs, on_result=stream)]
 
     cpu_fn = _cpu_fn(s, n_classes, width_mult, resume or save) if "cpu" in s.objectives else None
     return OFANASProblem(evaluate_fn, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes,
-                         width_mult=width_mult, precision=precision)
+                         width_mult=width_mult, precision=precision, streaming=evaluate_fn is not None)
 
 
 def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | os.PathLike | None):

@@ -295,9 +295,8 @@ def test_failures_are_recorded_not_raised(tmp_path):
     from nsganetv2.search import objectives_from_flags
 
     p = _Broken()
-    res = p.evaluate_expensive(np.array([[1, 2], [0, 1]]))
-    assert [r.error for r in res] == ["RuntimeError: worker died"] * 2
-    assert "non-finite" in p.evaluate_expensive(np.array([[1, 2]]))[0].error
+    res = p.evaluate_expensive(np.array([[1, 2], [0, 1]]))  # the batch raises: each genome is tried alone
+    assert [r.error for r in res] == ["non-finite objective value [nan]"] * 2
     with pytest.raises(RuntimeError, match="every DOE evaluation failed"):
         MSuNAS(p, tmp_path / "b", n_doe=4, iterations=1, n_iter=2, progress=False).run()
     recs = read_records(tmp_path / "b" / "archive.jsonl")
@@ -350,3 +349,36 @@ def test_a_whole_search_through_ask_and_tell_with_an_outside_evaluation(tmp_path
     assert [h for _, h in res.hv] == pytest.approx([h for _, h in ref.hv])
     with pytest.raises(ValueError, match="not asked"):
         search.tell(np.zeros((1, 5)), [0.0])
+
+
+class _OneBad(_TinyInt):
+    """Evaluates batches, but raises for the whole batch when it holds one bad genome."""
+
+    name = "one_bad"
+
+    def _evaluate_expensive(self, X):
+        if any(int(x[0]) == 0 and int(x[1]) == 0 for x in X):
+            raise RuntimeError("genome (0, 0) cannot be evaluated")
+        return [EvalResult([float(x[0] + x[1])]) for x in X]
+
+
+def test_one_bad_genome_is_one_failure(tmp_path):
+    res = _OneBad().evaluate_expensive(np.array([[1, 2], [0, 0], [2, 1]]))
+    assert [r.ok for r in res] == [True, False, True] and "cannot be evaluated" in res[1].error
+
+
+class _NaNCheap(_TinyInt):
+    name = "nan_cheap"
+    expensive = (0,)
+
+    def cheap_objectives(self, X):
+        return np.array([[np.nan if int(x[0]) == 1 else float(x[1])] for x in np.atleast_2d(X)])
+
+
+def test_a_non_finite_cheap_objective_fails_its_record_and_the_archive_stays_readable(tmp_path):
+    p = _NaNCheap()
+    search = MSuNAS(p, tmp_path / "n", n_doe=6, iterations=0, predictor="carts", progress=False)
+    result = search.run()
+    bad = [r for r in result.records if r["status"] == "failed"]
+    assert bad and all("non-finite cheap objective" in r["error"] for r in bad)
+    assert np.all(np.isfinite(MSuNAS.load(tmp_path / "n", _NaNCheap()).result().F))

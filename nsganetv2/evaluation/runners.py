@@ -1,8 +1,9 @@
 """Runners: map a pure, picklable ``fn(item, device) -> value`` over a batch, capturing failures per item.
 
-Every runner's ``run(fn, items)`` returns one ``Result`` per item, in order: ``ok``, ``value`` and, on
-failure, ``error`` ("ExceptionType: message") and ``traceback``. An exception in one item never stops the
-batch. Results are equal (``==``) across runners for the same deterministic ``fn``. Each runner hands ``fn`` the
+Every runner's ``run(fn, items, on_result=None)`` returns one ``Result`` per item, in order: ``ok``, ``value``
+and, on failure, ``error`` ("ExceptionType: message") and ``traceback``. An exception in one item never stops the
+batch. ``on_result(index, result)`` is called as each item finishes (in finishing order), so a caller can record
+it at once: a kill then loses only the items in flight. Results are equal (``==``) across runners for the same deterministic ``fn``. Each runner hands ``fn`` the
 device its process was given (chosen once, by :func:`nsganetv2.distributed.plan_devices`).
 
 - ``InProcessRunner(device)``: a plain loop in this process.
@@ -12,8 +13,9 @@ device its process was given (chosen once, by :func:`nsganetv2.distributed.plan_
   ``cuda``. A worker that dies (segfault, killed for memory) fails its item with the exit code and is
   replaced; the batch goes on.
 - ``DistributedRunner``: under ``torch.distributed`` (e.g. ``torchrun``). Rank 0 drives: its ``fn`` and
-  items are broadcast, every rank evaluates the strided shard ``items[rank::world_size]`` on its own device, and
-  the results are gathered with ``all_gather_object`` so every rank returns the full list in order. Either
+  items are broadcast, every rank evaluates the strided shard ``items[rank::world_size]`` on its own device, one
+  item a round, and each round's results are gathered with ``all_gather_object`` so every rank returns the full
+  list in order. Either
   all ranks call ``run`` (SPMD), or ranks > 0 call ``serve()`` and wait for rank 0's batches until
   rank 0 calls ``close()``.
 """
@@ -43,6 +45,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+OnResult = Callable[[int, "Result"], None]
 
 
 @dataclass
@@ -85,7 +89,8 @@ def _call(fn: Callable[[Any, torch.device], Any], item: Any, device: torch.devic
 class Runner:
     """Base class: ``run(fn, items) -> list[Result]`` calling ``fn(item, device)``; usable as a context manager."""
 
-    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any]) -> list[Result]:  # pragma: no cover
+    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any],
+            on_result: OnResult | None = None) -> list[Result]:  # pragma: no cover
         raise NotImplementedError
 
     def close(self) -> None:
@@ -104,8 +109,14 @@ class InProcessRunner(Runner):
     def __init__(self, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
 
-    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any]) -> list[Result]:
-        return [_call(fn, item, self.device) for item in items]
+    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any],
+            on_result: OnResult | None = None) -> list[Result]:
+        out = []
+        for i, item in enumerate(items):
+            out.append(_call(fn, item, self.device))
+            if on_result is not None:
+                on_result(i, out[-1])
+        return out
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -208,7 +219,8 @@ class MultiProcessRunner(Runner):
         there.close()
         self._slots[slot] = _Slot(p, here, device)
 
-    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any]) -> list[Result]:
+    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any],
+            on_result: OnResult | None = None) -> list[Result]:
         from multiprocessing.connection import wait
 
         items = list(items)
@@ -248,6 +260,8 @@ class MultiProcessRunner(Runner):
                         log.warning("worker on %s died (exit code %s) on item %d", s.device, s.proc.exitcode, s.idx)
                         out[s.idx] = Result(False, None, f"WorkerDied: the worker process on {s.device} exited "
                                                          f"with code {s.proc.exitcode} while evaluating item {s.idx}")
+                        if on_result is not None:
+                            on_result(s.idx, out[s.idx])
                         conn.close()
                         del slots[slot]
                         if pending:
@@ -256,6 +270,8 @@ class MultiProcessRunner(Runner):
                             feed(slot)
                         continue
                     out[got] = res
+                    if on_result is not None:
+                        on_result(got, res)
                     feed(slot)
             done = True
         finally:
@@ -319,25 +335,33 @@ class DistributedRunner(Runner):
         self._dist.broadcast_object_list(box, src=0)
         return box[0]
 
-    def _shard(self, fn: Callable[[Any, torch.device], Any], items: list) -> list[Result]:
-        mine = [(i, _sendable(_call(fn, items[i], self.device), i))
-                for i in range(self.rank, len(items), self.world_size)]
-        gathered: list[Any] = [None] * self.world_size
-        self._dist.all_gather_object(gathered, mine)
+    def _shard(self, fn: Callable[[Any, torch.device], Any], items: list,
+               on_result: OnResult | None = None) -> list[Result]:
+        """Rounds of one item per rank (item ``start + rank``), gathered after each round, so results can be
+        recorded as rounds finish: a kill loses at most the round in flight."""
         out: list[Result | None] = [None] * len(items)
-        for part in gathered:
-            for i, res in part:
-                out[i] = res
+        for start in range(0, len(items), self.world_size):
+            i = start + self.rank
+            mine = [(i, _sendable(_call(fn, items[i], self.device), i))] if i < len(items) else []
+            gathered: list[Any] = [None] * self.world_size
+            self._dist.all_gather_object(gathered, mine)
+            for part in gathered:
+                for j, res in part:
+                    out[j] = res
+                    if on_result is not None:
+                        on_result(j, res)
         return out  # type: ignore[return-value]
 
-    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any]) -> list[Result]:
-        """Collective: rank 0's ``fn`` and ``items`` are used; every rank returns all results in order."""
+    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any],
+            on_result: OnResult | None = None) -> list[Result]:
+        """Collective: rank 0's ``fn`` and ``items`` are used; every rank returns all results in order
+        (``on_result`` is called on the rank that passed it)."""
         if self._stopped:
             raise ValueError("this DistributedRunner was closed; create a new one")
         if self.rank == 0:
             _check_picklable(fn)
         msg = self._bcast(("run", fn, list(items)) if self.rank == 0 else None)
-        return self._shard(msg[1], msg[2])
+        return self._shard(msg[1], msg[2], on_result)
 
     def serve(self) -> None:
         """On ranks > 0: evaluate rank 0's batches until rank 0 calls ``close()``."""

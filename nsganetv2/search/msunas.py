@@ -226,7 +226,9 @@ class MSuNAS:
                 bs = self.eval_batch_size or max(1, len(asked))
                 for start in range(0, len(asked), bs):
                     Xb = asked.X[start:start + bs]
-                    self.tell(Xb, self.problem.evaluate_expensive(Xb))
+                    # each result is recorded as it arrives: a kill loses only the evaluations in flight
+                    results = self.problem.evaluate_stream(Xb, lambda i, r, Xb=Xb: self.tell(Xb[i:i + 1], [r]))
+                    self.tell(Xb, results)  # anything a problem did not stream (already recorded ones are skipped)
         finally:
             for bar in self._bars.values():
                 bar.close()
@@ -266,6 +268,13 @@ class MSuNAS:
         self._open()
         p = self.problem
         X = p.canonical(np.atleast_2d(np.asarray(X)))
+        results = list(results)
+        if len(results) != len(X):
+            raise ValueError(f"tell() got {len(results)} results for {len(X)} genomes; give one per genome")
+        new = [j for j, x in enumerate(X) if p.key(x) not in self.archive]  # recorded ones are not told twice
+        if not new:
+            return
+        X, results = X[new], [results[j] for j in new]
         if (k := self._current()) is not None:
             self._candidates(k)  # after a restart, tell() may come before ask(): the same candidates
         where = {}
@@ -279,6 +288,13 @@ class MSuNAS:
         res = p.results(X, results)
         ok = [j for j, r in enumerate(res) if r.ok]
         cheap = p.cheap_objectives(X[ok]) if ok and p.cheap else None
+        if cheap is not None:  # a cheap objective that is not a number fails its record, with the reason
+            for row, j in zip(cheap, list(ok)):
+                if not np.all(np.isfinite(row)):
+                    names = [f"{p.objective_names[c]}={v}" for c, v in zip(p.cheap, row)]
+                    res[j] = EvalResult.failure(f"non-finite cheap objective ({', '.join(names)})", res[j].stats)
+            keep = [k for k, j in enumerate(ok) if res[j].ok]
+            ok, cheap = [ok[k] for k in keep], cheap[keep]
         touched = set()
         for j, (x, r) in enumerate(zip(X, res)):
             k, i = where[p.key(x)]

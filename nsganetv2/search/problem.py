@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -127,14 +127,27 @@ class SearchProblem:
         raise NotImplementedError(f"{self.name} evaluates nothing itself; give results through ask()/tell()")
 
     def evaluate_expensive(self, X: np.ndarray) -> list[EvalResult]:
-        """Measure the expensive objectives of canonical genomes; a failure never raises but is returned."""
+        """Measure the expensive objectives of canonical genomes; a failure never raises but is returned.
+
+        When the batch as a whole raises, each genome is tried alone, so one bad genome fails alone."""
         X = np.atleast_2d(X)
         try:
             out = list(self._evaluate_expensive(X))
-        except Exception as exc:  # a whole-batch failure: every candidate failed with that error
-            msg = f"{type(exc).__name__}: {exc}"
-            return [EvalResult.failure(msg) for _ in range(len(X))]
+        except Exception as exc:
+            if len(X) > 1:
+                return [self.evaluate_expensive(X[i:i + 1])[0] for i in range(len(X))]
+            return [EvalResult.failure(f"{type(exc).__name__}: {exc}")]
         return self.results(X, out)
+
+    def evaluate_stream(self, X: np.ndarray, on_result: Callable[[int, EvalResult], None]) -> list[EvalResult]:
+        """``evaluate_expensive`` calling ``on_result(i, result)`` as each genome's result is known, so the caller
+        can record it at once (default: one genome at a time; problems that evaluate in parallel override it)."""
+        X = np.atleast_2d(X)
+        out = []
+        for i in range(len(X)):
+            out.append(self.evaluate_expensive(X[i:i + 1])[0])
+            on_result(i, out[-1])
+        return out
 
     def results(self, X: np.ndarray, raw: Sequence[Any]) -> list[EvalResult]:
         """Checked ``EvalResult`` s of genomes ``X`` from raw results (whatever :meth:`to_result` accepts)."""

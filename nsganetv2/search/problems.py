@@ -108,8 +108,9 @@ class OFANASProblem(SearchProblem):
     ...)`` followed by registered cheap objectives (``nsganetv2.evaluation.objectives``: ``flops`` in MMACs,
     ``params`` in M, ``cpu`` in ms from ``cpu_fn(config)``), computed for ``n_classes`` outputs and ``width_mult``
     unless ``objective_fns`` gives a function for a name. ``precision`` (``{"amp", "device", "torch"}``, see
-    ``nsganetv2.evaluation.accuracy.precision_record``) is what ``evaluate_fn`` measures in. Cheap values are cached
-    by canonical genome.
+    ``nsganetv2.evaluation.accuracy.precision_record``) is what ``evaluate_fn`` measures in. With ``streaming``,
+    ``evaluate_fn(configs, on_result=f)`` also calls ``f(i, raw)`` as each config finishes (in parallel workers), so
+    each result is recorded as soon as it exists. Cheap values are cached by canonical genome.
     """
 
     vtype = "int"
@@ -118,7 +119,8 @@ class OFANASProblem(SearchProblem):
     def __init__(self, evaluate_fn: ConfigEvaluator | None, objectives: Sequence[str] = ("top1", "flops"),
                  space: Any = None, cpu_fn: Callable[[dict], float] | None = None,
                  objective_fns: dict[str, Callable[[dict], float]] | None = None,
-                 n_classes: int = 1000, width_mult: float = 1.0, precision: dict | None = None) -> None:
+                 n_classes: int = 1000, width_mult: float = 1.0, precision: dict | None = None,
+                 streaming: bool = False) -> None:
         objectives = tuple(objectives)
         if len(objectives) < 2 or objectives[0] != "top1":
             raise ValueError(f"objectives must be 'top1' followed by cheap objectives, got {objectives}")
@@ -143,6 +145,7 @@ class OFANASProblem(SearchProblem):
         self._cache: dict[str, dict[str, float]] = {}
         self._keys: dict[bytes, str] = {}
         self.precision = dict(precision) if precision else None
+        self.streaming = bool(streaming)
         self.check()
 
     def describe(self) -> dict[str, Any]:
@@ -207,6 +210,26 @@ class OFANASProblem(SearchProblem):
         if self.evaluate_fn is None:
             raise ValueError("this NAS problem has no evaluate_fn: evaluate with your own code through ask()/tell()")
         return list(self.evaluate_fn([self.config(x) for x in X]))
+
+    def evaluate_stream(self, X: np.ndarray, on_result: Callable[[int, EvalResult], None]) -> list[EvalResult]:
+        if not self.streaming:
+            return super().evaluate_stream(X, on_result)
+        X = np.atleast_2d(X)
+        done: dict[int, EvalResult] = {}
+
+        def got(i: int, raw: Any) -> None:
+            if i not in done:
+                done[i] = self._checked(self.to_result(X[i], raw))
+                on_result(i, done[i])
+
+        try:
+            self.evaluate_fn([self.config(x) for x in X], on_result=got)
+        except Exception as exc:  # the evaluation as a whole broke: what did not finish failed with its error
+            for i in range(len(X)):
+                got(i, exc)
+        for i in range(len(X)):
+            got(i, "the evaluation returned no result for this architecture")
+        return [done[i] for i in range(len(X))]
 
     def to_result(self, x: np.ndarray, raw: Any) -> EvalResult:
         """A stats dict with ``"top1"`` (accuracy in %), an ``EvalResult``, or an exception / error text."""
