@@ -68,6 +68,18 @@ def torch_save_atomic(obj: Any, path: str | os.PathLike, fsync: bool = True) -> 
     return atomic_write(path, buf.getvalue(), fsync=fsync)
 
 
+def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temp files that interrupted atomic writes left under ``folder`` (call only while no other process
+    writes there, e.g. when a run resumes); returns what was removed."""
+    removed = []
+    for tmp in Path(folder).rglob(".*.tmp"):
+        if tmp.is_file():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
 def fsync_dir(path: Path) -> None:
     """Make the rename itself durable (best effort: some file systems refuse to open folders)."""
     with contextlib.suppress(OSError):

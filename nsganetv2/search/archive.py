@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from nsganetv2.atomic import dumps, fsync_dir
+from nsganetv2.atomic import atomic_write, dumps, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +23,17 @@ __all__ = ["Archive", "read_records"]
 REQUIRED_KEYS = ("key", "genome", "status")
 
 
-def read_records(path: str | os.PathLike) -> list[dict]:
+def read_records(path: str | os.PathLike, repair: bool = False) -> list[dict]:
     """All valid records of an archive file, in order; corrupt lines are logged (with line number) and skipped.
 
+    With ``repair`` (the search that owns the file, on resume) the corrupt lines are cut out once: they are appended
+    to ``<archive>.cut`` and the file is rewritten without them, so they are not warned about at every start.
     A repeated key keeps its first record (the archive never holds two, but a hand-merged file might).
     """
     path = Path(path)
     if not path.exists():
         return []
-    records, seen = [], set()
+    records, seen, good, bad = [], set(), [], []
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             line = raw.strip()
@@ -43,21 +45,31 @@ def read_records(path: str | os.PathLike) -> list[dict]:
                     raise ValueError(f"not a record with keys {REQUIRED_KEYS}")
             except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 log.warning("%s: line %d is corrupt or truncated and was skipped (%s)", path, lineno, exc)
+                bad.append(raw if raw.endswith(b"\n") else raw + b"\n")
                 continue
+            good.append(raw if raw.endswith(b"\n") else raw + b"\n")
             if rec["key"] in seen:
                 log.warning("%s: line %d repeats key %s; keeping the first record", path, lineno, rec["key"])
                 continue
             seen.add(rec["key"])
             records.append(rec)
+    if repair and bad:
+        cut = path.with_name(path.name + ".cut")
+        with open(cut, "ab") as f:
+            f.write(b"".join(bad))
+            f.flush()
+            os.fsync(f.fileno())
+        atomic_write(path, b"".join(good))
+        log.warning("%s: %d corrupt line(s) cut out and kept in %s", path, len(bad), cut.name)
     return records
 
 
 class Archive:
     """Evaluated genomes, keyed by canonical genome, backed by an append-only JSONL file (or memory only)."""
 
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, repair: bool = False) -> None:
         self.path = Path(path) if path is not None else None
-        self.records: list[dict] = read_records(self.path) if self.path is not None else []
+        self.records: list[dict] = read_records(self.path, repair) if self.path is not None else []
         self._index = {r["key"]: i for i, r in enumerate(self.records)}
         self._cache: dict[tuple, Any] = {}
         self._fh = None

@@ -11,16 +11,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nsganetv2.atomic import write_json_atomic
+from nsganetv2.atomic import remove_stale_temp_files, write_json_atomic
 from nsganetv2.search.archive import Archive
 
 __all__ = ["ARCHIVE_FILE", "STATE_FILE", "RunFolder", "read_state"]
+
+log = logging.getLogger(__name__)
 
 STATE_FILE = "search.json"
 ARCHIVE_FILE = "archive.jsonl"
@@ -59,8 +62,14 @@ class RunFolder:
     def write_state(self, state: dict) -> None:
         write_json_atomic(self.state_path, state, indent=2)
 
-    def open_archive(self) -> Archive:
-        return Archive(self.path / ARCHIVE_FILE)
+    def open_archive(self, repair: bool = False) -> Archive:
+        return Archive(self.path / ARCHIVE_FILE, repair=repair)
+
+    def clean(self) -> None:
+        """Remove temp files left by interrupted atomic writes (the search owns the folder while it runs)."""
+        removed = remove_stale_temp_files(self.path)
+        if removed:
+            log.info("%s: removed %d temp file(s) of interrupted writes", self.path, len(removed))
 
     # ------------------------------------------------------------------ iterations
     def stats_path(self, k: int) -> Path:
@@ -83,10 +92,19 @@ class RunFolder:
         path = self.candidates_path(k)
         if not path.exists():
             return None
-        d = json.loads(path.read_text())
-        X = np.asarray(d["genomes"], dtype=np.int64 if integer else float)
-        if X.size == 0:
-            X = X.reshape(0, n_var)
+        try:
+            d = json.loads(path.read_text())
+            X = np.asarray(d["genomes"], dtype=np.int64 if integer else float)
+            if X.size == 0:
+                X = X.reshape(0, n_var)
+            if X.ndim != 2 or X.shape[1] != n_var:
+                raise ValueError(f"genomes of shape {X.shape}, expected (n, {n_var})")
+        except (ValueError, KeyError, TypeError) as exc:
+            aside = path.with_name(path.name + ".corrupt")
+            os.replace(path, aside)
+            log.warning("%s is unreadable (%s); moved to %s, iteration %d is proposed again from its seed", path,
+                        str(exc).splitlines()[0][:200], aside.name, k)
+            return None
         return X, d.get("predicted"), d.get("surrogate")
 
     def save_candidates(self, k: int, X: np.ndarray, predicted: list | None, seeds: dict, surrogate: dict | None
@@ -95,6 +113,18 @@ class RunFolder:
                                                     "surrogate": surrogate})
 
     # ------------------------------------------------------------------ per-candidate files
+    def failed_path(self, k: int, i: int) -> Path:
+        return self.path / "failed" / f"it_{k}_net_{i}"
+
+    def read_candidate_stats(self, k: int, i: int) -> dict:
+        """``iter_{k}/net_{i}.stats`` when it exists and is readable, else ``{}``."""
+        path = self.path / f"iter_{k}" / f"net_{i}.stats"
+        try:
+            stats = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return stats if isinstance(stats, dict) else {}
+
     def write_candidate_files(self, k: int, i: int, files: dict[str, Any], failed_config: Any = None,
                               only_missing: bool = False) -> None:
         """``iter_{k}/net_{i}<suffix>`` for each file, and ``failed/it_{k}_net_{i}`` for a failure (these can be

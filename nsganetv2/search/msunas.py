@@ -11,6 +11,7 @@ re-derives them; they are listed in ``search.json`` and in each ``iter_{k}.stats
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import time
@@ -369,8 +370,40 @@ class MSuNAS:
             self._check_budget()
             self._state["settings"]["iterations"] = self.iterations
             self._state["status"] = "running"
+            self.folder.clean()
         self.folder.write_state(self._state)
-        self.archive = self.folder.open_archive()
+        self.archive = self.folder.open_archive(repair=True)
+        self._recover_lost_records()
+
+    def _recover_lost_records(self) -> None:
+        """A completed iteration whose record is missing from the archive (a torn or garbled line): rebuild the
+        record from ``iter_k.stats`` and ``iter_k/net_i.stats`` (or ``failed/``), so the archive never shrinks."""
+        p, names = self.problem, self.problem.objective_names
+        k = 0
+        while self.folder.is_done(k):
+            loaded = self.folder.load_candidates(k, p.n_var, p.vtype == "int")
+            missing = [] if loaded is None else [(i, x) for i, x in enumerate(loaded[0]) if p.key(x) not in self.archive]
+            if missing:
+                stats = self.folder.read_stats(k)
+                rows = {json.dumps(row[0], sort_keys=True): row[1:] for row in stats.get("archive", [])}
+                for i, x in missing:
+                    values = rows.get(json.dumps(p.config(x), sort_keys=True))
+                    extra = self.folder.read_candidate_stats(k, i)
+                    if values is not None and len(values) == len(names):
+                        r = EvalResult(values=[values[j] for j in p.expensive], stats=extra)
+                        cheap = np.array([values[j] for j in p.cheap]) if p.cheap else None
+                    elif self.folder.failed_path(k, i).exists():
+                        r, cheap = EvalResult.failure("failed (its error text was lost with the archive line)"), None
+                    else:
+                        log.warning("%s: the record of iteration %d candidate %d is lost and nothing holds it; it is "
+                                    "not in the archive", self.save_dir, k, i)
+                        continue
+                    rec = self._record(k, i, x, r, cheap, None)
+                    rec["recovered"] = True
+                    self.archive.append(rec)
+                    log.warning("%s: recovered the record of iteration %d candidate %d from its files",
+                                self.save_dir, k, i)
+            k += 1
 
     def _current(self) -> int | None:
         """The first iteration not completed (0 is the DOE), or ``None`` when the search is finished."""
@@ -413,17 +446,22 @@ class MSuNAS:
             self._pending[k] = (*loaded, t1 - t0, t1)
         return self._pending[k]
 
-    def _ok_records(self) -> list[dict]:
-        """Successful records in (iteration, index) order: the order results were told in does not matter."""
-        return sorted(self.archive.ok(), key=lambda r: (r.get("iteration", 0), r.get("index", 0)))
+    def _ok_records(self, upto: int | None = None) -> list[dict]:
+        """Successful records (of iterations up to ``upto``) in (iteration, index) order: the order results were
+        told in does not matter."""
+        ok = [r for r in self.archive.ok() if upto is None or r.get("iteration", 0) <= upto]
+        return sorted(ok, key=lambda r: (r.get("iteration", 0), r.get("index", 0)))
 
     def _propose(self, k: int, seeds: dict[str, int]):
+        """Iteration k's proposal: a function of the records before k (so a lost candidates file is re-proposed
+        identically even when some of its genomes were already recorded)."""
         names = self.problem.objective_names
-        ok = self._ok_records()
+        ok = self._ok_records(upto=k - 1)
         Xa = np.array([r["genome"] for r in ok])
         Fa = np.array([[r["objectives"][n] for n in names] for r in ok], dtype=float).reshape(len(ok), len(names))
+        taken = {r["key"] for r in self.archive.records if r.get("iteration", 0) < k}
         label = self.predictor if isinstance(self.predictor, str) else ""
-        return propose(self.problem, Xa, Fa, self.archive.keys(), self.n_iter, self._make_model, seeds,
+        return propose(self.problem, Xa, Fa, taken, self.n_iter, self._make_model, seeds,
                        self.pop_size, self.n_gen, self.subset_pop, self.subset_gen, self.max_train, label,
                        seed_torch=isinstance(self.predictor, str) and get_surrogate(self.predictor).uses_torch)
 
@@ -495,7 +533,7 @@ class MSuNAS:
             surrogate.update(quality[0] if quality else {"rmse": None, "rho": None, "tau": None})
             if len(p.expensive) > 1:
                 surrogate["per_objective"] = dict(zip([p.objective_names[j] for j in p.expensive], quality))
-        hv = self._hv()
+        hv = self._hv(k)
         self._write_stats(k, X, hv, surrogate, seeds, {"search_s": search_s, "eval_s": time.perf_counter() - ready})
         del self._pending[k]
         n_fail = sum(self.archive.get(p.key(x))["status"] != "ok" for x in X)
@@ -511,8 +549,10 @@ class MSuNAS:
                 self._bars["iter"].update(1)
 
     # ------------------------------------------------------------------ metrics and files
-    def _hv(self) -> float:
-        _, F = self.archive.arrays(self.problem.objective_names)
+    def _hv(self, upto: int) -> float:
+        """Normalised HV of the records of iterations 0..upto (a rebuilt iter_k.stats sees only those)."""
+        names = self.problem.objective_names
+        F = np.array([[r["objectives"][n] for n in names] for r in self._ok_records(upto)], dtype=float)
         if len(F) == 0:
             return 0.0
         nd = F[pareto_mask(F)]
@@ -550,7 +590,8 @@ class MSuNAS:
         def row(r: dict) -> list:
             return [r["config"], *[r["objectives"][n] for n in names]]
 
-        ok = self._ok_records()
+        ok = self._ok_records(upto=k)
+        n_records = sum(r.get("iteration", 0) <= k for r in self.archive.records)
         keys = {p.key(x) for x in X}
         stats = {
             "archive": [row(r) for r in ok],
@@ -559,8 +600,8 @@ class MSuNAS:
             "surrogate": surrogate,
             "iteration": k,
             "objectives": list(names),
-            "n_evaluations": len(self.archive),
-            "n_failed": len(self.archive) - len(ok),
+            "n_evaluations": n_records,
+            "n_failed": n_records - len(ok),
             "ref_point": self.ref_point.tolist(),
             "seeds": seeds,
             "timing": timing,
