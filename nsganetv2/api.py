@@ -155,7 +155,7 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
     s = settings
     space = OFAMobileNetV3Space(resolutions=s.resolutions or default_resolutions(s.dataset))
     n_classes = (num_classes(s.dataset) if s.dataset != "folder" else None) or 1000
-    width_mult, evaluate_fn, precision = 1.0, None, None
+    width_mult, evaluate_fn, precision, evaluation = 1.0, None, None, None
     if s.supernet_path:
         from nsganetv2.supernet import infer_width_mult, read_state_dict
 
@@ -172,6 +172,8 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
             n_epochs=s.n_epochs, amp=amp, compile=s.compile, seed=s.seed))
         width_mult = infer_width_mult(read_state_dict(s.supernet_path))
         precision = precision_record(resolve_amp(amp, plan.amp_device), plan.amp_device)
+        evaluation = {"dataset": s.dataset, "vld_size": s.vld_size, "n_calib": s.n_calib, "n_epochs": s.n_epochs,
+                      "seed": s.seed, "supernet_sha256": file_sha256(s.supernet_path)}
         if runner is None:
             raise ValueError("nas_problem needs a runner to evaluate with a supernet (see search())")
 
@@ -180,8 +182,35 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
             return [r.value if r.ok else r.error for r in runner.run(evaluator, configs, on_result=stream)]
 
     cpu_fn = _cpu_fn(s, n_classes, width_mult, resume or save) if "cpu" in s.objectives else None
+    if cpu_fn is not None and s.lut:
+        _check_table_covers(s.lut, cpu_fn, space)
     return OFANASProblem(evaluate_fn, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes,
-                         width_mult=width_mult, precision=precision, streaming=evaluate_fn is not None)
+                         width_mult=width_mult, precision=precision, streaming=evaluate_fn is not None,
+                         evaluation=evaluation)
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a file's content (what a search records of its supernet)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_table_covers(lut: str, cpu_fn, space) -> None:
+    """Before anything is evaluated: the table has entries for the smallest and largest network at every
+    resolution of the space (else a missing key would surface in the middle of the search)."""
+    for r in space.resolutions:
+        for config in (space.smallest(), space.largest()):
+            try:
+                cpu_fn({**config, "r": r})
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"latency table {lut} does not cover resolution {r} ({str(exc).splitlines()[0]}): "
+                                 "build it with those resolutions (`nsganetv2 latency build-lut --resolutions ...`) "
+                                 "or search only the ones it has (--resolutions)") from None
 
 
 def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | os.PathLike | None):
@@ -225,13 +254,15 @@ def search(settings: SearchSettings, save: str | os.PathLike, write_report: bool
 
 
 def resume(save: str | os.PathLike, settings: SearchSettings, iterations: int | None = None,
-           write_report: bool = True) -> SearchResult:
-    """Continue the search in ``save`` (after a kill, or with more ``iterations``); nothing recorded is redone."""
-    return _run(settings, save, resume=True, write_report=write_report, iterations=iterations)
+           retry_failed: bool = False, write_report: bool = True) -> SearchResult:
+    """Continue the search in ``save`` (after a kill, or with more ``iterations``); nothing recorded is redone, except
+    the failures of the unfinished iteration with ``retry_failed`` (after fixing a wrong setting)."""
+    return _run(settings, save, resume=True, write_report=write_report, iterations=iterations,
+                retry_failed=retry_failed)
 
 
 def _run(settings: SearchSettings, save: str | os.PathLike, resume: bool, write_report: bool,
-         iterations: int | None = None) -> SearchResult:
+         iterations: int | None = None, retry_failed: bool = False) -> SearchResult:
     from nsganetv2.evaluation.runners import DistributedRunner
 
     session = _Session(settings, save, resume)
@@ -240,7 +271,7 @@ def _run(settings: SearchSettings, save: str | os.PathLike, resume: bool, write_
             session.runner.serve()  # ranks > 0 evaluate the shards rank 0 sends, until it closes the runner
             return MSuNAS.load(save, session.problem).result()
         if resume:
-            overrides = {"progress": settings.progress}
+            overrides = {"progress": settings.progress, "retry_failed": retry_failed}
             if iterations is not None:
                 overrides["iterations"] = iterations
             result = MSuNAS.load(save, session.problem, **overrides).run()

@@ -69,7 +69,7 @@ def cmd_search(args) -> int:
                          "for a test problem")
     if args.resume:
         save = args.resume
-        result = api.resume(save, settings, iterations=args.iterations)
+        result = api.resume(save, settings, iterations=args.iterations, retry_failed=args.retry_failed)
     else:
         save = args.save
         result = api.search(settings, save)
@@ -207,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_args(s)
     s.add_argument("--save", default="experiments/search", help="experiment folder")
     s.add_argument("--resume", default=None, help="continue the search in this folder")
+    s.add_argument("--retry_failed", action="store_true",
+                   help="on --resume, evaluate again the failures of the unfinished iteration (after fixing a setting)")
     s.add_argument("--sec_obj", default="flops", choices=cheap_objective_names(), help="second objective")
     s.add_argument("--objectives", default=None, help="several objectives, e.g. top1,flops,cpu (overrides --sec_obj)")
     s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime)")
@@ -337,14 +339,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit codes: 0 done, 2 a bad setting or input (one ``error:`` line), 130 interrupted."""
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        where = getattr(args, "resume", None) or getattr(args, "save", None)
+        hint = f"; continue with --resume {where}" if args.command == "search" and where else ""
+        print(f"interrupted{hint}", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, RuntimeError, OSError) as exc:  # expected failures: bad settings, files, disks
+        if args.verbose:
+            raise
+        text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+            text = f"{text}: {exc.filename}"
+        print(f"error: {text.splitlines()[0] if text else type(exc).__name__} (-v for the traceback)", file=sys.stderr)
         return 2
 
 

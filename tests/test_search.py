@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nsganetv2.search import (EvalResult, MSuNAS, OFANASProblem, SearchProblem, read_records, subset_selection,
+from nsganetv2.search import (EvalResult, MSuNAS, OFANASProblem, SearchProblem, SetupError, read_records, subset_selection,
                               test_problem)
 from nsganetv2.search.subset import gap_std
 
@@ -297,11 +297,9 @@ def test_failures_are_recorded_not_raised(tmp_path):
     p = _Broken()
     res = p.evaluate_expensive(np.array([[1, 2], [0, 1]]))  # the batch raises: each genome is tried alone
     assert [r.error for r in res] == ["non-finite objective value [nan]"] * 2
-    with pytest.raises(RuntimeError, match="every DOE evaluation failed"):
+    with pytest.raises(SetupError, match="the first evaluation failed before anything was recorded"):
         MSuNAS(p, tmp_path / "b", n_doe=4, iterations=1, n_iter=2, progress=False).run()
-    recs = read_records(tmp_path / "b" / "archive.jsonl")
-    assert len(recs) == 4 and all(r["status"] == "failed" for r in recs)
-    assert sorted((tmp_path / "b" / "failed").iterdir())[0].name == "it_0_net_0"
+    assert read_records(tmp_path / "b" / "archive.jsonl") == []  # a setting error poisons nothing
     assert objectives_from_flags("params") == ("top1", "params")
     assert objectives_from_flags("flops", "flops,cpu") == ("top1", "flops", "cpu")
 
@@ -382,3 +380,23 @@ def test_a_non_finite_cheap_objective_fails_its_record_and_the_archive_stays_rea
     bad = [r for r in result.records if r["status"] == "failed"]
     assert bad and all("non-finite cheap objective" in r["error"] for r in bad)
     assert np.all(np.isfinite(MSuNAS.load(tmp_path / "n", _NaNCheap()).result().F))
+
+
+def test_a_doe_poisoned_by_a_wrong_setting_is_evaluated_again_with_retry_failed(tmp_path):
+    from nsganetv2.search import test_problem
+
+    save = tmp_path / "p"
+    search = MSuNAS(test_problem("zdt1", n_var=5), save, n_doe=8, iterations=1, n_iter=2, predictor="carts",
+                    predictor_kwargs={"n_trees": 50}, progress=False)
+    asked = search.ask()
+    with pytest.raises(RuntimeError, match="resume with --retry_failed"):
+        search.tell(asked.X, [FileNotFoundError("no dataset at /data") for _ in asked.X])  # what a bad path did
+    search.close()
+    calls = []
+    plain = MSuNAS.load(save, test_problem("zdt1", n_var=5, on_evaluate=calls.append))
+    with pytest.raises(RuntimeError, match="every DOE evaluation failed"):
+        plain.run()  # recorded failures are not evaluated again by themselves
+    assert calls == []
+    result = MSuNAS.load(save, test_problem("zdt1", n_var=5, on_evaluate=calls.append), retry_failed=True).run()
+    assert len(calls) == 8 + 2 and len(result.records) == 10 and all(r["status"] == "ok" for r in result.records)
+    assert len(read_records(save / "archive.jsonl")) == 10  # the successes superseded the failures

@@ -28,12 +28,13 @@ def read_records(path: str | os.PathLike, repair: bool = False) -> list[dict]:
 
     With ``repair`` (the search that owns the file, on resume) the corrupt lines are cut out once: they are appended
     to ``<archive>.cut`` and the file is rewritten without them, so they are not warned about at every start.
-    A repeated key keeps its first record (the archive never holds two, but a hand-merged file might).
+    A repeated key keeps its first record, except that a successful record replaces a failed one (a failure
+    re-evaluated with ``--retry_failed``).
     """
     path = Path(path)
     if not path.exists():
         return []
-    records, seen, good, bad = [], set(), [], []
+    records, seen, good, bad = [], {}, [], []
     with open(path, "rb") as f:
         for lineno, raw in enumerate(f, start=1):
             line = raw.strip()
@@ -49,9 +50,13 @@ def read_records(path: str | os.PathLike, repair: bool = False) -> list[dict]:
                 continue
             good.append(raw if raw.endswith(b"\n") else raw + b"\n")
             if rec["key"] in seen:
-                log.warning("%s: line %d repeats key %s; keeping the first record", path, lineno, rec["key"])
+                j = seen[rec["key"]]
+                if records[j]["status"] != "ok" and rec["status"] == "ok":
+                    records[j] = rec  # a retried failure
+                else:
+                    log.warning("%s: line %d repeats key %s; keeping the first record", path, lineno, rec["key"])
                 continue
-            seen.add(rec["key"])
+            seen[rec["key"]] = len(records)
             records.append(rec)
     if repair and bad:
         cut = path.with_name(path.name + ".cut")
@@ -124,20 +129,24 @@ class Archive:
                 fsync_dir(self.path.parent)
         return self._fh
 
-    def append(self, record: dict) -> bool:
-        """Add a record (durably, when file-backed). Returns False, writing nothing, if its key is present."""
-        return self.extend([record]) == 1
+    def append(self, record: dict, replace_failed: bool = False) -> bool:
+        """Add a record (durably, when file-backed). Returns False, writing nothing, if its key is present, unless
+        ``replace_failed`` and the present record is a failure: then the new one supersedes it."""
+        return self.extend([record], replace_failed) == 1
 
-    def extend(self, records: list[dict]) -> int:
-        """Add records whose keys are new, with one fsync for all; returns how many were added."""
+    def extend(self, records: list[dict], replace_failed: bool = False) -> int:
+        """Add records whose keys are new (or replace failures, see ``append``) with one fsync for all."""
         new, keys = [], set()
         for record in records:
             missing = [k for k in REQUIRED_KEYS if k not in record]
             if missing:
                 raise ValueError(f"archive record lacks {missing}; give at least {REQUIRED_KEYS}")
-            if record["key"] not in self._index and record["key"] not in keys:
-                keys.add(record["key"])
-                new.append(record)
+            key = record["key"]
+            old = self.get(key)
+            if key in keys or (old is not None and not (replace_failed and old["status"] != "ok")):
+                continue
+            keys.add(key)
+            new.append(record)
         if not new:
             return 0
         if self.path is not None:
@@ -146,8 +155,13 @@ class Archive:
             fh.flush()
             os.fsync(fh.fileno())
         for record in new:
-            self._index[record["key"]] = len(self.records)
-            self.records.append(record)
+            i = self._index.get(record["key"])
+            if i is None:
+                self._index[record["key"]] = len(self.records)
+                self.records.append(record)
+            else:
+                self.records[i] = record
+        self._cache = {}
         return len(new)
 
     def close(self) -> None:

@@ -35,10 +35,14 @@ from nsganetv2.surrogate.metrics import correlation
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ARCHIVE_FILE", "STATE_FILE", "Asked", "MSuNAS", "SearchResult", "read_state"]
+__all__ = ["ARCHIVE_FILE", "STATE_FILE", "Asked", "MSuNAS", "SearchResult", "SetupError", "read_state"]
 
 FORMAT_VERSION = 1
-RESUME_OVERRIDES = ("iterations", "progress", "eval_batch_size", "predictor")
+RESUME_OVERRIDES = ("iterations", "progress", "eval_batch_size", "predictor", "retry_failed")
+
+
+class SetupError(ValueError):
+    """The search's setup is wrong (the first evaluation failed before anything was recorded)."""
 
 
 @dataclass
@@ -115,15 +119,21 @@ def _nan_to_none(d: dict) -> dict:
 
 
 def _check_same_problem(save_dir: Path, recorded: dict, current: dict) -> None:
-    """Refuse to continue a search on another problem; ``environment`` (device, torch version) only warns."""
+    """Refuse to continue a search whose problem or evaluation settings differ, naming the setting; ``environment``
+    (device type, torch version) only warns, and settings a folder predates are taken from this run with a warning."""
     recorded, current = dict(recorded), dict(current)
     env_rec, env_cur = recorded.pop("environment", None), current.pop("environment", None)
-    if "amp" in current and "amp" not in recorded:  # a folder written before precisions were recorded
-        log.warning("%s does not record the precision of its evaluations; continuing with --amp %s", save_dir,
-                    current["amp"])
-        current.pop("amp")
-    if recorded != current:
-        raise ValueError(f"{save_dir} was searched on problem {recorded}, not {current}; pass the same problem")
+    flat_rec = {**{k: v for k, v in recorded.items() if k != "evaluation"}, **(recorded.get("evaluation") or {})}
+    flat_cur = {**{k: v for k, v in current.items() if k != "evaluation"}, **(current.get("evaluation") or {})}
+    for key in sorted(set(flat_rec) | set(flat_cur)):
+        if key not in flat_rec:  # a folder written before this setting was recorded
+            log.warning("%s does not record %s; continuing with %s=%r", save_dir, key, key, flat_cur[key])
+        elif key not in flat_cur or flat_rec[key] != flat_cur[key]:
+            flag = {"supernet_sha256": "--supernet_path (the file's content)", "objectives": "--objectives"}.get(
+                key, f"--{key}")
+            raise ValueError(f"{save_dir} was searched with {key}={flat_rec[key]!r} but this run has "
+                             f"{key}={flat_cur.get(key)!r}: resume with the recorded {flag}, or start a new search "
+                             "in another folder")
     if env_rec is not None and env_cur is not None and env_rec != env_cur:
         log.warning("%s was evaluated on %s; this run evaluates on %s", save_dir, env_rec, env_cur)
 
@@ -138,14 +148,19 @@ class MSuNAS:
     by ``run()`` (default: all of an iteration's). ``max_train`` caps the surrogate's training set: beyond it, the
     best non-dominated fronts are kept first, then the most recent records. The original fits on the whole archive,
     which is the same for its budgets (340 evaluations); an exact RBF solve is cubic in the archive size, hence the
-    default cap of 1,000. None removes the cap.
+    default cap of 1,000. None removes the cap. ``retry_failed`` (on resume) evaluates again the failed records of
+    the unfinished iteration, e.g. a DOE that failed for a wrong setting.
+
+    Before anything is recorded, ``run()`` evaluates the first genome alone (for NAS the smallest network): if it
+    fails, the setup is wrong (data, checkpoint, device, precision, table), and ``SetupError`` is raised with nothing
+    recorded, so a bad setting never poisons the folder.
     """
 
     def __init__(self, problem: SearchProblem, save_dir: str | Path, n_doe: int = 100, iterations: int = 30,
                  n_iter: int = 8, predictor: Any = "rbf", seed: int = 0, pop_size: int = 40, n_gen: int = 20,
                  subset_pop: int = 100, subset_gen: int = 60, ref_point: Any = None,
                  eval_batch_size: int | None = None, max_train: int | None = 1000,
-                 predictor_kwargs: dict | None = None, progress: bool = True) -> None:
+                 predictor_kwargs: dict | None = None, progress: bool = True, retry_failed: bool = False) -> None:
         self.problem = check_problem(problem)
         self.folder = RunFolder(save_dir)
         for name, v, lo in (("n_doe", n_doe, 1), ("iterations", iterations, 0), ("n_iter", n_iter, 1),
@@ -166,6 +181,8 @@ class MSuNAS:
         self.eval_batch_size = eval_batch_size
         self.max_train = max_train
         self.progress = progress
+        self.retry_failed = bool(retry_failed)
+        self._retry: set[str] = set()  # failed records being evaluated again (retry_failed)
         self.ref_point = None if ref_point is None else np.asarray(ref_point, dtype=float).reshape(-1)
         if self.ref_point is not None and len(self.ref_point) != problem.n_obj:
             raise ValueError(f"ref_point needs {problem.n_obj} values (one per objective), got {len(self.ref_point)}")
@@ -223,6 +240,7 @@ class MSuNAS:
                          unit="eval", disable=not self.progress, position=1, leave=True),
         }
         try:
+            self._probe()
             while (asked := self.ask()) is not None:
                 bs = self.eval_batch_size or max(1, len(asked))
                 for start in range(0, len(asked), bs):
@@ -237,6 +255,19 @@ class MSuNAS:
             self.close()
         return self.result()
 
+    def _probe(self) -> None:
+        """With nothing recorded yet, evaluate the first genome alone: a failure there is the setup's, and is raised
+        as ``SetupError`` without recording anything."""
+        if self.archive.ok() or (asked := self.ask()) is None:
+            return
+        x = asked.X[:1]
+        r = self.problem.evaluate_expensive(x)[0]
+        if not r.ok:
+            raise SetupError(f"the first evaluation failed before anything was recorded, so a setting is most likely "
+                             f"wrong (data, checkpoint, device, precision, latency table): {r.error}; nothing was "
+                             "recorded: fix it and run the same command again")
+        self.tell(x, [r])
+
     def ask(self) -> Asked | None:
         """The next genomes to evaluate (the DOE, then each iteration's candidates), or ``None`` when the search is
         finished. Genomes already recorded are left out; asking again before telling returns the same genomes."""
@@ -248,7 +279,7 @@ class MSuNAS:
                 self._finish()
                 return None
             X = self._candidates(k)[0]
-            index = [i for i, x in enumerate(X) if self.problem.key(x) not in self.archive]
+            index = [i for i, x in enumerate(X) if not self._recorded(self.problem.key(x))]
             if not index:
                 self._complete(k)
                 continue
@@ -272,7 +303,7 @@ class MSuNAS:
         results = list(results)
         if len(results) != len(X):
             raise ValueError(f"tell() got {len(results)} results for {len(X)} genomes; give one per genome")
-        new = [j for j, x in enumerate(X) if p.key(x) not in self.archive]  # recorded ones are not told twice
+        new = [j for j, x in enumerate(X) if not self._recorded(p.key(x))]  # recorded ones are not told twice
         if not new:
             return
         X, results = X[new], [results[j] for j in new]
@@ -302,14 +333,18 @@ class MSuNAS:
             pred = self._pending[k][1]
             rec = self._record(k, i, x, r, None if cheap is None or not r.ok else cheap[ok.index(j)],
                                None if pred is None else pred[i])
-            if self.archive.append(rec):  # one fsync per record: a kill loses nothing finished
+            if self.archive.append(rec, replace_failed=rec["key"] in self._retry):  # fsync'd: a kill loses nothing
+                self._retry.discard(rec["key"])
                 self._write_candidate_files(k, i, x, rec, False, r)
                 if self._bars:
                     self._bars["eval"].update(1)
             touched.add(k)
         for k in sorted(touched):
-            if all(p.key(x) in self.archive for x in self._pending[k][0]):
+            if all(self._recorded(p.key(x)) for x in self._pending[k][0]):
                 self._complete(k)
+
+    def _recorded(self, key: str) -> bool:
+        return key in self.archive and key not in self._retry
 
     def close(self) -> None:
         """Release the archive file (``run()`` does this itself)."""
@@ -374,6 +409,10 @@ class MSuNAS:
         self.folder.write_state(self._state)
         self.archive = self.folder.open_archive(repair=True)
         self._recover_lost_records()
+        if self.retry_failed and (k := self._current()) is not None:
+            self._retry = {r["key"] for r in self.archive.records if r["status"] != "ok" and r.get("iteration") == k}
+            if self._retry:
+                log.info("evaluating again %d failed record(s) of iteration %d", len(self._retry), k)
 
     def _recover_lost_records(self) -> None:
         """A completed iteration whose record is missing from the archive (a torn or garbled line): rebuild the
@@ -416,7 +455,13 @@ class MSuNAS:
             self.folder.write_state(self._state)
 
     def _check_budget(self) -> None:
-        """Refuse, before anything is evaluated, a DOE smaller than the surrogate needs to be fitted."""
+        """Refuse, before anything is evaluated, surrogate settings that cannot work: keyword arguments the surrogate
+        does not take, or a DOE smaller than it needs to be fitted."""
+        try:
+            self._make_model(0)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"predictor {self.predictor!r} with --predictor_kwargs {self.predictor_kwargs}: "
+                             f"{str(exc).splitlines()[0]}") from None
         if self.iterations == 0 or not isinstance(self.predictor, str):
             return
         spec = get_surrogate(self.predictor)
@@ -515,7 +560,7 @@ class MSuNAS:
             if len(F0) == 0:
                 errors = {r.get("error") for r in self.archive.records if r["status"] != "ok"}
                 raise RuntimeError(f"every DOE evaluation failed, e.g. {sorted(map(str, errors))[:3]}; fix the "
-                                   "evaluator and start a new search (recorded failures are never re-evaluated)")
+                                   "setting, then resume with --retry_failed (retry_failed=True) to evaluate them again")
             if self.ref_point is None:  # fixed once, from the DOE's successful evaluations, and recorded
                 mx = F0.max(axis=0)
                 self.ref_point = mx + 0.01 * np.abs(mx)

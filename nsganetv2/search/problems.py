@@ -110,7 +110,10 @@ class OFANASProblem(SearchProblem):
     unless ``objective_fns`` gives a function for a name. ``precision`` (``{"amp", "device", "torch"}``, see
     ``nsganetv2.evaluation.accuracy.precision_record``) is what ``evaluate_fn`` measures in. With ``streaming``,
     ``evaluate_fn(configs, on_result=f)`` also calls ``f(i, raw)`` as each config finishes (in parallel workers), so
-    each result is recorded as soon as it exists. Cheap values are cached by canonical genome.
+    each result is recorded as soon as it exists. ``evaluation`` holds the settings that change what a recorded
+    top-1 means (dataset, split sizes, fine-tune epochs, the supernet's checksum ...): they are recorded in
+    ``search.json`` with the resolutions, classes and width, and a resume that differs is refused, naming the setting.
+    Cheap values are cached by canonical genome.
     """
 
     vtype = "int"
@@ -120,7 +123,7 @@ class OFANASProblem(SearchProblem):
                  space: Any = None, cpu_fn: Callable[[dict], float] | None = None,
                  objective_fns: dict[str, Callable[[dict], float]] | None = None,
                  n_classes: int = 1000, width_mult: float = 1.0, precision: dict | None = None,
-                 streaming: bool = False) -> None:
+                 streaming: bool = False, evaluation: dict | None = None) -> None:
         objectives = tuple(objectives)
         if len(objectives) < 2 or objectives[0] != "top1":
             raise ValueError(f"objectives must be 'top1' followed by cheap objectives, got {objectives}")
@@ -146,12 +149,18 @@ class OFANASProblem(SearchProblem):
         self._keys: dict[bytes, str] = {}
         self.precision = dict(precision) if precision else None
         self.streaming = bool(streaming)
+        self.n_classes, self.width_mult = int(n_classes), float(width_mult)
+        self.evaluation = dict(evaluation or {})
         self.check()
 
     def describe(self) -> dict[str, Any]:
         """The base description plus, when known, the evaluation's precision: ``amp`` (part of what a recorded
         top-1 means, checked on resume) and ``environment`` (device type and torch version, informational)."""
         out = super().describe()
+        out["resolutions"] = [int(r) for r in getattr(self.space, "resolutions", [])]
+        out["n_classes"], out["width_mult"] = self.n_classes, self.width_mult
+        if self.evaluation:
+            out["evaluation"] = self.evaluation
         if self.precision:
             out["amp"] = self.precision["amp"]
             out["environment"] = {k: v for k, v in self.precision.items() if k != "amp"}
