@@ -73,6 +73,13 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         self.objectives = objectives_from_flags(objectives=self.objectives)
+        for name in ("n_gpus", "n_epochs") + (("eval_workers",) if self.eval_workers is not None else ()):
+            _require(self, name, lambda v: v >= 0 and v == int(v), "an integer >= 0")
+        for name in ("n_calib", "trn_batch_size", "vld_batch_size") + (("vld_size",) if self.vld_size else ()):
+            _require(self, name, lambda v: v >= 1 and v == int(v), "an integer >= 1")
+        if self.vld_size is not None and self.vld_size < 1:
+            raise ValueError(f"--vld_size must be an integer >= 1 (or left out for the dataset's default), got "
+                             f"{self.vld_size}")
         if self.problem is not None and self.problem not in TEST_PROBLEMS:
             raise ValueError(f"unknown test problem {self.problem!r}; choose one of {TEST_PROBLEMS}")
         if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
@@ -128,6 +135,13 @@ class SupernetSettings:
     seed: int = 0
     progress: bool = True
 
+    def __post_init__(self) -> None:
+        _require(self, "label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)")
+        _require(self, "lr", lambda v: v > 0, "> 0")
+        _require(self, "kd_ratio", lambda v: v >= 0, ">= 0")
+        _require(self, "batch_size", lambda v: v >= 1, ">= 1")
+        _require(self, "n_calib", lambda v: v >= 1, ">= 1")
+
 
 @dataclass
 class LatencyTableSettings:
@@ -140,6 +154,21 @@ class LatencyTableSettings:
     runs: int = 20
     calibrate: int = 8
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("n_classes", "threads", "runs"):
+            _require(self, name, lambda v: v >= 1, ">= 1")
+        _require(self, "calibrate", lambda v: v >= 0, ">= 0")
+        _require(self, "width_mult", lambda v: v > 0, "> 0")
+
+
+def _require(settings: Any, name: str, ok: Any, text: str) -> None:
+    """A numeric setting that is not a finite number, or fails ``ok``, is one clear error naming its flag."""
+    import math
+
+    v = getattr(settings, name)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not ok(v):
+        raise ValueError(f"--{name} must be {text}, got {v!r}")
 
 
 # ----------------------------------------------------------------------------------------------------- search

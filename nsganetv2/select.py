@@ -101,7 +101,17 @@ def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, superne
     """
     from nsganetv2.supernet import save_net_config
 
+    from nsganetv2.space import Arch, OFAMobileNetV3Space
+
     save_dir = Path(save_dir)
+    for i in chosen:  # every choice is an architecture of the space, before anything is written
+        arch = Arch.from_config(front.configs[i])
+        if arch.r is None:
+            raise ValueError(f"front entry {i} has no resolution 'r': {front.configs[i]}")
+        try:
+            OFAMobileNetV3Space(resolutions=[arch.r]).validate_config(arch.to_config())
+        except ValueError as exc:
+            raise ValueError(f"front entry {i} is not an architecture of the OFA MobileNetV3 space: {exc}") from None
     out = []
     for i in chosen:
         config = front.configs[i]

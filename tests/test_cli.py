@@ -78,3 +78,41 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert main(["search", "--save", str(tmp_path / "s3"), "--supernet_path", "x", "--device", "cpu",
                  "--n_gpus", "2"]) == 2
     assert not (tmp_path / "s3").exists()
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["supernet", "train", "--label_smoothing", "2"], "--label_smoothing must be in"),
+    (["latency", "build-lut", "--save", "x.yaml", "--n_classes", "0"], "--n_classes must be >= 1"),
+    (["select", "--expr", "{stats}", "--prefer", "top1#nan"], "must be an accuracy in 0..100"),
+    (["select", "--expr", "{stats}", "--prefer", "top1#180"], "must be an accuracy in 0..100"),
+    (["select", "--expr", "{stats}", "--prefer", "flops#-3"], "must be a finite number >= 0"),
+    (["search", "--problem", "zdt1", "--save", "{tmp}/e", "--eval_workers", "-3"], "must be an integer >= 0"),
+    (["search", "--problem", "zdt1", "--save", "{tmp}/p", "--predictor_kwargs", '{{"bogus": 1}}'], "bogus"),
+    (["search", "--problem", "zdt1", "--save", "{tmp}/q", "--predictor_kwargs", "[1, 2]"], "must be a JSON object"),
+    (["search", "--problem", "zdt1", "--save", "{tmp}/n", "--n_doe", "1", "--predictor", "carts"], "raise --n_doe"),
+    (["latency", "predict", "--lut", "x.yaml", "--subnet", "{tmp}/list.subnet"], "list.subnet: an architecture is"),
+    (["validate", "-m", "{tmp}/empty.config"], "'blocks' must be a non-empty list"),
+    (["validate", "-m", "{tmp}/nope.config"], "nope.config"),
+])
+def test_bad_input_is_one_clear_line_before_any_work(argv, match, tmp_path, capsys):
+    stats = tmp_path / "iter_1.stats"
+    stats.write_text(json.dumps({"archive": [[{"ks": [3] * 10, "e": [3] * 10, "d": [2] * 5, "r": 32}, 10.0, 5.0]],
+                                 "objectives": ["top1", "flops"]}))
+    (tmp_path / "list.subnet").write_text("[1, 2, 3]")
+    (tmp_path / "empty.config").write_text(json.dumps({"name": "MobileNetV3", "blocks": []}))
+    argv = [a.format(stats=stats, tmp=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and match in err[0], err
+    assert not (tmp_path / "e").exists() and not (tmp_path / "p" / "archive.jsonl").exists()
+
+
+def test_resume_without_iterations_continues_the_recorded_plan(tmp_path, capsys):
+    base = ["--n_doe", "10", "--n_iter", "2", "--predictor", "carts", "--predictor_kwargs", '{"n_trees": 50}',
+            "--quiet"]
+    assert main(["search", "--problem", "zdt1", "--save", str(tmp_path / "z"), "--iterations", "1", *base]) == 0
+    before = (tmp_path / "z" / "archive.jsonl").read_text()
+    assert main(["search", "--problem", "zdt1", "--resume", str(tmp_path / "z"), *base]) == 0
+    assert (tmp_path / "z" / "archive.jsonl").read_text() == before  # not grown to the default 30 iterations
+    assert main(["search", "--problem", "zdt1", "--resume", str(tmp_path / "z"), "--iterations", "2", *base]) == 0
+    assert len((tmp_path / "z" / "archive.jsonl").read_text().splitlines()) == 14

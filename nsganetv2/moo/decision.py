@@ -32,6 +32,9 @@ def parse_preference(prefer: str, objectives: Sequence[str]) -> np.ndarray:
             v = float(value)
         except ValueError:
             raise ValueError(f"preference value {value!r} for {key!r} is not a number") from None
+        if not np.isfinite(v) or v < 0 or (key == "top1" and v > 100):
+            limits = "an accuracy in 0..100" if key == "top1" else "a finite number >= 0"
+            raise ValueError(f"preference value {value!r} for {key!r} must be {limits}")
         weights[key] = 100.0 - v if key == "top1" else v
         seen.add(key)
     if not seen:

@@ -170,6 +170,8 @@ def load_net_config(path: Union[str, os.PathLike]) -> dict:
         raise ValueError(f"{path}: not valid JSON ({exc})") from exc
     if not isinstance(cfg, dict) or "blocks" not in cfg:
         raise ValueError(f"{path}: not an OFA MobileNetV3 net.config (no 'blocks' field)")
+    if not isinstance(cfg["blocks"], list) or not cfg["blocks"]:
+        raise ValueError(f"{path}: 'blocks' must be a non-empty list of blocks")
     return cfg
 
 
