@@ -192,6 +192,26 @@ def test_reads_published_format_with_extra_fields(tmp_path):
         LatencyTable.load(tmp_path / "none.yaml")
 
 
+
+@pytest.mark.parametrize("field,value", [("mean", -0.5), ("var", -1e-3), ("var", float("nan")), ("mean", float("inf"))])
+def test_negative_or_non_finite_mean_and_variance_are_refused_with_the_key(tmp_path, field, value):
+    key = EXAMPLE_KEYS[3]
+    entry = {"mean": 0.5, "var": 0.001, field: value}
+    (tmp_path / "neg.yaml").write_text(f"{key}:\n  mean: {entry['mean']}\n  var: {entry['var']}\n")
+    with pytest.raises(ValueError, match=f"neg.yaml: latency table entry '{key}' has {'mean' if field == 'mean' else 'variance'}"):
+        LatencyTable.load(tmp_path / "neg.yaml")
+    table = LatencyTable()
+    with pytest.raises(ValueError, match=f"entry '{key}'") as info:
+        table.add(key, **entry)
+    assert "\n" not in str(info.value) and key not in table
+    with pytest.raises(ValueError, match=f"entry '{key}'"):
+        table[key] = entry
+    with pytest.raises(ValueError, match=f"entry '{key}'"):
+        LatencyTable({key: entry})
+    table.add(key, 0.0, 0.0)  # zero is a valid (if odd) measurement
+    table[key] = {"mean": 0.25, "var": 0.0}
+    assert table.mean(key) == 0.25
+
 def test_unknown_key_error_names_key():
     table = LatencyTable({k: {"mean": 1.0, "var": 0.0} for k in EXAMPLE_KEYS[:-1]})
     with pytest.raises(KeyError) as info:
