@@ -76,7 +76,7 @@ def test_two_torchrun_processes_train_identical_replicas(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("largest subnet @ 32px") == 1  # only rank 0 reports
-    saved = torch.load(save / "supernet.pth", weights_only=False)
+    saved = torch.load(save / "supernet.pth", weights_only=True)
     digests = saved["history"]["rank_digests"]
     assert len(digests) == 2 and digests[0] == digests[1]
     assert [e["epoch"] for e in saved["history"]["epochs"]] == [1]

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from nsganetv2.atomic import torch_save_atomic
+from nsganetv2.atomic import torch_load_safe, torch_save_atomic
 from nsganetv2.supernet.checkpoint import save_supernet
 from nsganetv2.supernet.ofa_mbv3 import OFAMobileNetV3Supernet
 from nsganetv2.distributed import DistEnv, average_buffers, state_digest
@@ -127,7 +127,7 @@ def train_supernet(net: OFAMobileNetV3Supernet, train_loader, cfg: SupernetTrain
     start_epoch = 0
     ckpt_path = save_dir / "checkpoint.pt"
     if resume and ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location=device, weights_only=False)
+        state = torch_load_safe(ckpt_path, "supernet training checkpoint", map_location=device)
         net.load_state_dict(state["state_dict"])
         opt.load_state_dict(state["optimizer"])
         start_epoch, history = int(state["epoch"]), state["history"]
