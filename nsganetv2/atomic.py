@@ -1,7 +1,9 @@
-"""Atomic file writes: a temp file in the same folder, flushed (and fsync'd), then ``os.replace``.
+"""Atomic file writes: a temp file in the same folder, flushed (and fsync'd), then ``os.replace``; and the one safe
+reader of torch files.
 
 Readers see the old content or the new one, never a part; a killed process leaves no half-written file. The one
-place in the library that writes result files; it imports nothing of ours.
+place in the library that writes result files, and the one that reads torch files (``torch_load_safe``: tensors and
+plain values only, never pickled code); it imports nothing of ours.
 """
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +82,47 @@ def remove_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
                 tmp.unlink()
                 removed.append(tmp)
     return removed
+
+
+def torch_load_safe(path: str | os.PathLike, what: str = "torch file", map_location: Any = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``: tensors, numbers, strings, bytes, lists, tuples, sets and dicts only.
+
+    A file that pickles anything else (a class, a function: what a crafted file uses to run code on load) is refused
+    before any of it runs. Every failure is a one-line ``ValueError`` that names ``what`` and the file: missing,
+    truncated or not a torch file, or holding Python objects.
+    """
+    import pickle
+
+    import torch
+
+    if not os.path.isfile(path):
+        raise ValueError(f"{what} {path} does not exist (or is not a file)")
+    try:
+        with warnings.catch_warnings():  # "Detected pickle protocol 4": harmless, says nothing to our users
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        glob = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if glob:
+            raise ValueError(
+                f"{what} {path} holds pickled Python objects, not only tensors (it names {glob.group(1)}): refused, "
+                "since loading it could run code; if you trust it, re-save it as tensors "
+                "(torch.save(model.state_dict(), f))"
+            ) from None
+        other = re.search(r"^\s*(Unsupported [^\n]*?)\s*$", str(exc), flags=re.M)
+        raise ValueError(_unreadable(what, path, other.group(1) if other else exc)) from None
+    except Exception as exc:  # noqa: BLE001 - truncated zip, another format, empty file: all the same to the caller
+        raise ValueError(_unreadable(what, path, exc)) from None
+
+
+def _unreadable(what: str, path: str | os.PathLike, exc: BaseException | str) -> str:
+    if isinstance(exc, str):
+        reason = exc
+    else:
+        first = (str(exc).strip().splitlines() or [""])[0].split(". ")[0][:160]  # torch's first sentence
+        reason = f"{type(exc).__name__}{': ' + first if first else ''}"
+    return (f"{what} {path} is not a readable torch file (truncated, corrupt or another format: {reason}); "
+            "write or download it again")
 
 
 def fsync_dir(path: Path) -> None:

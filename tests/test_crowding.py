@@ -106,3 +106,20 @@ def test_bad_input_raises_value_error() -> None:
 )
 def test_crowding_matches_pymoo_on_tied_data(F: np.ndarray) -> None:
     _same(crowding_distance(F), _pymoo(F))
+
+
+def test_one_or_two_points_are_all_boundary_like_pymoos_nsga2_crowding_function() -> None:
+    """pymoo 0.6.2's NSGA-II crowding function gives inf for N <= 2; its bare helper gives 0 for one point (or two
+    identical ones), dividing by a zero range. Ours follows the former, as the docstring and README say."""
+    for F in (np.array([[1.0, 2.0]]), np.array([[1.0, 2.0], [2.0, 1.0]]), np.array([[1.0, 2.0], [1.0, 2.0]])):
+        np.testing.assert_array_equal(crowding_distance(F), np.full(len(F), np.inf))
+        np.testing.assert_array_equal(_pymoo(F), crowding_distance(F))
+    np.testing.assert_array_equal(calc_crowding_distance(np.array([[1.0, 2.0]])), [0.0])
+    np.testing.assert_array_equal(calc_crowding_distance(np.array([[1.0, 2.0], [1.0, 2.0]])), [0.0, 0.0])
+
+
+def test_complex_input_is_refused_not_cut_to_its_real_part() -> None:
+    with pytest.raises(ValueError, match=r"F holds complex numbers .*F\.real"):
+        crowding_distance(np.array([[1 + 1j, 2.0], [2.0, 1.0], [0.5, 3.0]]))
+    with pytest.raises(ValueError, match="F holds complex numbers"):
+        crowding_distance([[1.0, 2.0], [2.0, 1j]])

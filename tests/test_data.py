@@ -390,6 +390,12 @@ def test_image_loader_is_deterministic_with_and_without_workers(tmp_path: Path) 
         assert len(b0) == len(getattr(l0, name))
         assert all(torch.equal(p[0], q[0]) and torch.equal(p[1], q[1]) for p, q in zip(b0, b2, strict=True))
     assert all(torch.equal(p[0], q[0]) for p, q in zip(l0.calib, l0.calib))  # fixed calibration crops
+    # a resumed training run starts an epoch at batch k: the same batches as a full pass, skipped images unread
+    l0.train.set_epoch(3)
+    full = list(l0.train)
+    tail = list(l0.train.iter_from(2))
+    assert len(tail) == len(full) - 2
+    assert all(torch.equal(p[0], q[0]) and torch.equal(p[1], q[1]) for p, q in zip(full[2:], tail, strict=True))
     assert next(iter(l0.valid))[0].shape == (6, 3, 16, 16)
     assert len(list(build_test_loader("folder", tmp_path, 16, batch_size=2))) == 2
     with pytest.raises(ValueError, match="in_memory"):

@@ -367,3 +367,23 @@ def test_volume_past_the_largest_double_is_inf_not_an_error(path: HVPath) -> Non
     ref = np.full(6, 1e60)
     assert hypervolume_kernel(F, ref, _path=path) == math.inf
     assert hypervolume(F, ref) == math.inf
+
+
+def test_complex_points_and_references_are_refused_not_cut_to_their_real_part() -> None:
+    from nsganetv2.moo.decision import asf
+    from nsganetv2.moo.pymoo_plugins import HV
+
+    F = np.array([[1.0, 2.0], [2.0, 1.0]])
+    for fn in (hypervolume, hypervolume_contributions):
+        with pytest.raises(ValueError, match=r"F holds complex numbers .*F\.real"):
+            fn(F + 0j, [3.0, 3.0])
+        for ref in (np.array([3.0 + 1j, 3.0]), [3.0 + 1j, 3.0], np.array([3.0, 3.0], dtype=np.complex64)):
+            with pytest.raises(ValueError, match=r"ref holds complex numbers .*ref\.real"):
+                fn(F, ref)
+    with pytest.raises(ValueError, match="ref_point holds complex numbers"):
+        HV(ref_point=[3.0 + 1j, 3.0])
+    with pytest.raises(ValueError, match="weights holds complex numbers"):
+        asf(F, [1.0 + 1j, 1.0])
+    with pytest.raises(ValueError, match="utopian holds complex numbers"):
+        asf(F, [1.0, 1.0], utopian=[0j, 0.0])
+    assert hypervolume(F, np.array([3, 3])) == hypervolume(F, [3.0, 3.0]) == 3.0  # integer references still fine

@@ -192,6 +192,26 @@ def test_reads_published_format_with_extra_fields(tmp_path):
         LatencyTable.load(tmp_path / "none.yaml")
 
 
+
+@pytest.mark.parametrize("field,value", [("mean", -0.5), ("var", -1e-3), ("var", float("nan")), ("mean", float("inf"))])
+def test_negative_or_non_finite_mean_and_variance_are_refused_with_the_key(tmp_path, field, value):
+    key = EXAMPLE_KEYS[3]
+    entry = {"mean": 0.5, "var": 0.001, field: value}
+    (tmp_path / "neg.yaml").write_text(f"{key}:\n  mean: {entry['mean']}\n  var: {entry['var']}\n")
+    with pytest.raises(ValueError, match=f"neg.yaml: latency table entry '{key}' has {'mean' if field == 'mean' else 'variance'}"):
+        LatencyTable.load(tmp_path / "neg.yaml")
+    table = LatencyTable()
+    with pytest.raises(ValueError, match=f"entry '{key}'") as info:
+        table.add(key, **entry)
+    assert "\n" not in str(info.value) and key not in table
+    with pytest.raises(ValueError, match=f"entry '{key}'"):
+        table[key] = entry
+    with pytest.raises(ValueError, match=f"entry '{key}'"):
+        LatencyTable({key: entry})
+    table.add(key, 0.0, 0.0)  # zero is a valid (if odd) measurement
+    table[key] = {"mean": 0.25, "var": 0.0}
+    assert table.mean(key) == 0.25
+
 def test_unknown_key_error_names_key():
     table = LatencyTable({k: {"mean": 1.0, "var": 0.0} for k in EXAMPLE_KEYS[:-1]})
     with pytest.raises(KeyError) as info:
@@ -278,3 +298,64 @@ def test_every_pass_times_a_fresh_session_and_calibration_takes_its_own_passes(t
     assert table.scale > 0
     with pytest.raises(ValueError, match="calibrate_passes"):
         build_lut(tmp_path / "other.yaml", **TINY, progress=False, calibrate_passes=0)
+
+
+_KILLED_IN_CALIBRATION = """
+import os, signal, sys
+import nsganetv2.evaluation.latency.build as build
+
+calibrating, timed = [], []
+real_calibrate, real_time = build.calibrate_lut, build._time_session
+
+def calibrate(*args, **kw):
+    calibrating.append(True)
+    return real_calibrate(*args, **kw)
+
+def time_session(*args, **kw):
+    if calibrating:
+        if len(timed) == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)
+        timed.append(True)
+    return real_time(*args, **kw)
+
+build.calibrate_lut, build._time_session = calibrate, time_session
+build.build_lut(sys.argv[1], resolutions=[32], ks_list=[3], expand_list=[3], depth_list=[2], warmup=1, runs=2,
+                passes=1, progress=False, calibrate=3, calibrate_passes=2)
+"""
+
+
+def test_a_kill_in_the_calibration_keeps_its_finished_timings(tmp_path, monkeypatch):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import nsganetv2.evaluation.latency.build as build
+
+    path = tmp_path / "lut.yaml"
+    # killed when the 4th of the 3 subnets x 2 passes is about to be timed: 3 timings made, the table complete
+    proc = subprocess.run([sys.executable, "-c", _KILLED_IN_CALIBRATION, str(path), "3"],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == -9, proc.stderr[-3000:]
+    table = LatencyTable.load(path)
+    assert len(table) == 15 and table.scale == 1.0  # the entries were saved, the calibration not finished
+    state = build.calibration_path(path)
+    kept = json.loads(open(state).read())
+    assert kept["passes"] == 2 and [len(t) for t in kept["times"]] == [1, 1, 1]  # pass 1 of each subnet
+
+    timed = []
+    real = build._time_session
+    monkeypatch.setattr(build, "_time_session", lambda *a, **kw: timed.append(a) or real(*a, **kw))
+    again = build_lut(path, **TINY, warmup=1, runs=2, passes=1, progress=False, calibrate=3, calibrate_passes=2)
+    assert len(timed) == 3  # only pass 2 of each subnet: no layer and no finished timing is measured again
+    assert again.scale > 0 and again.scale != 1.0 and LatencyTable.load(path).scale == again.scale
+    assert not os.path.exists(state)  # a finished calibration leaves the table alone beside it
+
+    # the kept timings are reused by the same calibration only, not by one with other settings
+    for runs, expected in ((2, 3), (99, 6)):
+        open(state, "w").write(json.dumps({**kept, "runs": runs}))
+        timed.clear()
+        build.calibrate_lut(again, kept["configs"], warmup=1, runs=2, passes=2, statistic="min", state_path=state)
+        assert len(timed) == expected

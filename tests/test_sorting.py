@@ -212,3 +212,21 @@ def test_ranks_invariant_under_row_permutation(F: np.ndarray, seed: int) -> None
 def test_first_front_equals_pareto_mask(F: np.ndarray) -> None:
     np.testing.assert_array_equal(pareto_mask(F), non_dominated_sort(F) == 0)
     np.testing.assert_array_equal(fronts(F)[0], np.flatnonzero(pareto_mask(F)))
+
+
+@pytest.mark.parametrize("fn", [non_dominated_sort, pareto_mask, fronts])
+def test_complex_input_is_refused_not_cut_to_its_real_part(fn) -> None:
+    F = np.array([[1.0, 2.0], [2.0, 1.0 + 3j]])
+    with pytest.raises(ValueError, match=r"F holds complex numbers \(dtype complex128\).*F\.real"):
+        fn(F)
+    with pytest.raises(ValueError, match="F holds complex numbers"):
+        fn(F.tolist())
+    with pytest.raises(ValueError, match="F holds complex numbers"):
+        fn(F.astype(np.complex64))
+
+
+def test_the_pymoo_sorting_plugin_refuses_complex_input_too() -> None:
+    from nsganetv2.moo.pymoo_plugins import FastNonDominatedSorting
+
+    with pytest.raises(ValueError, match="F holds complex numbers"):
+        FastNonDominatedSorting().do(np.array([[1.0, 2.0], [2.0, 1j]]))

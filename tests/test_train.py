@@ -72,8 +72,8 @@ def test_resume_continues_with_identical_state(files, tmp_path):
     assert [r["epoch"] for r in first["history"]] == [1]
     resumed = train(TrainConfig(**base, epochs=2, resume=str(tmp_path / "b")))
     assert [r["epoch"] for r in resumed["history"]] == [1, 2]
-    a = torch.load(tmp_path / "a" / "last.pth", weights_only=False)
-    b = torch.load(find_checkpoint(tmp_path / "b"), weights_only=False)
+    a = torch.load(tmp_path / "a" / "last.pth", weights_only=True)
+    b = torch.load(find_checkpoint(tmp_path / "b"), weights_only=True)
     assert a["epoch"] == b["epoch"] == 2
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     for k, v in a["optimizer"]["state"].items():
@@ -104,7 +104,7 @@ def test_distillation_ema_mixup_path(files, tmp_path):
     row = res["history"][0]
     assert row["train_kd"] >= 0 and torch.isfinite(torch.tensor(row["train_loss"]))
     assert {"ema_valid_top1", "valid_top1"} <= set(row) and res["best"]["ema"] is True
-    ckpt = torch.load(tmp_path / "kd" / "last.pth", weights_only=False)
+    ckpt = torch.load(tmp_path / "kd" / "last.pth", weights_only=True)
     assert ckpt["ema"] is not None and not all(
         torch.equal(ckpt["ema"][k], ckpt["model"][k]) for k in ckpt["model"] if k.endswith("weight"))
 
@@ -135,7 +135,7 @@ def test_ddp_two_processes_gloo_identical_weights(files, tmp_path):
     log = json.loads((tmp_path / "ddp" / "log.json").read_text())
     digests = log["rank_digests"]
     assert len(digests) == 2 and digests[0] == digests[1]
-    trained = torch.load(tmp_path / "ddp" / "last.pth", weights_only=False)["model"]
+    trained = torch.load(tmp_path / "ddp" / "last.pth", weights_only=True)["model"]
     start = torch.load(files / "net.inherited")
     assert not torch.equal(trained["first_conv.conv.weight"], start["first_conv.conv.weight"])
 

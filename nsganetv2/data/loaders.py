@@ -212,6 +212,11 @@ class ImageLoader(_Resolution):
         return eval_transform(self.resolution, self.mean, self.std)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return self.iter_from(0)
+
+    def iter_from(self, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The epoch's batches from batch ``start`` on, equal to those of a full iteration (each item's random
+        transform is seeded by its index), without loading the skipped images (a resumed training run)."""
         seed_python = bool(self.augment is not None and self.augment.rand_augment)
         subset = _SeededSubset(self.dataset, self.indices, self._transform(), self.train, self.seed, seed_python)
         subset.epoch = self.epoch
@@ -221,6 +226,7 @@ class ImageLoader(_Resolution):
             order = torch.randperm(len(subset), generator=g).tolist()
         else:
             order = list(range(len(subset)))
+        order = order[int(start) * self.batch_size :]
         loader = DataLoader(
             subset,
             batch_size=self.batch_size,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from nsganetv2.atomic import torch_load_safe
 from nsganetv2.evaluation.accuracy import Accuracy, evaluate, resolve_amp
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,11 @@ def load_network(config_path: str | os.PathLike, weights: str | os.PathLike | No
     if weights is not None:
         if not os.path.isfile(weights):
             raise ValueError(f"weights file {weights} does not exist; pass the net.inherited or a checkpoint")
-        obj = torch.load(weights, map_location="cpu", weights_only=False)
+        obj = torch_load_safe(weights, "weights file")
         sd = obj["state_dict"] if isinstance(obj, dict) and "state_dict" in obj else obj
-        if not isinstance(sd, dict):
-            raise ValueError(f"{weights} holds neither a state dict nor {{'state_dict': ...}}")
+        if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+            raise ValueError(f"weights file {weights} holds neither a state dict of tensors nor "
+                             "{'state_dict': {...}}; pass the net.inherited or a checkpoint")
         net.load_state_dict(sd)
     if n_classes is not None and n_classes != net.n_classes:
         net.reset_classifier(n_classes)

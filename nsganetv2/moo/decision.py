@@ -7,7 +7,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.spatial import cKDTree
 
-from nsganetv2.moo._validate import as_objectives
+from nsganetv2.moo._validate import as_objectives, as_real_vector
 
 
 def parse_preference(prefer: str, objectives: Sequence[str]) -> np.ndarray:
@@ -45,11 +45,11 @@ def parse_preference(prefer: str, objectives: Sequence[str]) -> np.ndarray:
 def asf(F: ArrayLike, weights: ArrayLike, utopian: ArrayLike | None = None) -> np.ndarray:
     """Achievement scalarising function ``max_j (F_j - z_j) / w_j`` (pymoo's ASF); zero weights become 1e-10."""
     F = as_objectives(F)
-    w = np.asarray(weights, dtype=float).copy()
-    if w.shape != (F.shape[1],):
-        raise ValueError(f"weights must have one value per objective ({F.shape[1]}), got shape {w.shape}")
+    if np.ndim(weights) != 1 or np.shape(weights)[0] != F.shape[1]:
+        raise ValueError(f"weights must have one value per objective ({F.shape[1]}), got shape {np.shape(weights)}")
+    w = as_real_vector(weights, "weights").copy()
     w[w == 0] = 1e-10
-    z = np.zeros(F.shape[1]) if utopian is None else np.asarray(utopian, dtype=float)
+    z = np.zeros(F.shape[1]) if utopian is None else as_real_vector(utopian, "utopian", F.shape[1])
     return ((F - z) / w).max(axis=1)
 
 

@@ -78,6 +78,8 @@ def hypervolume_contributions(F: ArrayLike, ref: ArrayLike) -> np.ndarray:
 
 
 def _try_float_vector(ref: ArrayLike) -> np.ndarray | None:
+    if getattr(ref, "dtype", None) is not None and ref.dtype.kind not in "biuf":  # type: ignore[union-attr]
+        return None  # complex or other: the full validation names the problem (float64 would drop the imaginary part)
     try:
         return np.asarray(ref, dtype=np.float64)
     except (TypeError, ValueError):

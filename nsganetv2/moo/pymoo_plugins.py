@@ -9,6 +9,7 @@ from pymoo.core.indicator import Indicator
 from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 from pymoo.operators.survival.rank_and_crowding.metrics import FunctionalDiversity
 
+from nsganetv2.moo._validate import as_real_vector
 from nsganetv2.moo.crowding import crowding_distance
 from nsganetv2.moo.hypervolume import hypervolume
 from nsganetv2.moo.sorting import non_dominated_sort
@@ -20,7 +21,7 @@ class FastNonDominatedSorting:
     def do(self, F: ArrayLike, return_rank: bool = False, only_non_dominated_front: bool = False,
            n_stop_if_ranked: int | None = None, n_fronts: int | None = None, **_: Any
            ) -> np.ndarray | list[np.ndarray] | tuple[list[np.ndarray], np.ndarray]:
-        F = np.asarray(F, dtype=float)
+        F = np.asarray(F)  # non_dominated_sort validates (a complex F is an error, not its real part)
         if len(F) == 0:
             fronts: list[np.ndarray] = []
             ranks = np.empty(0, dtype=np.int64)
@@ -77,7 +78,7 @@ class HV(Indicator):
 
     def __init__(self, ref_point: ArrayLike, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.ref_point = self.normalization.forward(np.asarray(ref_point, dtype=float))
+        self.ref_point = self.normalization.forward(as_real_vector(ref_point, "ref_point"))
 
     def _do(self, F: np.ndarray) -> float:
         if len(F) == 0:

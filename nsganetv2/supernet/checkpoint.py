@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional, Union
 
 import torch
 
-from nsganetv2.atomic import torch_save_atomic
+from nsganetv2.atomic import torch_load_safe, torch_save_atomic
 
 from .ofa_mbv3 import OFAMobileNetV3Supernet, stage_widths
 
@@ -27,14 +27,12 @@ def read_state_dict(source: Union[str, os.PathLike, Mapping[str, Any]], map_loca
     else:
         if not os.path.isfile(source):
             raise ValueError(f"supernet checkpoint {source!s} does not exist")
-        try:
-            obj = torch.load(source, map_location=map_location, weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise ValueError(f"{source}: not a readable torch checkpoint ({exc})") from exc
+        obj = torch_load_safe(source, "supernet checkpoint", map_location=map_location)
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError("checkpoint is neither {'state_dict': {...}} nor a state dict of tensors")
+        where = "" if isinstance(source, Mapping) else f" {source}"
+        raise ValueError(f"supernet checkpoint{where} is neither {{'state_dict': {{...}}}} nor a state dict of tensors")
     return {k.replace(".mobile_inverted_conv.", ".conv."): v for k, v in obj.items()}
 
 

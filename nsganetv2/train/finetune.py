@@ -14,6 +14,7 @@ loadable by ``nsganetv2 validate --model net.config --pretrained net.best``), ``
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import os
 import random
@@ -28,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from nsganetv2.atomic import torch_save_atomic, write_json_atomic
+from nsganetv2.atomic import torch_load_safe, torch_save_atomic, write_json_atomic
 from nsganetv2.evaluation.accuracy import (
     Accuracy,
     autocast,
@@ -70,6 +71,12 @@ def _seed_everything(seed: int, epoch: int, rank: int) -> None:
     random.seed(s)
 
 
+def _plain(obj: Any) -> Any:
+    """``obj`` as JSON values (lists, dicts, str, numbers): what a checkpoint may hold besides tensors, so that the safe
+    loader reads it back (a path, a numpy number or a scheduler's helper object would not load)."""
+    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+
+
 def _save_obj(obj: Any, path: Path) -> None:
     torch_save_atomic(obj, path)
 
@@ -102,7 +109,7 @@ class _Trainer:
         ckpt = None
         if cfg.resume:
             path = find_checkpoint(cfg.resume)
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+            ckpt = torch_load_safe(path, "checkpoint")
             save = cfg.save or str(path.parent)
         else:
             net_cfg = load_net_config(cfg.model_config)
@@ -193,18 +200,18 @@ class _Trainer:
         self.best = ckpt.get("best")
         old = ckpt.get("config", {})
         ignore = {"resume", "save", "epochs", "progress", "max_steps", "eval_test", "device", "threads"}
-        diff = sorted(k for k, v in asdict(self.cfg).items() if k not in ignore and k in old and old[k] != v)
+        diff = sorted(k for k, v in _plain(asdict(self.cfg)).items() if k not in ignore and k in old and old[k] != v)
         if diff:
             log.warning("resuming with settings that differ from the checkpoint's: %s", ", ".join(diff))
         log.info("resumed from epoch %d", self.start_epoch)
 
     def _checkpoint(self, epoch: int) -> dict:
         return {"epoch": epoch + 1, "model": _cpu_state(self.model), "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(),
+                "scheduler": _plain(self.scheduler.state_dict()),
                 "ema": _cpu_state(self.ema.module) if self.ema is not None else None,
                 "scaler": self.scaler.state_dict() if self.scaler is not None else None,
-                "history": self.history, "best": self.best, "config": asdict(self.cfg),
-                "net_config": self.model.config}
+                "history": _plain(self.history), "best": _plain(self.best), "config": _plain(asdict(self.cfg)),
+                "net_config": _plain(self.model.config)}
 
     # ---- one epoch -------------------------------------------------------------------------------------------
     def _label_loss(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -319,7 +326,7 @@ class _Trainer:
         if cfg.eval_test and self.history:
             state = self.best_state
             if state is None:
-                state = torch.load(self.save / BEST, map_location="cpu", weights_only=False)
+                state = torch_load_safe(self.save / BEST, "best weights")
             net = copy.deepcopy(self.model)
             net.load_state_dict(state)
             result["test"] = _evaluate(net, self.data.test(), env, self.amp_dtype).as_dict()

@@ -6,6 +6,8 @@ time at one thread). Layers are handled in chunks: export all, then time the chu
 each in a fresh ONNX Runtime session, and keep each layer's best pass, so that a burst of load from other
 processes, or an unlucky session, spoils one pass, not the entry.
 The table is written atomically after each chunk (also when interrupted); a re-run skips the keys in the file.
+The calibration's whole-subnet timings are kept as they are measured in ``<table>.calibration.json`` (atomic), so a
+re-run after a kill times only the subnets and passes still missing; the file is removed once the table is scaled.
 
 Size: per width, the distinct keys are the first block and, per stage, 9 (k x e) keys for layer 0 and 9 for
 layers 1..3 at each distinct feature size, plus the fixed parts (first_conv per resolution, final_expand_layer
@@ -16,7 +18,9 @@ gives 271. Most of the cost per key is the ONNX export; the README's latency sec
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import os
 import platform
 import time
@@ -26,13 +30,15 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ...atomic import write_json_atomic
 from ...supernet.layers import ConvLayer, IdentityLayer, LinearLayer, MBConvLayer, ResidualBlock
 from ...supernet.ofa_mbv3 import ACT_STAGES, SE_STAGES, STRIDE_STAGES
 from .measure import (LatencyStats, _clock, _time_session, export_onnx, make_session, measure_onnx,
                       torch_threads)
 from .table import LatencyTable, LayerSpec, _fixed_specs, _half, _mbconv, _widths
 
-__all__ = ["space_lists", "lut_specs", "count_lut_keys", "build_layer", "measure_layer", "calibrate_lut", "build_lut"]
+__all__ = ["space_lists", "lut_specs", "count_lut_keys", "build_layer", "measure_layer", "calibrate_lut", "build_lut",
+           "calibration_path"]
 
 log = logging.getLogger(__name__)
 
@@ -184,22 +190,34 @@ def _measure_chunk(chunk: list[LayerSpec], threads: int, warmup: int, runs: int,
 
 
 def _time_in_passes(models: list[tuple[bytes, tuple[int, ...]]], threads: int, warmup: int, runs: int, clock: str,
-                    passes: int, statistic: str) -> list[tuple[float, LatencyStats]]:
+                    passes: int, statistic: str, done: Optional[list[list[float]]] = None,
+                    on_time: Optional[Callable[[], None]] = None) -> list[tuple[float, Optional[LatencyStats]]]:
     """Time each (ONNX model, input shape) in ``passes`` interleaved rounds, each round in a fresh session; keep
     each model's best round: (its ``statistic``, its stats).
+
+    ``done[i]``: the ``statistic`` of the rounds of model ``i`` already timed (by a run that was killed); those rounds
+    are skipped, new ones are appended (the lists are updated in place) and ``on_time()`` runs after each. A model
+    whose best round is one of those has no stats (None).
 
     Rounds spread a model's samples over time, so a burst of load hits one round, and fresh sessions spread them
     over memory placements: on the development machine one session's time sits 10-30 % above another's for the
     same model, a bias that more runs in the same session never remove.
     """
     timer = _clock(clock, threads)
+    done = [[] for _ in models] if done is None else done
     best: list[Optional[LatencyStats]] = [None] * len(models)
-    for _ in range(passes):
+    for p in range(passes):
         for i, (model, shape) in enumerate(models):
+            if len(done[i]) > p:
+                continue
             stats = _time_session(make_session(model, threads), shape, warmup, runs, timer)
-            if best[i] is None or stats.value(statistic) < best[i].value(statistic):
+            value = stats.value(statistic)
+            if value < min(done[i], default=math.inf):
                 best[i] = stats
-    return [(s.value(statistic), s) for s in best]
+            done[i].append(value)
+            if on_time is not None:
+                on_time()
+    return [(min(d), b) for d, b in zip(done, best)]
 
 
 def _sample_configs(n: int, resolutions: list[int], ks: list[int], ex: list, de: list[int],
@@ -215,31 +233,73 @@ def _sample_configs(n: int, resolutions: list[int], ks: list[int], ex: list, de:
 
 def calibrate_lut(table: LatencyTable, configs: Sequence[dict], *, threads: int = 1, warmup: int = 3,
                   runs: int = 15, passes: int = 3, batch_size: int = 1, statistic: str = "median",
-                  clock: str = "auto") -> float:
+                  clock: str = "auto", state_path: Union[str, os.PathLike, None] = None) -> float:
     """Set ``table.scale`` to the median ratio of whole-subnet time to the sum of its layers' entries.
 
     Layers timed alone run with warm caches; inside a network each one finds its weights evicted by the others,
     so the plain sum is low by a roughly constant factor. The subnets (random weights) are built with the
     supernet at the table's width and class count and timed like the layers (interleaved passes, best pass).
+    ``state_path``: a JSON file that keeps every timing as it is made (atomically) and is read back first, so a
+    killed calibration resumes where it stopped; timings made with other configs or settings are not reused.
     """
     from ...supernet import OFAMobileNetV3Supernet
 
     if not configs:
         raise ValueError("calibrate_lut needs at least one config")
     raw = [sum(table.mean(k) for k in table.keys_for(c)) for c in configs]
-    lists = {name: sorted({v for c in configs for v in c[field]}) for name, field in
-             (("ks_list", "ks"), ("expand_ratio_list", "e"), ("depth_list", "d"))}
-    torch.manual_seed(0)
-    net = OFAMobileNetV3Supernet(n_classes=table.n_classes, width_mult=table.width_mult, **lists).eval()
-    with torch_threads(1):
-        models = [(export_onnx(net.extract(c), int(c["r"]), batch_size), (batch_size, 3, int(c["r"]), int(c["r"])))
-                  for c in configs]
-    best = np.array([v for v, _ in _time_in_passes(models, threads, warmup, runs, clock, passes, statistic)])
+    settings = json.loads(json.dumps({
+        "configs": list(configs), "threads": threads, "warmup": warmup, "runs": runs, "passes": passes,
+        "batch_size": batch_size, "statistic": statistic, "clock": clock, "width_mult": table.width_mult,
+        "n_classes": table.n_classes, "header": table.header}))
+    done = _calibration_done(state_path, settings)
+    todo = [i for i, d in enumerate(done) if len(d) < passes]
+    if any(done):
+        log.info("latency calibration: %d of %d timings kept from %s", sum(map(len, done)), passes * len(configs),
+                 state_path)
+    if todo:
+        lists = {name: sorted({v for c in configs for v in c[field]}) for name, field in
+                 (("ks_list", "ks"), ("expand_ratio_list", "e"), ("depth_list", "d"))}
+        torch.manual_seed(0)
+        net = OFAMobileNetV3Supernet(n_classes=table.n_classes, width_mult=table.width_mult, **lists).eval()
+        with torch_threads(1):
+            models = [(export_onnx(net.extract(configs[i]), int(configs[i]["r"]), batch_size),
+                       (batch_size, 3, int(configs[i]["r"]), int(configs[i]["r"]))) for i in todo]
+        save = None
+        if state_path is not None:
+            save = lambda: write_json_atomic(state_path, {**settings, "times": done}, fsync=False)  # noqa: E731
+        _time_in_passes(models, threads, warmup, runs, clock, passes, statistic, [done[i] for i in todo], save)
+    best = np.array([min(d) for d in done])
     ratios = best / np.asarray(raw)
     table.scale = float(np.median(ratios))
     log.info("latency table calibration on %d subnets: scale %.4f (ratios %.3f..%.3f)", len(configs),
              table.scale, ratios.min(), ratios.max())
     return table.scale
+
+
+def _calibration_done(state_path: Union[str, os.PathLike, None], settings: dict) -> list[list[float]]:
+    """The timings per config kept in ``state_path`` by a calibration with these ``settings`` (else empty lists)."""
+    fresh: list[list[float]] = [[] for _ in settings["configs"]]
+    if state_path is None or not os.path.isfile(state_path):
+        return fresh
+    try:
+        with open(state_path) as f:
+            kept = json.load(f)
+        times = kept.pop("times")
+    except (OSError, ValueError, KeyError, AttributeError):
+        log.warning("latency calibration: %s is unreadable; timing every subnet again", state_path)
+        return fresh
+    ok = (kept == settings and isinstance(times, list) and len(times) == len(fresh)
+          and all(isinstance(t, list) and all(isinstance(v, (int, float)) and v > 0 for v in t) for t in times))
+    if not ok:
+        log.info("latency calibration: %s was made with other subnets or settings; timing every subnet again",
+                 state_path)
+        return fresh
+    return [[float(v) for v in t] for t in times]
+
+
+def calibration_path(path: Union[str, os.PathLike]) -> str:
+    """Where :func:`build_lut` keeps the calibration's timings while it runs: beside the table."""
+    return os.fspath(path) + ".calibration.json"
 
 
 def build_lut(path: Union[str, os.PathLike], resolutions: Optional[Iterable[int]] = None, *, space: Any = None,
@@ -260,7 +320,9 @@ def build_lut(path: Union[str, os.PathLike], resolutions: Optional[Iterable[int]
     the build; what was measured is saved first). Once the table is complete, ``calibrate`` random subnets
     (drawn with ``seed``) are timed whole, best of ``calibrate_passes`` fresh sessions, to set the table's
     ``scale`` (see :func:`calibrate_lut`); this is redone only when new entries were measured or the file has
-    no calibration. Returns the table.
+    no calibration. The calibration's timings are kept as they are made in :func:`calibration_path` (``path`` +
+    ``.calibration.json``), so a re-run after a kill times only what is missing; the file goes once the scaled
+    table is saved. Returns the table.
 
     Why more passes for the calibration: an entry is the best of ``passes`` sessions for that layer alone, so the
     sum over a network picks each layer's luckiest session; a whole network timed in as few sessions sits 10-15 %
@@ -322,7 +384,10 @@ def build_lut(path: Union[str, os.PathLike], resolutions: Optional[Iterable[int]
     if calibrate > 0 and complete and (n_new > 0 or table.scale == 1.0):
         table.scale = 1.0
         configs = _sample_configs(calibrate, res, ks, ex, de, np.random.default_rng(seed))
+        state = calibration_path(path)
         calibrate_lut(table, configs, threads=threads, warmup=warmup, runs=runs, passes=calibrate_passes,
-                      batch_size=batch_size, statistic=statistic, clock=clock)
+                      batch_size=batch_size, statistic=statistic, clock=clock, state_path=state)
         table.save(path)
+        if os.path.exists(state):
+            os.remove(state)
     return table

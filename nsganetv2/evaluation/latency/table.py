@@ -210,8 +210,12 @@ class LatencyTable:
             out["var"] = float(out.get("var", 0.0))
         except (TypeError, ValueError) as exc:
             raise ValueError(f"latency table entry {key!r} has a non-numeric mean/var: {value!r}") from exc
-        if not math.isfinite(out["mean"]):
-            raise ValueError(f"latency table entry {key!r} has a non-finite mean {out['mean']}")
+        if not math.isfinite(out["mean"]) or out["mean"] < 0:
+            raise ValueError(f"latency table entry {key!r} has mean {out['mean']}: a latency is a finite number of "
+                             "ms >= 0; measure this entry again (delete it and re-run build_lut)")
+        if not math.isfinite(out["var"]) or out["var"] < 0:
+            raise ValueError(f"latency table entry {key!r} has variance {out['var']}: a variance is a finite number "
+                             ">= 0; measure this entry again (delete it and re-run build_lut)")
         return out
 
     # ---- io ----------------------------------------------------------------------------------------------------
@@ -245,7 +249,10 @@ class LatencyTable:
             else:
                 header.append(line)
         kwargs.setdefault("header", "\n".join(header))
-        return cls(data, **kwargs)
+        try:
+            return cls(data, **kwargs)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
     def save(self, path: Union[str, os.PathLike]) -> str:
         """Write the table atomically (temp file + ``os.replace``) in the original YAML layout."""
@@ -269,7 +276,11 @@ class LatencyTable:
         return self.entries[key]
 
     def add(self, key: str, mean: float, var: float = 0.0, **extra: Any) -> None:
+        """Set entry ``key``; a negative or non-finite mean or variance is a ``ValueError`` naming the key."""
         self.entries[key] = self._check_entry(key, {"mean": mean, "var": var, **extra})
+
+    def __setitem__(self, key: str, value: Mapping[str, Any]) -> None:
+        self.entries[str(key)] = self._check_entry(key, value)
 
     def mean(self, key: str) -> float:
         try:
