@@ -132,6 +132,8 @@ class SupernetSettings:
     n_calib: int = 500
     max_steps: int | None = None
     resume: bool = False
+    overwrite: bool = False
+    checkpoint_every_s: float = 300.0
     seed: int = 0
     progress: bool = True
 
@@ -421,23 +423,27 @@ def train_supernet(settings: SupernetSettings, save: str | os.PathLike) -> dict:
     from nsganetv2.distributed import init_distributed
     from nsganetv2.evaluation.accuracy import evaluate, recalibrate_bn
     from nsganetv2.supernet import OFAMobileNetV3Supernet, load_supernet
-    from nsganetv2.supernet.training import SupernetTrainConfig
+    from nsganetv2.supernet.training import SupernetTrainConfig, folder_problem
     from nsganetv2.supernet.training import train_supernet as _train
 
     s = settings
+    resolutions = s.resolutions or default_resolutions(s.dataset)
+    cfg = SupernetTrainConfig(epochs=s.epochs, lr=s.lr, optimizer=s.optimizer, label_smoothing=s.label_smoothing,
+                              resolutions=resolutions, seed=s.seed, n_random=s.n_random, kd_ratio=s.kd_ratio,
+                              max_steps_per_epoch=s.max_steps, schedule=list(s.phases),
+                              checkpoint_every_s=s.checkpoint_every_s)  # a bad recipe is refused before any work
+    if problem := folder_problem(Path(save), s.resume, s.overwrite):
+        raise ValueError(problem)
     env = init_distributed()
     torch.manual_seed(s.seed)
-    resolutions = s.resolutions or default_resolutions(s.dataset)
     loaders = build_loaders(s.dataset, s.data, resolution=max(resolutions), vld_size=s.vld_size,
                             batch_size=s.batch_size, n_calib=s.n_calib, n_workers=s.n_workers, seed=s.seed)
     if s.init:
         net = load_supernet(s.init, n_classes=loaders.n_classes)
     else:
         net = OFAMobileNetV3Supernet(n_classes=loaders.n_classes, width_mult=s.width_mult, dropout_rate=0.0)
-    cfg = SupernetTrainConfig(epochs=s.epochs, lr=s.lr, optimizer=s.optimizer, label_smoothing=s.label_smoothing,
-                              resolutions=resolutions, seed=s.seed, n_random=s.n_random, kd_ratio=s.kd_ratio,
-                              max_steps_per_epoch=s.max_steps, schedule=list(s.phases))
-    _train(net, loaders.train, cfg, save, resume=s.resume, progress=s.progress, env=env, device=env.device)
+    _train(net, loaders.train, cfg, save, resume=s.resume, progress=s.progress, env=env, device=env.device,
+           overwrite=s.overwrite)
     out: dict = {"save": str(Path(save) / "supernet.pth"), "top1": {}}
     if env.is_main:
         net.eval()

@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train as this many torchrun processes on this machine, CPU threads split between them (for "
                         "several GPUs or machines, launch with torchrun instead; this flag is then ignored)")
     t.add_argument("--resume", action="store_true", help="continue from save/checkpoint.pt")
+    t.add_argument("--overwrite", action="store_true", help="start again in a folder that holds a supernet or a run")
+    t.add_argument("--checkpoint_every_s", type=float, default=300.0,
+                   help="seconds between mid-epoch checkpoints (a kill loses at most this much training)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--quiet", action="store_true")
     t.set_defaults(func=cmd_supernet_train)

@@ -157,7 +157,7 @@ def train_supernet(net: OFAMobileNetV3Supernet, train_loader, cfg: SupernetTrain
     steps_per_epoch = min(len(train_loader), cfg.max_steps_per_epoch or len(train_loader))
     if steps_per_epoch == 0:
         raise ValueError("the training loader is empty; check the dataset path and batch size")
-    problem = env.gather(_folder_problem(save_dir, resume, overwrite) if env.is_main else None)[0]
+    problem = env.gather(folder_problem(save_dir, resume, overwrite) if env.is_main else None)[0]
     if problem:
         raise ValueError(problem)
     if overwrite and not resume and env.is_main and ckpt_path.is_file():
@@ -241,7 +241,7 @@ def train_supernet(net: OFAMobileNetV3Supernet, train_loader, cfg: SupernetTrain
     return history
 
 
-def _folder_problem(save_dir: Path, resume: bool, overwrite: bool) -> str | None:
+def folder_problem(save_dir: Path, resume: bool, overwrite: bool) -> str | None:
     """Why training into ``save_dir`` would silently replace work (None when it would not)."""
     if resume or overwrite:
         return None
