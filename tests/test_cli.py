@@ -116,3 +116,14 @@ def test_resume_without_iterations_continues_the_recorded_plan(tmp_path, capsys)
     assert (tmp_path / "z" / "archive.jsonl").read_text() == before  # not grown to the default 30 iterations
     assert main(["search", "--problem", "zdt1", "--resume", str(tmp_path / "z"), "--iterations", "2", *base]) == 0
     assert len((tmp_path / "z" / "archive.jsonl").read_text().splitlines()) == 14
+
+
+def test_train_flags_and_files_that_are_wrong_are_one_line(tmp_path, capsys):
+    assert main(["train", "-m", "net.config", "--n_classes", "-5"]) == 2
+    assert "--n_classes must be >= 1" in capsys.readouterr().err
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where a folder is wanted")
+    assert main(["search", "--problem", "zdt1", "--save", str(blocked / "run"), "--n_doe", "4", "--iterations", "0",
+                 "--quiet"]) == 2  # an OSError on the save folder (read-only, full disk, not a folder)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "-v for the traceback" in err[0]

@@ -123,6 +123,9 @@ def _check_same_problem(save_dir: Path, recorded: dict, current: dict) -> None:
     (device type, torch version) only warns, and settings a folder predates are taken from this run with a warning."""
     recorded, current = dict(recorded), dict(current)
     env_rec, env_cur = recorded.pop("environment", None), current.pop("environment", None)
+    if any(recorded.get(k) != current.get(k) for k in ("name", "n_var", "vtype", "expensive")):
+        raise ValueError(f"{save_dir} was searched on problem {recorded.get('name')!r} ({recorded}), not "
+                         f"{current.get('name')!r}; pass the same problem")
     flat_rec = {**{k: v for k, v in recorded.items() if k != "evaluation"}, **(recorded.get("evaluation") or {})}
     flat_cur = {**{k: v for k, v in current.items() if k != "evaluation"}, **(current.get("evaluation") or {})}
     for key in sorted(set(flat_rec) | set(flat_cur)):

@@ -208,4 +208,7 @@ def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def config_from_args(ns: argparse.Namespace) -> TrainConfig:
     """``TrainConfig`` from a namespace filled by :func:`add_train_args` (unknown attributes are ignored)."""
     names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(ns).items() if k in names})
+    cfg = TrainConfig(**{k: v for k, v in vars(ns).items() if k in names})
+    if cfg.n_classes is not None and cfg.n_classes < 1:
+        raise ValueError(f"--n_classes must be >= 1 (or left out for the dataset's), got {cfg.n_classes}")
+    return cfg

@@ -185,6 +185,10 @@ class _Trainer:
 
     # ---- checkpoint ----------------------------------------------------------------------------------------
     def _restore(self, ckpt: dict) -> None:
+        missing = [k for k in ("model", "optimizer", "epoch") if k not in ckpt] if isinstance(ckpt, dict) else ["model"]
+        if missing:
+            raise ValueError(f"the --resume checkpoint is not a fine-tuning checkpoint (it lacks {missing}); pass the "
+                             "last.pth of a `nsganetv2 train` run")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         # the schedule is a pure function of (config, epoch, update): rebuilt from the flags, not restored, so a
