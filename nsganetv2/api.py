@@ -331,8 +331,10 @@ def predict_latency(lut: str | os.PathLike, config: Any, resolution: int | None 
     from nsganetv2.evaluation.latency import LatencyTable
     from nsganetv2.space import Arch, OFAMobileNetV3Space
 
-    arch = Arch.load(config) if isinstance(config, (str, os.PathLike)) else Arch.from_config(config)
-    arch = Arch.from_config(arch, resolution=resolution, width=width_mult)
+    if isinstance(config, (str, os.PathLike)):
+        arch = Arch.load(config, resolution=resolution, width=width_mult)
+    else:
+        arch = Arch.from_config(config, resolution=resolution, width=width_mult)
     if arch.r is None:
         raise ValueError(f"{config} has no resolution 'r'; pass --resolution")
     cfg = OFAMobileNetV3Space(resolutions=[arch.r]).validate_config(arch.to_config())

@@ -113,18 +113,20 @@ def _mbconv(fsize: int, cin: int, cout: int, e: float, k: int, stride: int, idsk
                      idskip=int(idskip), se=int(se), act=act, mid=middle_channels(cin, e) if e != 1 else cin)
 
 
-def layer_specs(config: Mapping[str, Any], width_mult: float = 1.0, n_classes: int = 1000,
+def layer_specs(config: Mapping[str, Any], width_mult: Optional[float] = None, n_classes: int = 1000,
                 resolution: Optional[int] = None) -> list[LayerSpec]:
     """Layers of the OFA MobileNetV3 subnet ``config`` (``{ks, e, d, r}``) in table order.
 
+    The width is the config's own (``"w"`` in NAT's ``net.subnet``, 1.0 when absent) unless ``width_mult`` is
+    given; a ``width_mult`` that contradicts the config's ``w`` is a ``ValueError``.
     Order: first_conv, final_expand_layer, feature_mix_layer, classifier, then the blocks (first block first),
     as in the original ``look_up_latency``.
     """
-    arch = Arch.from_config(config, resolution=resolution)
+    arch = Arch.from_config(config, resolution=resolution, width=width_mult)
     ks, e, d, r = arch.ks, arch.e, arch.d, arch.r
     if r is None:
         raise ValueError("config has no resolution 'r': pass resolution=")
-    widths = _widths(float(width_mult))
+    widths = _widths(float(arch.width))
     specs = list(_fixed_specs(r, widths, widths[6], int(n_classes)))
     fsize = _half(r)
     stem, cin = widths[0], widths[1]
@@ -143,9 +145,9 @@ def layer_specs(config: Mapping[str, Any], width_mult: float = 1.0, n_classes: i
     return specs
 
 
-def keys_for(config: Mapping[str, Any], width_mult: float = 1.0, n_classes: int = 1000,
+def keys_for(config: Mapping[str, Any], width_mult: Optional[float] = None, n_classes: int = 1000,
              resolution: Optional[int] = None) -> list[str]:
-    """Table keys whose sum is the latency of subnet ``config`` (``r`` from the config unless given)."""
+    """Table keys whose sum is the latency of subnet ``config`` (``r`` and ``w`` from the config unless given)."""
     return [s.key for s in layer_specs(config, width_mult, n_classes, resolution)]
 
 
@@ -285,13 +287,24 @@ class LatencyTable:
     # ---- prediction --------------------------------------------------------------------------------------------
     def keys_for(self, config: Mapping[str, Any], width_mult: Optional[float] = None,
                  n_classes: Optional[int] = None, resolution: Optional[int] = None) -> list[str]:
-        return keys_for(config, self.width_mult if width_mult is None else width_mult,
-                        self.n_classes if n_classes is None else n_classes, resolution)
+        """Keys of ``config``; its width is ``width_mult``, else the config's own ``w``, else the table's."""
+        if width_mult is None and Arch.from_config(config).width == 1.0:
+            width_mult = self.width_mult
+        return keys_for(config, width_mult, self.n_classes if n_classes is None else n_classes, resolution)
 
     def predict(self, config: Mapping[str, Any], width_mult: Optional[float] = None,
                 n_classes: Optional[int] = None, resolution: Optional[int] = None) -> float:
         """Latency (ms) of subnet ``config``: the sum of its layers' table means (times ``scale``)."""
-        return self.scale * float(sum(self.mean(k) for k in self.keys_for(config, width_mult, n_classes, resolution)))
+        keys = self.keys_for(config, width_mult, n_classes, resolution)
+        missing = self.missing(keys)
+        if missing:
+            arch = Arch.from_config(config, resolution=resolution)
+            w = width_mult or (arch.width if arch.width != 1.0 else self.width_mult)
+            raise MissingLatencyKeyError(
+                f"latency table has no entry {missing[0]!r} ({len(missing)} of the architecture's {len(keys)} layers "
+                f"missing at width {w}, resolution {arch.r}, {n_classes or self.n_classes} classes): build a table "
+                f"covering them with build_lut (nsganetv2 latency build-lut)")
+        return self.scale * float(sum(self.mean(k) for k in keys))
 
     def predict_net(self, net: Any, resolution: Optional[int] = None) -> float:
         """Latency (ms) of a built MobileNetV3 (or its ``net.config`` dict), as the original ``look_up_latency``."""
