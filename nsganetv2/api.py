@@ -86,14 +86,18 @@ class SearchSettings:
 
 @dataclass
 class SelectSettings:
-    """Choosing and exporting final architectures from an ``iter_<k>.stats`` (the CLI's ``select`` flags)."""
+    """Choosing and exporting final architectures from an ``iter_<k>.stats`` (the CLI's ``select`` flags).
+
+    With ``supernet_path`` and no ``dataset`` the exports keep the supernet's own head and BatchNorm statistics (as
+    the original's ``post_search.py``); with a ``dataset`` the head is replaced when its class count differs and BN
+    is recalibrated on its training images (unless ``recalibrate`` is off)."""
 
     expr: str
     n: int = 1
     prefer: str | None = None
     sec_obj: str | None = None
     supernet_path: str | None = None
-    dataset: str = "mnist5k"
+    dataset: str | None = None
     data: str | None = None
     vld_size: int | None = None
     n_calib: int = 2000
@@ -292,9 +296,15 @@ def select(settings: SelectSettings, save: str | os.PathLike) -> list[Path]:
         from nsganetv2.data import build_loaders
         from nsganetv2.supernet import load_supernet
 
-        if s.recalibrate:
+        n_classes = None
+        if s.dataset is None:
+            log.warning("select: no --dataset, so the exports keep the supernet's own head and BatchNorm statistics "
+                        "(as the original's post_search.py); pass --dataset (and --data) to recalibrate BN on its "
+                        "training images, fit the head to its classes and check each export")
+        elif s.recalibrate:
             loaders = build_loaders(s.dataset, s.data, vld_size=s.vld_size, n_calib=s.n_calib)
-        supernet = load_supernet(s.supernet_path, n_classes=loaders.n_classes if loaders is not None else None)
+            n_classes = loaders.n_classes
+        supernet = load_supernet(s.supernet_path, n_classes=n_classes)
     amp = check_amp(s.amp, front) if loaders is not None and s.check else None
     folders = export(front, chosen, save, supernet=supernet, loaders=loaders, onnx=s.onnx, amp=amp)
     for i, folder in zip(chosen, folders):

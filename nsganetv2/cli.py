@@ -236,7 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sec_obj", default=None, help="name of the 2nd column for the original's stats files")
     s.add_argument("--save", default="experiments/selected")
     s.add_argument("--supernet_path", default=None, help="export net.config / net.inherited / net.onnx from it")
-    _add_data_args(s)
+    s.add_argument("--dataset", default=None,
+                   help="recalibrate BN on its training images and fit the head to its classes (default: keep the "
+                        "supernet's head and BN statistics, as the original's post_search.py)")
+    s.add_argument("--data", default=None, help="dataset root folder (not needed for the bundled mnist5k)")
+    s.add_argument("--n_workers", type=int, default=0, help="data loader workers")
     s.add_argument("--vld_size", type=int, default=None)
     s.add_argument("--n_calib", type=int, default=2000)
     s.add_argument("--no_recalibrate", action="store_true", help="keep the supernet's BN statistics")
