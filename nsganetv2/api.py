@@ -355,11 +355,12 @@ def measure_latency(config: str | os.PathLike, weights: str | os.PathLike | None
                     batch_size: int = 1, threads: int = 1, runs: int = 50):
     """ONNX Runtime latency statistics of a ``net.config`` network."""
     from nsganetv2.evaluation.latency import measure_onnx
-    from nsganetv2.evaluation.validate import load_network
+    from nsganetv2.evaluation.validate import load_network, network_resolution
 
     net = load_network(config, weights)
-    return measure_onnx(net, int(img_size or net.resolution or 224), batch_size=batch_size, threads=threads,
-                        runs=runs)
+    resolution, source = network_resolution(config, img_size)
+    log.info("measuring at %d px (%s)", resolution, source)
+    return measure_onnx(net, resolution, batch_size=batch_size, threads=threads, runs=runs)
 
 
 # ----------------------------------------------------------------------------------------------------- training

@@ -54,3 +54,67 @@ def test_a_supernet_refuses_an_architecture_of_another_width():
     with pytest.raises(ValueError, match="width 1.2 .* supernet is w1.0"):
         net.extract({**SUBNET, "w": 1.2})
     net.extract({**SUBNET, "w": 1.0})
+
+
+# ------------------------------------------------------------------------ 5. the resolution of a net.config
+def _old_layout(cfg):
+    """A config in the old OFA layout that NAT and OFA's published nets use (mobile_inverted_conv, old names)."""
+    cfg = json.loads(json.dumps(cfg))
+    cfg.pop("resolution", None)
+    for block in cfg["blocks"]:
+        block["name"] = "MobileInvertedResidualBlock"
+        block["mobile_inverted_conv"] = block.pop("conv")
+        block["mobile_inverted_conv"]["name"] = "MBInvertedConvLayer"
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def small_net_config():
+    from nsganetv2.supernet import OFAMobileNetV3Supernet
+
+    net = OFAMobileNetV3Supernet(n_classes=10).extract({"ks": [3] * 10, "e": [3] * 10, "d": [2] * 5})
+    return net.config
+
+
+def test_validate_and_latency_measure_take_the_resolution_in_the_documented_order(small_net_config, tmp_path,
+                                                                                     monkeypatch, caplog):
+    import nsganetv2.data as data
+    import nsganetv2.evaluation.latency as latency
+    from nsganetv2.evaluation.validate import network_resolution
+
+    seen = []
+
+    def fake_loader(dataset, root, resolution, **kw):
+        seen.append(resolution)
+        raise RuntimeError("stop")  # the resolution is all this test needs
+
+    def fake_measure(net, resolution, **kw):
+        seen.append(resolution)
+        return None
+
+    monkeypatch.setattr(data, "build_test_loader", fake_loader)
+    monkeypatch.setattr(latency, "measure_onnx", fake_measure)
+    nat = tmp_path / "nat" / "net.config"  # NAT: img_size inside the config
+    nat.parent.mkdir()
+    nat.write_text(json.dumps({**_old_layout(small_net_config), "img_size": 40}))
+    ofa = tmp_path / "ofa" / "net.config"  # OFA: image_size in run.config beside it
+    ofa.parent.mkdir()
+    ofa.write_text(json.dumps(_old_layout(small_net_config)))
+    (ofa.parent / "run.config").write_text(json.dumps({"image_size": 36}))
+    ours = tmp_path / "ours" / "net.config"
+    ours.parent.mkdir()
+    ours.write_text(json.dumps({**small_net_config, "resolution": 44}))
+    bare = tmp_path / "bare" / "net.config"
+    bare.parent.mkdir()
+    bare.write_text(json.dumps(_old_layout(small_net_config)))
+    assert network_resolution(nat) == (40, f"'img_size' in {nat}")
+    assert network_resolution(ofa) == (36, f"'image_size' in {ofa.parent / 'run.config'}")
+    assert network_resolution(ours)[0] == 44 and network_resolution(bare)[0] == 224
+    assert network_resolution(nat, img_size=32) == (32, "--img-size")
+    with caplog.at_level("INFO"):
+        for path, flag in ((nat, None), (ofa, None), (ours, None), (bare, None), (nat, 32)):
+            with pytest.raises(RuntimeError, match="stop"):
+                api.validate(path, None, "mnist5k", img_size=flag)
+            api.measure_latency(path, img_size=flag)
+    assert seen == [40, 40, 36, 36, 44, 44, 224, 224, 32, 32]
+    assert "validating at 36 px ('image_size' in" in caplog.text and "measuring at 224 px (the default" in caplog.text

@@ -141,7 +141,7 @@ class MobileNetV3(nn.Module):
         net = MobileNetV3(
             set_layer_from_config(config["first_conv"]), blocks, set_layer_from_config(config["final_expand_layer"]),
             set_layer_from_config(config["feature_mix_layer"]), set_layer_from_config(config["classifier"]),
-            resolution=config.get("resolution"),
+            resolution=config.get("resolution", config.get("img_size")),  # img_size: NAT's configs
         )
         bn = config.get("bn") or {"momentum": 0.1, "eps": 1e-5}
         net.set_bn_param(momentum=bn.get("momentum", 0.1), eps=bn.get("eps", 1e-5))
