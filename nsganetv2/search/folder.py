@@ -78,8 +78,9 @@ class RunFolder:
     def candidates_path(self, k: int) -> Path:
         return self.path / f"iter_{k}" / "candidates.json"
 
-    def load_candidates(self, k: int, n_var: int, integer: bool) -> tuple[np.ndarray, list | None, dict | None] | None:
-        """``(genomes, predicted, surrogate)`` recorded for iteration ``k``, or ``None`` when none are."""
+    def load_candidates(self, k: int, n_var: int, integer: bool
+                        ) -> tuple[np.ndarray, list | None, dict | None, dict | None] | None:
+        """``(genomes, predicted, surrogate, archive_fit)`` recorded for iteration ``k``, or ``None`` when none are."""
         path = self.candidates_path(k)
         if not path.exists():
             return None
@@ -87,12 +88,12 @@ class RunFolder:
         X = np.asarray(d["genomes"], dtype=np.int64 if integer else float)
         if X.size == 0:
             X = X.reshape(0, n_var)
-        return X, d.get("predicted"), d.get("surrogate")
+        return X, d.get("predicted"), d.get("surrogate"), d.get("archive_fit")
 
-    def save_candidates(self, k: int, X: np.ndarray, predicted: list | None, seeds: dict, surrogate: dict | None
-                        ) -> None:
+    def save_candidates(self, k: int, X: np.ndarray, predicted: list | None, seeds: dict, surrogate: dict | None,
+                        archive_fit: dict | None = None) -> None:
         write_json_atomic(self.candidates_path(k), {"genomes": X, "predicted": predicted, "seeds": seeds,
-                                                    "surrogate": surrogate})
+                                                    "surrogate": surrogate, "archive_fit": archive_fit})
 
     # ------------------------------------------------------------------ per-candidate files
     def write_candidate_files(self, k: int, i: int, files: dict[str, Any], failed_config: Any = None,
