@@ -118,3 +118,46 @@ def test_validate_and_latency_measure_take_the_resolution_in_the_documented_orde
             api.measure_latency(path, img_size=flag)
     assert seen == [40, 40, 36, 36, 44, 44, 224, 224, 32, 32]
     assert "validating at 36 px ('image_size' in" in caplog.text and "measuring at 224 px (the default" in caplog.text
+
+
+# ------------------------------------------------------------------------------------------------- 7. Mish
+def _with_act(cfg, act):
+    cfg = json.loads(json.dumps(cfg))
+    for layer in [cfg["first_conv"], cfg["final_expand_layer"], cfg["feature_mix_layer"]] + \
+            [b["mobile_inverted_conv"] for b in cfg["blocks"]]:
+        layer["act_func"] = act
+    return cfg
+
+
+def test_mish_configs_build_run_and_count_like_nats(small_net_config, tmp_path):
+    import torch
+    import torch.nn.functional as F
+
+    from nsganetv2.evaluation.complexity import profile_module
+    from nsganetv2.evaluation.latency import keys_for_net
+    from nsganetv2.evaluation.validate import load_network
+    from nsganetv2.supernet import MobileNetV3
+
+    cfg = {**_with_act(_old_layout(small_net_config), "mish"), "img_size": 40}  # as NAT-M1..M4 are written
+    path = tmp_path / "net.config"
+    path.write_text(json.dumps(cfg))
+    torch.manual_seed(0)
+    net = load_network(path)
+    assert net.resolution == 40
+    assert sum(isinstance(m, torch.nn.Mish) for m in net.modules()) == 3 + 2 * 11 - 1  # the first block has no expand
+
+    class NATMish(torch.nn.Module):  # NAT's own definition
+        def forward(self, x):
+            return x * torch.tanh(F.softplus(x))
+
+    x = torch.randn(2, 3, 40, 40)
+    with torch.no_grad():
+        y = net(x)
+        for name, m in list(net.named_modules()):
+            for child_name, child in list(m.named_children()):
+                if isinstance(child, torch.nn.Mish):
+                    setattr(m, child_name, NATMish())
+        torch.testing.assert_close(net(x), y, rtol=1e-5, atol=1e-6)
+    relu = MobileNetV3.build_from_config(_with_act(_old_layout(small_net_config), "relu"))
+    assert profile_module(net, 40) == profile_module(relu, 40)  # an activation adds no MACs in OFA's definition
+    assert keys_for_net(cfg)  # the latency-table keys of a Mish net are those of its layers

@@ -156,7 +156,7 @@ def keys_for_net(net: Any, resolution: Optional[int] = None) -> list[str]:
     cfg = net.config if hasattr(net, "config") and not isinstance(net, Mapping) else net
     if not isinstance(cfg, Mapping) or "blocks" not in cfg:
         raise ValueError("keys_for_net needs a MobileNetV3 module or an OFA MobileNetV3 net.config dict")
-    r = resolution if resolution is not None else cfg.get("resolution")
+    r = resolution if resolution is not None else cfg.get("resolution", cfg.get("img_size"))
     if r is None:
         raise ValueError("the net config has no 'resolution': pass resolution=")
     r = int(r)
