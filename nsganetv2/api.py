@@ -16,6 +16,7 @@ Ask/tell with your own evaluation (your training code, cluster or scheduler)::
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field, fields
@@ -31,7 +32,7 @@ from nsganetv2.space import default_resolutions
 log = logging.getLogger(__name__)
 
 __all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "build_latency_table",
-           "load_result", "nas_problem", "open_search", "predict_latency", "resume", "search", "select",
+           "load_result", "load_subnet", "nas_problem", "open_search", "predict_latency", "resume", "search", "select",
            "train_supernet", "validate", "measure_latency", "finetune", "report", "TEST_PROBLEMS"]
 
 # ----------------------------------------------------------------------------------------------------- settings
@@ -336,19 +337,49 @@ def build_latency_table(settings: LatencyTableSettings, save: str | os.PathLike)
 
 def predict_latency(lut: str | os.PathLike, config: Any, resolution: int | None = None,
                     width_mult: float | None = None, n_classes: int = 1000) -> float:
-    """Latency (ms) of an architecture (a ``net.subnet`` path, a dict or an ``Arch``) from a table; the width is the
-    architecture's own (``"w"`` in NAT's files) unless ``width_mult`` is given (a contradiction is an error)."""
-    from nsganetv2.evaluation.latency import LatencyTable
+    """Latency (ms) of an architecture (a ``net.subnet`` path, a dict or an ``Arch``) from a table (the original's
+    format, or OFA's: a file per resolution or a folder of them); the width is the architecture's own (``"w"`` in
+    NAT's files) unless ``width_mult`` is given (a contradiction is an error)."""
+    from nsganetv2.evaluation.latency import load_latency_table
     from nsganetv2.space import Arch, OFAMobileNetV3Space
 
     if isinstance(config, (str, os.PathLike)):
-        arch = Arch.load(config, resolution=resolution, width=width_mult)
+        arch = load_subnet(config, resolution=resolution, width=width_mult)
     else:
         arch = Arch.from_config(config, resolution=resolution, width=width_mult)
     if arch.r is None:
         raise ValueError(f"{config} has no resolution 'r'; pass --resolution")
     cfg = OFAMobileNetV3Space(resolutions=[arch.r]).validate_config(arch.to_config())
-    return LatencyTable.load(lut).predict(cfg, width_mult=arch.width, n_classes=n_classes)
+    return load_latency_table(lut).predict(cfg, width_mult=arch.width, n_classes=n_classes)
+
+
+def load_subnet(path: str | os.PathLike, resolution: int | None = None, width: float | None = None):
+    """The ``Arch`` of a ``net.subnet`` file with its width: the file's ``w``; without one, the width of the
+    ``net.config`` beside it (NAT wrote some w1.2 subnets without ``w``), logged; else 1.0. ``width`` overrides and
+    must agree with both."""
+    from nsganetv2.space import Arch
+    from nsganetv2.supernet import stage_widths
+
+    arch = Arch.load(path, resolution=resolution, width=width)
+    raw = json.loads(Path(path).read_text())
+    sibling = Path(path).with_name("net.config")
+    if any(raw.get(k) is not None for k in ("w", "width", "width_mult")) or not sibling.is_file():
+        return arch
+    try:
+        stem = int(json.loads(sibling.read_text())["first_conv"]["out_channels"])
+    except (ValueError, KeyError, TypeError):
+        return arch
+    config_w = next((w for w in (1.0, 1.2) if stage_widths(w)[0] == stem), None)
+    if config_w is None:
+        return arch
+    if width is not None and width != config_w:
+        raise ValueError(f"{path}: width {width} was asked for, but the net.config beside it is w{config_w} (stem "
+                         f"{stem} channels); drop --width_mult or fix the files")
+    if config_w != arch.width:
+        log.info("%s has no 'w'; the net.config beside it is w%s (stem %d channels): using width %s", path,
+                 config_w, stem, config_w)
+        arch = Arch.from_config(arch.to_config(), width=config_w)
+    return arch
 
 
 def measure_latency(config: str | os.PathLike, weights: str | os.PathLike | None = None, img_size: int | None = None,

@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", default=None, help="continue the search in this folder")
     s.add_argument("--sec_obj", default="flops", choices=cheap_objective_names(), help="second objective")
     s.add_argument("--objectives", default=None, help="several objectives, e.g. top1,flops,cpu (overrides --sec_obj)")
-    s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime)")
+    s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime): "
+                   "the original NSGANetV2 format or OFA's (a file per resolution, or their folder)")
     s.add_argument("--resolutions", type=parse_resolutions, default=None,
                    help="resolution list, e.g. 192-256:4 (default: 192-256:4; 32,36,40 for mnist5k)")
     s.add_argument("--n_doe", type=int, default=100)
@@ -312,7 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=cmd_latency_build)
     q = lsub.add_parser("predict", help="latency of a net.subnet from a table", formatter_class=fmt)
-    q.add_argument("--lut", required=True)
+    q.add_argument("--lut", required=True, help="a table in the original NSGANetV2 format, or OFA's tables (a file "
+                   "per resolution, or their folder)")
     q.add_argument("--subnet", required=True, help="net.subnet JSON {ks, e, d, r}")
     q.add_argument("--resolution", type=int, default=None)
     q.add_argument("--width_mult", type=float, default=None, help="default: the subnet's own w (1.0 when absent)")

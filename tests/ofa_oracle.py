@@ -38,3 +38,29 @@ def randomize_and_calibrate(net: nn.Module, seed: int = 0, resolution: int = 32)
         m.momentum = 0.1
     net.eval()
     return net
+
+
+def ofa_latency_module():
+    """``ofa/tutorial/latency_table.py`` loaded from its file (``ofa.tutorial`` itself imports ``gdown``)."""
+    import importlib.util
+    import os
+
+    import ofa
+
+    path = os.path.join(os.path.dirname(ofa.__file__), "tutorial", "latency_table.py")
+    spec = importlib.util.spec_from_file_location("_ofa_latency_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ofa_latency_table(luts: dict):
+    """OFA's ``LatencyTable`` over in-memory tables ``{resolution: {key: {"mean": ...}}}`` (no download)."""
+    m = ofa_latency_module()
+    table = m.LatencyTable.__new__(m.LatencyTable)
+    table.latency_tables = {}
+    for r, lut in luts.items():
+        est = m.LatencyEstimator.__new__(m.LatencyEstimator)
+        est.lut = lut
+        table.latency_tables[r] = est
+    return table

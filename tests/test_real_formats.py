@@ -161,3 +161,105 @@ def test_mish_configs_build_run_and_count_like_nats(small_net_config, tmp_path):
     relu = MobileNetV3.build_from_config(_with_act(_old_layout(small_net_config), "relu"))
     assert profile_module(net, 40) == profile_module(relu, 40)  # an activation adds no MACs in OFA's definition
     assert keys_for_net(cfg)  # the latency-table keys of a Mish net are those of its layers
+
+
+# ------------------------------------------------------------------------------------------- 9. OFA's tables
+def _ofa_specs(n, resolutions, seed=0):
+    """Random specs in OFA's EvolutionFinder layout: 20 ks/e values (inactive ones too), 5 depths, r as [r]."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        yield {"ks": rng.choice([3, 5, 7], 20).tolist(), "e": rng.choice([3, 4, 6], 20).tolist(),
+               "d": rng.choice([2, 3, 4], 5).tolist(), "r": [int(resolutions[i % len(resolutions)])]}
+
+
+def _write_ofa_tables(folder, specs, resolutions):
+    """OFA-format files (one per resolution, OFA's name and fields) holding every key OFA's predictor queries for
+    ``specs``, with distinct random means; the keys are collected from OFA's own code, not ours."""
+    import collections
+
+    import numpy as np
+
+    from tests.ofa_oracle import ofa_latency_module
+
+    m = ofa_latency_module()
+    rng = np.random.default_rng(1)
+    luts = {}
+    for r in resolutions:
+        lut = collections.defaultdict(lambda: {"count": 100, "mean": float(rng.uniform(0.01, 2.0)), "std": 0.01})
+        est = m.LatencyEstimator.__new__(m.LatencyEstimator)
+        est.lut = lut
+        for spec in specs:
+            if spec["r"][0] == r:
+                est.predict_network_latency_given_spec(spec)
+        luts[r] = dict(lut)
+        (folder / f"{r}_lookup_table.yaml").write_text(yaml.safe_dump(luts[r]))
+    return luts
+
+
+def test_ofa_latency_tables_predict_as_ofas_latency_table(tmp_path, capsys):
+    from nsganetv2.evaluation.latency import OFALatencyTable, cpu_latency_fn, load_latency_table
+    from tests.ofa_oracle import ofa_latency_table
+
+    resolutions = (160, 176)
+    specs = list(_ofa_specs(12, resolutions))
+    luts = _write_ofa_tables(tmp_path, specs, resolutions)
+    ofa = ofa_latency_table(luts)
+    ours = load_latency_table(tmp_path)  # the folder, recognised as OFA's format by its keys
+    assert isinstance(ours, OFALatencyTable) and ours.resolutions == [160, 176] and ours.width_mult == 1.2
+    single = load_latency_table(tmp_path / "160_lookup_table.yaml")
+    cpu = cpu_latency_fn(str(tmp_path), width_mult=1.2, n_classes=1000)  # the `cpu` objective's table path
+    for spec in specs:
+        expected = ofa.predict_efficiency(spec)
+        assert ours.predict(spec) == pytest.approx(expected, rel=1e-12)
+        assert cpu(spec) == pytest.approx(expected, rel=1e-12)
+        if spec["r"][0] == 160:
+            assert single.predict(spec, width_mult=1.2) == pytest.approx(expected, rel=1e-12)
+    # through the CLI, with a NAT-style net.subnet that says w 1.2
+    arch = Arch.from_config(specs[0])
+    sub = tmp_path / "net.subnet"
+    sub.write_text(json.dumps({**arch.to_config(), "w": 1.2}))
+    assert main(["latency", "predict", "--lut", str(tmp_path), "--subnet", str(sub)]) == 0
+    assert capsys.readouterr().out.strip() == f"{ofa.predict_efficiency(specs[0]):.3f} ms"
+    # a w1.0 architecture is not in a w1.2 table, and a resolution without a file is named
+    with pytest.raises(KeyError, match="width 1.0"):
+        ours.predict(specs[0], width_mult=1.0)
+    with pytest.raises(KeyError, match=r"cover resolutions \[160, 176\], not 192"):
+        ours.predict({**specs[0], "r": 192})
+
+
+def test_a_table_of_a_foreign_format_is_named_as_such(tmp_path, capsys):
+    from nsganetv2.evaluation.latency import load_latency_table
+
+    bad = tmp_path / "tflite.yaml"
+    bad.write_text(yaml.safe_dump({"CONV_2D-224x224x3": {"mean": 1.0}}))
+    with pytest.raises(ValueError, match="format this version cannot read .*'CONV_2D-224x224x3'.*OFA's"):
+        load_latency_table(bad)
+    with pytest.raises(ValueError, match="format this version cannot read"):
+        LatencyTable.load(bad)
+    ofa = tmp_path / "160_lookup_table.yaml"
+    ofa.write_text(yaml.safe_dump({"Conv-input:160x160x3-output:80x80x24": {"mean": 1.0}}))
+    with pytest.raises(ValueError, match="is an OFA latency table"):
+        LatencyTable.load(ofa)
+    (tmp_path / "x.subnet").write_text(json.dumps(SUBNET))
+    assert main(["latency", "predict", "--lut", str(bad), "--subnet", str(tmp_path / "x.subnet")]) == 2
+    assert "format this version cannot read" in capsys.readouterr().err
+
+
+def test_a_subnet_without_w_takes_the_width_of_the_net_config_beside_it(w12_table, small_net_config, tmp_path,
+                                                                           caplog):
+    """NAT's cifar100 and cinic10 net.subnet say no w, but their net.config (and network) is w1.2."""
+    from nsganetv2.supernet import OFAMobileNetV3Supernet
+
+    lut, expected = w12_table
+    folder = tmp_path / "nat"
+    folder.mkdir()
+    (folder / "net.subnet").write_text(json.dumps(SUBNET))
+    net = OFAMobileNetV3Supernet(n_classes=10, width_mult=1.2).extract(SUBNET)
+    (folder / "net.config").write_text(json.dumps(_old_layout(net.config)))
+    with caplog.at_level("INFO"):
+        assert api.predict_latency(lut, folder / "net.subnet") == pytest.approx(expected)
+    assert "has no 'w'; the net.config beside it is w1.2" in caplog.text
+    with pytest.raises(ValueError, match="net.config beside it is w1.2"):
+        api.predict_latency(lut, folder / "net.subnet", width_mult=1.0)

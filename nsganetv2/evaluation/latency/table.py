@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
@@ -26,6 +27,7 @@ __all__ = [
     "LayerSpec",
     "LatencyTable",
     "MissingLatencyKeyError",
+    "table_format",
     "make_key",
     "layer_specs",
     "keys_for",
@@ -35,6 +37,21 @@ __all__ = [
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _SCALE = "calibration_scale:"
+
+
+OURS_PREFIXES = ("first_conv-", "MBConv-", "final_expand_layer-", "feature_mix_layer-", "classifier-")
+OFA_PREFIXES = ("Conv-", "expanded_conv-", "Conv_1-", "Conv_2-", "AvgPool2D-", "Logits-")
+_STEM = re.compile(r"^Conv-input:(\d+)x(\d+)x3-output:\d+x\d+x(\d+)$")
+
+
+def table_format(keys: Iterable[str]) -> Optional[str]:
+    """``"nsganetv2"`` (the original's keys), ``"ofa"`` (OFA's, ``ofa_table.py``), or ``None`` for anything else."""
+    keys = [str(k) for k in keys]
+    if any(k.startswith("expanded_conv-") for k in keys) or any(_STEM.match(k) for k in keys):
+        return "ofa"
+    if any(k.startswith(OURS_PREFIXES) for k in keys):
+        return "nsganetv2"
+    return None
 
 
 class MissingLatencyKeyError(KeyError, ValueError):
@@ -234,6 +251,14 @@ class LatencyTable:
             data = {}
         if not isinstance(data, Mapping):
             raise ValueError(f"{path}: a latency table must be a YAML map of key -> {{mean, var}}")
+        fmt = table_format(data) if data else "nsganetv2"
+        if fmt == "ofa":
+            raise ValueError(f"{path} is an OFA latency table (one resolution per file): read it with "
+                             "load_latency_table (the CLI's --lut does)")
+        if fmt is None:
+            raise ValueError(f"{path}: a latency table in a format this version cannot read (keys like "
+                             f"{next(iter(data))!r}); readable: the original NSGANetV2's ('first_conv-...', "
+                             "'MBConv-...') and OFA's ('Conv-...', 'expanded_conv-...', one file per resolution)")
         header = []
         for line in text.splitlines():
             if not line.startswith("#"):
