@@ -39,9 +39,9 @@ def section(title: str) -> None:
 
 # --------------------------------------------------------------------------------------------------- NAT configs
 def check_nat(real: Path) -> None:
+    from nsganetv2 import api
     from nsganetv2.evaluation.complexity import complexity, profile_module
     from nsganetv2.evaluation.validate import load_network, network_resolution
-    from nsganetv2.space import Arch
 
     section("NAT: 14 net.config (old layout; Mish in 6) and their net.subnet")
     print("| net | act | r (source) | w | classes | builds + runs | params M (config) | params M (subnet, w) | "
@@ -57,14 +57,14 @@ def check_nat(real: Path) -> None:
         with torch.no_grad():
             y = net(torch.randn(1, 3, r, r))
         runs = bool(torch.isfinite(y).all()) and y.shape == (1, net.n_classes)
-        sub = Arch.load(cfg_path.with_name("net.subnet"))
+        sub = api.load_subnet(cfg_path.with_name("net.subnet"))  # the width of the net.config where it lacks "w"
         cx_net = profile_module(net, r)
         cx_sub = complexity(sub.to_config(), n_classes=net.n_classes, resolution=r)
         same = cx_net == cx_sub
         ok += runs and same
         name = cfg_path.parent.name
         flops_in_name = name.split("flops@")[1].split("-")[0] if "flops@" in name else "-"
-        src = "flag" if source.startswith("--") else source.split(" in ")[0]
+        src = "default 224" if source.startswith("the default") else source.split(" in ")[0]
         print(f"| {cfg_path.parent.parent.name}/{name} | {'+'.join(acts)} | {r} ({src}) | {sub.width} | "
               f"{net.n_classes} | {'yes' if runs else 'NO'} | {cx_net.params / 1e6:.3f} | {cx_sub.params / 1e6:.3f} | "
               f"{cx_net.flops / 1e6:.1f} | {cx_sub.flops / 1e6:.1f} | {flops_in_name} |")
