@@ -32,7 +32,7 @@ from nsganetv2.space import default_resolutions
 log = logging.getLogger(__name__)
 
 __all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "build_latency_table",
-           "load_result", "load_subnet", "nas_problem", "open_search", "predict_latency", "resume", "search", "select",
+           "load_result", "load_subnet", "nas_problem", "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "resume", "search", "select",
            "train_supernet", "validate", "measure_latency", "finetune", "report", "TEST_PROBLEMS"]
 
 # ----------------------------------------------------------------------------------------------------- settings
@@ -46,6 +46,7 @@ class SearchSettings:
     objectives: tuple[str, ...] = ("top1", "flops")
     resolutions: list[int] | None = None
     lut: str | None = None
+    flops_counter: str | None = None  # "ofa" (default) or "original" (torchprofile's, as the original's files)
     # how a candidate is evaluated
     supernet_path: str | None = None
     dataset: str = "mnist5k"
@@ -76,6 +77,8 @@ class SearchSettings:
         self.objectives = objectives_from_flags(objectives=self.objectives)
         if self.problem is not None and self.problem not in TEST_PROBLEMS:
             raise ValueError(f"unknown test problem {self.problem!r}; choose one of {TEST_PROBLEMS}")
+        if self.flops_counter is not None and self.flops_counter not in ("ofa", "original"):
+            raise ValueError(f"flops_counter must be 'ofa' or 'original', got {self.flops_counter!r}")
         if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
             raise ValueError(f"predictor_kwargs must be a JSON object (a dict), got {self.predictor_kwargs!r}")
 
@@ -185,7 +188,7 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
 
     cpu_fn = _cpu_fn(s, n_classes, width_mult, resume or save) if "cpu" in s.objectives else None
     return OFANASProblem(evaluate_fn, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes,
-                         width_mult=width_mult, precision=precision)
+                         width_mult=width_mult, precision=precision, flops_counter=s.flops_counter or "ofa")
 
 
 def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | os.PathLike | None):
@@ -234,10 +237,39 @@ def resume(save: str | os.PathLike, settings: SearchSettings, iterations: int | 
     return _run(settings, save, resume=True, write_report=write_report, iterations=iterations)
 
 
+def recorded_settings(save: str | os.PathLike, settings: SearchSettings) -> SearchSettings:
+    """``settings`` with what it leaves open (``resolutions``, ``flops_counter``) taken from the search in ``save``
+    (and ``objectives`` too when ``objectives`` is None)."""
+    from dataclasses import replace
+
+    problem = read_state(save)["problem"]
+    values = {}
+    if settings.resolutions is None and problem.get("resolutions"):
+        values["resolutions"] = list(problem["resolutions"])
+    if settings.flops_counter is None and problem.get("flops_counter"):
+        values["flops_counter"] = problem["flops_counter"]
+    return replace(settings, **values) if values else settings
+
+
+def recorded_objectives(save: str | os.PathLike) -> tuple[str, ...]:
+    """The objectives of the search in ``save``; a ``ValueError`` when one cannot be computed here (an imported
+    search whose second column is a score of another program)."""
+    from nsganetv2.evaluation.objectives import cheap_objective_names
+
+    names = tuple(read_state(save)["problem"]["objectives"])
+    unknown = [n for n in names[1:] if n not in cheap_objective_names()]
+    if unknown:
+        raise ValueError(f"the search in {save} has the objective {unknown[0]!r}, which this version cannot compute "
+                         f"for new candidates; import the run again with --sec_obj flops (or params) to continue it")
+    return names
+
+
 def _run(settings: SearchSettings, save: str | os.PathLike, resume: bool, write_report: bool,
          iterations: int | None = None) -> SearchResult:
     from nsganetv2.evaluation.runners import DistributedRunner
 
+    if resume:
+        settings = recorded_settings(save, settings)
     session = _Session(settings, save, resume)
     try:
         if isinstance(session.runner, DistributedRunner) and session.runner.rank > 0:
@@ -266,6 +298,8 @@ def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool 
     if settings.supernet_path or settings.eval_workers or settings.n_gpus:
         raise ValueError("open_search() evaluates nothing itself: drop supernet_path / n_gpus / eval_workers, or "
                          "use search() to evaluate with the supernet")
+    if resume and not settings.problem:
+        settings = recorded_settings(save, settings)
     problem = test_problem(settings.problem) if settings.problem else nas_problem(settings, save=save)
     if resume:
         return MSuNAS.load(save, problem, progress=settings.progress)

@@ -61,8 +61,11 @@ def cmd_search(args) -> int:
     from nsganetv2 import api
     from nsganetv2.evaluation.objectives import objectives_from_flags
 
-    settings = api.SearchSettings(**_fields(args, api.SearchSettings,
-                                            objectives=objectives_from_flags(args.sec_obj, args.objectives),
+    if args.resume and not args.problem and not (args.sec_obj or args.objectives):
+        objectives = api.recorded_objectives(args.resume)  # the search's own, as its resolutions and FLOPs counter
+    else:
+        objectives = objectives_from_flags(args.sec_obj, args.objectives)
+    settings = api.SearchSettings(**_fields(args, api.SearchSettings, objectives=objectives,
                                             progress=not args.quiet))
     if not args.problem and not args.supernet_path:
         raise ValueError("search needs --supernet_path (train one with `nsganetv2 supernet train`), or --problem "
@@ -207,7 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval_args(s)
     s.add_argument("--save", default="experiments/search", help="experiment folder")
     s.add_argument("--resume", default=None, help="continue the search in this folder")
-    s.add_argument("--sec_obj", default="flops", choices=cheap_objective_names(), help="second objective")
+    s.add_argument("--sec_obj", default=None, choices=cheap_objective_names(),
+                   help="second objective (default flops; on --resume: the search's own)")
+    s.add_argument("--flops_counter", default=None, choices=("ofa", "original"),
+                   help="FLOPs definition: ofa (MACs of convolutions and linear layers) or original (torchprofile "
+                        "0.0.1's count in the original's net_i.stats: also elementwise multiplies and means); "
+                        "default ofa, on --resume the search's own")
     s.add_argument("--objectives", default=None, help="several objectives, e.g. top1,flops,cpu (overrides --sec_obj)")
     s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime): "
                    "the original NSGANetV2 format or OFA's (a file per resolution, or their folder)")

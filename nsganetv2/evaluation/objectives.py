@@ -19,7 +19,8 @@ ConfigFn = Callable[[Mapping[str, Any]], float]
 @dataclass(frozen=True)
 class Objective:
     """One objective. ``build(**context)`` returns ``fn(config) -> value`` for a cheap objective, where ``context``
-    holds ``n_classes``, ``width_mult`` and ``cpu_fn`` (a latency table or meter); ``None`` for an expensive one."""
+    holds ``n_classes``, ``width_mult``, ``flops_counter`` (``"ofa"`` or ``"original"``, see
+    ``evaluation.complexity``) and ``cpu_fn`` (a latency table or meter); ``None`` for an expensive one."""
 
     name: str
     unit: str
@@ -75,10 +76,11 @@ def objectives_from_flags(sec_obj: str | None = None, objectives: str | Iterable
     return tuple(objs)
 
 
-def _flops(n_classes: int = 1000, width_mult: float = 1.0, **_: Any) -> ConfigFn:
+def _flops(n_classes: int = 1000, width_mult: float = 1.0, flops_counter: str = "ofa", **_: Any) -> ConfigFn:
     from nsganetv2.evaluation.complexity import count_flops
 
-    return lambda config: count_flops(config, n_classes=n_classes, width_mult=width_mult) / 1e6
+    return lambda config: count_flops(config, n_classes=n_classes, width_mult=width_mult,
+                                      counter=flops_counter) / 1e6
 
 
 def _params(n_classes: int = 1000, width_mult: float = 1.0, **_: Any) -> ConfigFn:

@@ -121,8 +121,17 @@ def _check_same_problem(save_dir: Path, recorded: dict, current: dict) -> None:
         log.warning("%s does not record the precision of its evaluations; continuing with --amp %s", save_dir,
                     current["amp"])
         current.pop("amp")
+    unrecorded = [k for k in ("resolutions", "n_classes", "width_mult", "flops_counter")
+                  if k in current and k not in recorded]
+    if unrecorded:  # a folder written before these were recorded
+        log.warning("%s does not record %s; continuing with %s", save_dir, ", ".join(unrecorded),
+                    ", ".join(f"{k}={current[k]}" for k in unrecorded))
+        for k in unrecorded:
+            current.pop(k)
     if recorded != current:
-        raise ValueError(f"{save_dir} was searched on problem {recorded}, not {current}; pass the same problem")
+        diff = sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k))
+        what = "; ".join(f"{k}: {recorded.get(k)!r} there, {current.get(k)!r} here" for k in diff)
+        raise ValueError(f"{save_dir} was searched on another problem ({what}); pass the same problem and settings")
     if env_rec is not None and env_cur is not None and env_rec != env_cur:
         log.warning("%s was evaluated on %s; this run evaluates on %s", save_dir, env_rec, env_cur)
 

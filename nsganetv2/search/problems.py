@@ -118,7 +118,8 @@ class OFANASProblem(SearchProblem):
     def __init__(self, evaluate_fn: ConfigEvaluator | None, objectives: Sequence[str] = ("top1", "flops"),
                  space: Any = None, cpu_fn: Callable[[dict], float] | None = None,
                  objective_fns: dict[str, Callable[[dict], float]] | None = None,
-                 n_classes: int = 1000, width_mult: float = 1.0, precision: dict | None = None) -> None:
+                 n_classes: int = 1000, width_mult: float = 1.0, precision: dict | None = None,
+                 flops_counter: str = "ofa") -> None:
         objectives = tuple(objectives)
         if len(objectives) < 2 or objectives[0] != "top1":
             raise ValueError(f"objectives must be 'top1' followed by cheap objectives, got {objectives}")
@@ -131,8 +132,9 @@ class OFANASProblem(SearchProblem):
         # flops and params are always computed: every net.stats carries them, as the original's do
         self._fns: dict[str, Callable[[dict], float]] = {
             name: given.get(name) or get_objective(name).build(n_classes=n_classes, width_mult=width_mult,
-                                                               cpu_fn=cpu_fn)
+                                                               cpu_fn=cpu_fn, flops_counter=flops_counter)
             for name in dict.fromkeys(("flops", "params", *objectives[1:]))}
+        self.n_classes, self.width_mult, self.flops_counter = int(n_classes), float(width_mult), flops_counter
         self.space = space
         self.evaluate_fn = evaluate_fn
         self.objective_names = objectives
@@ -149,6 +151,9 @@ class OFANASProblem(SearchProblem):
         """The base description plus, when known, the evaluation's precision: ``amp`` (part of what a recorded
         top-1 means, checked on resume) and ``environment`` (device type and torch version, informational)."""
         out = super().describe()
+        if hasattr(self.space, "resolutions"):
+            out["resolutions"] = [int(r) for r in self.space.resolutions]
+        out.update(n_classes=self.n_classes, width_mult=self.width_mult, flops_counter=self.flops_counter)
         if self.precision:
             out["amp"] = self.precision["amp"]
             out["environment"] = {k: v for k, v in self.precision.items() if k != "amp"}
@@ -220,7 +225,9 @@ class OFANASProblem(SearchProblem):
             return EvalResult.failure(err, stats)
         if not isinstance(raw, dict) or "top1" not in raw:
             return EvalResult.failure(f"evaluation returned no 'top1': {raw!r}"[:300], stats)
-        stats.update({k: v for k, v in raw.items() if k not in ("params", "flops", "cpu") or v is not None})
+        # params and flops are the search's definitions (its classes, width and FLOPs counter), as its objectives
+        stats.update({k: v for k, v in raw.items() if k not in ("params", "flops", "cpu") or
+                      (k == "cpu" and v is not None)})
         return EvalResult(values=[100.0 - float(raw["top1"])], stats=stats)
 
     def candidate_files(self, x: np.ndarray, result: EvalResult) -> dict[str, Any]:
