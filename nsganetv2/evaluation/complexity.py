@@ -158,8 +158,7 @@ def profile_module(module: nn.Module, resolution: int, in_channels: int = 3, cou
     extracted first. The module is run once in eval mode on a zero image and restored afterwards.
     """
     from nsganetv2.supernet import MobileNetV3, OFAMobileNetV3Supernet
-    from nsganetv2.supernet._ops import Hswish
-    from nsganetv2.supernet.layers import SEModule
+    from nsganetv2.supernet.layers import Hswish, SEModule
 
     if isinstance(module, OFAMobileNetV3Supernet):
         module = module.extract()
