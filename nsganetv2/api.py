@@ -32,7 +32,7 @@ from nsganetv2.space import default_resolutions
 log = logging.getLogger(__name__)
 
 __all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "build_latency_table",
-           "load_result", "load_subnet", "nas_problem", "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "resume", "search", "select",
+           "import_run", "load_result", "load_subnet", "nas_problem", "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "resume", "search", "select",
            "train_supernet", "validate", "measure_latency", "finetune", "report", "TEST_PROBLEMS"]
 
 # ----------------------------------------------------------------------------------------------------- settings
@@ -289,8 +289,10 @@ def _run(settings: SearchSettings, save: str | os.PathLike, resume: bool, write_
     return result
 
 
-def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool = False) -> MSuNAS:
-    """The search in ``save`` as an ``MSuNAS`` object for ``ask()`` / ``tell()`` (your evaluation) or ``run()``.
+def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool = False,
+                iterations: int | None = None) -> MSuNAS:
+    """The search in ``save`` as an ``MSuNAS`` object for ``ask()`` / ``tell()`` (your evaluation) or ``run()``;
+    ``iterations`` extends a resumed search (e.g. an imported run of the original) beyond its recorded plan.
 
     Without ``settings.supernet_path`` the NAS problem has no evaluator: ``ask()`` gives architectures and
     ``tell()`` takes your results (a dict with ``"top1"`` accuracy per architecture, or an exception).
@@ -302,8 +304,21 @@ def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool 
         settings = recorded_settings(save, settings)
     problem = test_problem(settings.problem) if settings.problem else nas_problem(settings, save=save)
     if resume:
-        return MSuNAS.load(save, problem, progress=settings.progress)
+        more = {} if iterations is None else {"iterations": iterations}
+        return MSuNAS.load(save, problem, progress=settings.progress, **more)
     return MSuNAS(problem, save, **settings.search_kwargs())
+
+
+def import_run(original: str | os.PathLike, save: str | os.PathLike, sec_obj: str | None = None,
+               resolutions: list[int] | None = None):
+    """Import a search folder of the original NSGANetV2 (``iter_k.stats`` + ``iter_k/net_i.subnet|stats`` +
+    ``failed/``) into the new folder ``save`` (``archive.jsonl``, ``search.json``, ``iter_k.stats``), so that
+    :func:`report`, :func:`select` and :func:`resume` work on it; returns an ``ImportReport`` (rows, records, HV per
+    iteration against the original's, what was inferred). ``sec_obj`` / ``resolutions`` give what cannot be
+    inferred (see ``nsganetv2.search.importer``)."""
+    from nsganetv2.search.importer import import_original_run
+
+    return import_original_run(original, save, sec_obj=sec_obj, resolutions=resolutions)
 
 
 def load_result(save: str | os.PathLike) -> SearchResult:

@@ -1,6 +1,6 @@
 """``nsganetv2 <command>``: the only place that parses arguments.
 
-Commands: search, select, validate, train, supernet, latency, report, demo. Each accepts the original scripts'
+Commands: search, select, validate, train, supernet, latency, import, report, demo. Each accepts the original scripts'
 flags where it has a counterpart (``--dataset --data --save --sec_obj --n_gpus --supernet_path --vld_size
 --n_epochs``, ``-n --expr --prefer``, ...) plus our own. Run ``nsganetv2 <command> --help``.
 """
@@ -177,6 +177,24 @@ def cmd_latency_measure(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------------- import
+def cmd_import(args) -> int:
+    from nsganetv2 import api
+
+    rep = api.import_run(args.original, args.save, sec_obj=args.sec_obj, resolutions=args.resolutions)
+    print(f"imported {rep.rows} evaluations of {args.original} into {rep.save}: {rep.records} architectures "
+          f"({rep.failed} failed, {rep.duplicates} evaluated twice), iterations 0-{rep.iterations}, objectives "
+          f"{', '.join(rep.objectives)}, resolutions {rep.resolutions[0]}-{rep.resolutions[-1]} "
+          f"({len(rep.resolutions)})")
+    for k, ours, orig in rep.hv:
+        print(f"iter {k}: hv {ours:.10g}" + ("" if orig is None else f" (the original's {orig:.10g})"))
+    if rep.hv_max_abs_diff is not None:
+        print(f"max |hv - original hv| = {rep.hv_max_abs_diff:.3g}")
+    for note in rep.notes:
+        print(f"note: {note}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------------- report
 def cmd_report(args) -> int:
     from nsganetv2 import api
@@ -336,6 +354,18 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--threads", type=int, default=1)
     m.add_argument("--runs", type=int, default=50)
     m.set_defaults(func=cmd_latency_measure)
+
+    s = sub.add_parser("import", help="bring a search folder of the original NSGANetV2 into this format",
+                       formatter_class=fmt)
+    s.add_argument("original", help="the original run's folder (iter_k.stats, iter_k/net_i.subnet|stats, failed/)")
+    s.add_argument("--save", required=True, help="the new search folder (for report, select, search --resume)")
+    s.add_argument("--sec_obj", default=None,
+                   help="the net_i.stats field to import as the second objective (default: the one the original's "
+                        "archive holds)")
+    s.add_argument("--resolutions", type=parse_resolutions, default=None,
+                   help="the run's resolution list (default: 192-256:4 when every resolution lies on it, else "
+                        "min-max with the common step)")
+    s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("report", help="plots and summary of a search folder", formatter_class=fmt)
     s.add_argument("--save", required=True)

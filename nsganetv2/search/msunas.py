@@ -508,6 +508,12 @@ class MSuNAS:
     # ------------------------------------------------------------------ metrics and files
     def _hv(self) -> float:
         _, F = self.archive.arrays(self.problem.objective_names)
+        failure_point = (self._state or {}).get("failure_point")
+        if failure_point is not None and any(r["status"] != "ok" or any(d.get("status") != "ok" for d in
+                                                                           r.get("duplicates", ()))
+                                             for r in self.archive.records):
+            # an imported run of the original, which kept each failure in its archive at this point
+            F = np.vstack([F.reshape(-1, len(failure_point)), np.asarray(failure_point, dtype=float)])
         if len(F) == 0:
             return 0.0
         nd = F[pareto_mask(F)]
