@@ -163,7 +163,64 @@ def check_note10(real: Path, n: int = 2000) -> None:
           f"max |ours - ofa| = {worst:.3g} ms")
 
 
-SECTIONS = {"nat": check_nat, "ofa": check_ofa, "lut": check_lut, "note10": check_note10}
+# ------------------------------------------------------------------------------------ FLOPs, the original's way
+def check_flops(real: Path) -> None:
+    from nsganetv2.evaluation.complexity import count_flops, count_params
+    from nsganetv2.search.importer import original_rows
+
+    section("FLOPs: --flops_counter original against net_i.stats of the CNAS runs (torchprofile 0.0.1)")
+    print("| run | rows with stats | params exact | flops: max abs diff original (M) | within 0.02 M | "
+          "OFA definition below by (%) |")
+    print("|---|---|---|---|---|---|")
+    for run in sorted(p for p in (real / "cnas_runs").iterdir() if p.is_dir()):
+        rows, _ = original_rows(run)
+        ok = [r for r in rows if r.stats is not None]
+        consistent = [r for r in ok if round(count_params(r.config, n_classes=10) / 1e6, 2) == r.stats["params"]]
+        d = np.array([round(count_flops(r.config, n_classes=10, counter="original") / 1e6, 2) - r.stats["flops"]
+                      for r in consistent])
+        rel = np.array([100 * (1 - count_flops(r.config, n_classes=10) / 1e6 / r.stats["flops"]) for r in consistent])
+        print(f"| {run.name} | {len(ok)} | {len(consistent)} | {np.abs(d).max():.3f} | "
+              f"{int((np.abs(d) <= 0.02 + 1e-9).sum())} of {len(consistent)} | {rel.min():.2f}-{rel.max():.2f} |")
+    print("\n(rows whose params differ from their net_i.subnet hold the stats of another architecture, a fault of "
+          "that run's files; they are left out of the FLOPs comparison)")
+
+
+# --------------------------------------------------------------------------------------- importing the CNAS runs
+def check_import(real: Path) -> None:
+    from nsganetv2 import api
+    from nsganetv2.search import read_records
+
+    section("import: the three CNAS runs")
+    print("| run | rows | records + duplicates | failed | objectives | resolutions | iterations with the original's hv "
+          "| max abs hv diff | report | select |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for run in sorted(p for p in (real / "cnas_runs").iterdir() if p.is_dir()):
+            save = Path(tmp) / run.name
+            rep = api.import_run(run, save)
+            records = read_records(save / "archive.jsonl")
+            n_dup = sum(len(r.get("duplicates", [])) for r in records)
+            n_report = len(api.report(save))
+            chosen = api.select(api.SelectSettings(expr=str(save / f"iter_{rep.iterations}.stats"), n=3),
+                                Path(tmp) / "final" / run.name)
+            compared = sum(h is not None for _, _, h in rep.hv)
+            print(f"| {run.name} | {rep.rows} | {len(records)} + {n_dup} | {rep.failed} | {', '.join(rep.objectives)} "
+                  f"| {rep.resolutions[0]}-{rep.resolutions[-1]}:{rep.resolutions[1] - rep.resolutions[0]} | "
+                  f"{compared} | {rep.hv_max_abs_diff:.2e} | {n_report} files | {len(chosen)} folders |")
+            for note in rep.notes:
+                print(f"  - note ({run.name}): {note}")
+        # continuing the FR run with our loop (ask/tell: the evaluation would need CIFAR-10 and the supernet)
+        save = Path(tmp) / "search-noconstraintsFR-cifar10-mbv3-w1.0"
+        settings = api.SearchSettings(objectives=api.recorded_objectives(save), dataset="cifar10", progress=False)
+        search = api.open_search(settings, save, resume=True, iterations=31)
+        asked = search.ask()
+        print(f"\nsearch --resume of the imported FR run (objectives {settings.objectives}, the recorded "
+              f"resolutions and FLOPs counter): iteration {asked.iteration} proposes {len(asked)} new architectures, "
+              f"none in the archive of {len(records)}")
+
+
+SECTIONS = {"nat": check_nat, "ofa": check_ofa, "lut": check_lut, "note10": check_note10, "flops": check_flops,
+            "import": check_import}
 
 
 def main() -> None:
