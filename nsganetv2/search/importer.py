@@ -197,7 +197,7 @@ def _infer_head(rows: list[Row], notes: list[str]) -> tuple[float | None, int | 
                           for r in ok)
                 if best is None or bad < best[0]:
                     best = (bad, width, n)
-    if best is not None and best[0] < len(ok) / 2:  # most rows agree; the others' stats do not describe their net_i.subnet
+    if best is not None and best[0] < len(ok) / 2:  # most rows agree (the others: another net)
         bad, width, n = best
         if bad:
             notes.append(f"params of {bad} of {len(ok)} net_i.stats do not match their net_i.subnet at w{width} with "
