@@ -108,6 +108,14 @@ def cmd_train(args) -> int:
     from nsganetv2 import api
     from nsganetv2.train import config_from_args
 
+    if args.n_gpus > 1 and "WORLD_SIZE" not in os.environ:  # train_cifar.py's --n_gpus: one process per GPU here
+        import torch
+
+        if torch.cuda.device_count() < args.n_gpus:
+            raise ValueError(f"--n_gpus {args.n_gpus}, but this machine has {torch.cuda.device_count()} CUDA GPU(s); "
+                             "drop the flag (or use torchrun across machines)")
+        return _relaunch_under_torchrun(args.n_gpus, args.argv)
+
     result = api.finetune(config_from_args(args))
     print(f"fine-tune done: best held-out top-1 {result.get('best')}, test {result.get('test')}; in {result['save']}")
     return 0
