@@ -31,8 +31,8 @@ from nsganetv2.space import default_resolutions
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "build_latency_table",
-           "import_run", "load_result", "load_subnet", "nas_problem", "recorded_objectives", "recorded_settings",
+__all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "EvaluateSettings",
+           "build_latency_table", "evaluate_one", "import_run", "load_result", "load_subnet", "nas_problem", "recorded_objectives", "recorded_settings",
            "open_search", "predict_latency", "resume", "search", "select", "train_supernet", "validate",
            "measure_latency", "finetune", "report", "TEST_PROBLEMS"]
 
@@ -48,6 +48,9 @@ class SearchSettings:
     resolutions: list[int] | None = None
     lut: str | None = None
     flops_counter: str | None = None  # "ofa" (default) or "original" (torchprofile's, as the original's files)
+    n_classes: int | None = None  # the original's --n_classes: checked against the dataset's
+    test: bool = False  # the original's --test: top-1 on the test split (it leaks the test set into the search)
+    gpu: int = 1  # the original's --gpu (GPUs per evaluation job): here always 1, one worker per GPU
     # how a candidate is evaluated
     supernet_path: str | None = None
     dataset: str = "mnist5k"
@@ -78,6 +81,9 @@ class SearchSettings:
         self.objectives = objectives_from_flags(objectives=self.objectives)
         if self.problem is not None and self.problem not in TEST_PROBLEMS:
             raise ValueError(f"unknown test problem {self.problem!r}; choose one of {TEST_PROBLEMS}")
+        if self.gpu != 1:
+            raise ValueError(f"--gpu {self.gpu}: every evaluation here runs on one GPU, one worker per GPU (--n_gpus "
+                             "N evaluates N architectures at a time); drop --gpu")
         if self.flops_counter is not None and self.flops_counter not in ("ofa", "original"):
             raise ValueError(f"flops_counter must be 'ofa' or 'original', got {self.flops_counter!r}")
         if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
@@ -110,6 +116,43 @@ class SelectSettings:
     onnx: bool = True
     check: bool = True
     amp: str = "auto"
+
+
+@dataclass
+class EvaluateSettings:
+    """Evaluating one architecture, as the original's ``evaluator.py``: a ``subnet`` ({ks, e, d, r}) taken from
+    ``supernet_path`` with BN recalibrated (and ``n_epochs`` of fine-tuning), or a ``config`` (``net.config``) with
+    its weights ``init`` (BN recalibrated with ``reset_running_statistics``). Top-1 on the held-out split of the
+    training images (``vld_size``), or on the test split with ``test``."""
+
+    subnet: str | None = None
+    config: str | None = None
+    init: str | None = None
+    supernet_path: str | None = None
+    dataset: str = "mnist5k"
+    data: str | None = None
+    n_classes: int | None = None
+    vld_size: int | None = None
+    test: bool = False
+    n_epochs: int = 0
+    resolution: int | None = None
+    reset_running_statistics: bool = False
+    n_calib: int = 2000
+    trn_batch_size: int = 128
+    vld_batch_size: int = 256
+    n_workers: int = 0
+    amp: str = "auto"
+    device: str = "auto"
+    flops_counter: str = "ofa"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.subnet is None) == (self.config is None):
+            raise ValueError("give either --subnet (with --supernet_path) or --config (with --init), as evaluator.py")
+        if self.subnet is not None and not self.supernet_path:
+            raise ValueError("--subnet needs --supernet_path (the supernet to take it from)")
+        if self.config is not None and self.n_epochs:
+            raise ValueError("--config with --n_epochs: fine-tune a net.config with `nsganetv2 train`")
 
 
 @dataclass
@@ -164,6 +207,11 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
     s = settings
     space = OFAMobileNetV3Space(resolutions=s.resolutions or default_resolutions(s.dataset))
     n_classes = (num_classes(s.dataset) if s.dataset != "folder" else None) or 1000
+    if s.n_classes is not None:
+        own = num_classes(s.dataset, s.data)
+        if s.n_classes != own:
+            raise ValueError(f"--n_classes {s.n_classes}, but {s.dataset} has {own} classes: drop the flag (the head "
+                             "is the dataset's)")
     width_mult, evaluate_fn, precision = 1.0, None, None
     if s.supernet_path:
         from nsganetv2.supernet import infer_width_mult, read_state_dict
@@ -178,7 +226,10 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
         evaluator = SubnetEvaluator(EvalSpec(
             supernet_path=s.supernet_path, dataset=s.dataset, data=s.data, vld_size=s.vld_size, n_calib=s.n_calib,
             trn_batch_size=s.trn_batch_size, vld_batch_size=s.vld_batch_size, n_workers=s.n_workers,
-            n_epochs=s.n_epochs, amp=amp, compile=s.compile, seed=s.seed))
+            n_epochs=s.n_epochs, amp=amp, compile=s.compile, seed=s.seed, test=s.test))
+        if s.test:
+            log.warning("--test: top-1 is measured on the test split of %s (as the original's --test); the search "
+                        "then selects on the test set", s.dataset)
         width_mult = infer_width_mult(read_state_dict(s.supernet_path))
         precision = precision_record(resolve_amp(amp, plan.amp_device), plan.amp_device)
         if runner is None:
@@ -188,8 +239,28 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
             return [r.value if r.ok else r.error for r in runner.run(evaluator, configs)]
 
     cpu_fn = _cpu_fn(s, n_classes, width_mult, resume or save) if "cpu" in s.objectives else None
+    gpu_fn = _gpu_fn(n_classes, width_mult, resume or save) if "gpu" in s.objectives else None
     return OFANASProblem(evaluate_fn, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes,
-                         width_mult=width_mult, precision=precision, flops_counter=s.flops_counter or "ofa")
+                         width_mult=width_mult, precision=precision, flops_counter=s.flops_counter or "ofa",
+                         gpu_fn=gpu_fn, top1_split="test" if s.test else "held-out")
+
+
+def _gpu_fn(n_classes: int, width_mult: float, folder: str | os.PathLike | None):
+    """The gpu objective: each subnet timed with torch on this machine's CUDA GPU (batch 64, as the original's
+    ``gpu64``), cached in the search folder; refused where there is no CUDA device."""
+    import torch
+
+    from nsganetv2.evaluation.latency import LatencyMeter
+    from nsganetv2.supernet import OFAMobileNetV3Supernet
+
+    if not torch.cuda.is_available():
+        raise ValueError("--sec_obj gpu measures latency on a CUDA GPU: not supported on this machine (no CUDA "
+                         "device); use cpu, flops or params")
+    timing_net = OFAMobileNetV3Supernet(n_classes=n_classes, width_mult=width_mult).eval()  # weights do not matter
+    cache = Path(folder or ".") / "latency_gpu_cache.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    return LatencyMeter(lambda config: timing_net.extract(config).cuda(), backend="torch", batch_size=64,
+                        warmup=10, runs=50, cache_path=cache, tag=f"cuda {torch.cuda.get_device_name()}")
 
 
 def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | os.PathLike | None):
@@ -362,6 +433,60 @@ def select(settings: SelectSettings, save: str | os.PathLike) -> list[Path]:
         values = ", ".join(f"{n}={v:.4g}" for n, v in zip(front.objectives, front.F[i]))
         log.info("%s: %s (top1 is the error in %%)", folder, values)
     return folders
+
+
+def evaluate_one(settings: EvaluateSettings) -> dict:
+    """Evaluate one architecture (the original's ``evaluator.py``); returns its ``net.stats`` dict: params and
+    flops (M, in ``flops_counter``'s definition), top1, top5 and loss (%), the resolution, split and precision."""
+    import torch
+
+    from nsganetv2.data import build_loaders, build_test_loader, num_classes
+    from nsganetv2.evaluation.accuracy import evaluate, precision_record, recalibrate_bn, resolve_amp
+    from nsganetv2.evaluation.complexity import complexity, in_millions, profile_module
+
+    s = settings
+    plan = plan_devices(s.device, 0, None)
+    device = plan.amp_device
+    if s.n_classes is not None and s.n_classes != num_classes(s.dataset, s.data):
+        raise ValueError(f"--n_classes {s.n_classes}, but {s.dataset} has {num_classes(s.dataset, s.data)} classes")
+    split = "test" if s.test else "held-out"
+    if s.subnet is not None:
+        from nsganetv2.evaluation.evaluator import EvalSpec, SubnetEvaluator
+
+        arch = load_subnet(s.subnet, resolution=s.resolution)
+        config = arch.to_config()
+        evaluator = SubnetEvaluator(EvalSpec(
+            supernet_path=s.supernet_path, dataset=s.dataset, data=s.data, vld_size=s.vld_size, n_calib=s.n_calib,
+            trn_batch_size=s.trn_batch_size, vld_batch_size=s.vld_batch_size, n_workers=s.n_workers,
+            n_epochs=s.n_epochs, amp=s.amp, seed=s.seed, test=s.test))
+        out = evaluator(config, device)
+        supernet, loaders = evaluator._setup()
+        cx = complexity(config, loaders.n_classes, supernet.width_mult, counter=s.flops_counter)
+        out.update(params=in_millions(cx.params), flops=in_millions(cx.flops), resolution=arch.r)
+    else:
+        from nsganetv2.evaluation.validate import load_network, network_resolution
+
+        r, source = network_resolution(s.config, s.resolution)
+        log.info("evaluating %s at %d px (%s)", s.config, r, source)
+        net = load_network(s.config, s.init).to(device)
+        loaders = build_loaders(s.dataset, s.data, resolution=r, vld_size=s.vld_size, batch_size=s.trn_batch_size,
+                                eval_batch_size=s.vld_batch_size, n_calib=s.n_calib, n_workers=s.n_workers,
+                                seed=s.seed)
+        if net.n_classes != loaders.n_classes:
+            raise ValueError(f"{s.config} has a {net.n_classes}-class head but {s.dataset} has {loaders.n_classes} "
+                             "classes; evaluate it on its own dataset")
+        if s.reset_running_statistics:
+            recalibrate_bn(net, loaders.calib, device)
+        loader = build_test_loader(s.dataset, s.data, r, batch_size=s.vld_batch_size, n_workers=s.n_workers) \
+            if s.test else loaders.valid
+        amp_dtype = resolve_amp(s.amp, device)
+        acc = evaluate(net, loader, device, amp_dtype)
+        cx = profile_module(net, r, counter=s.flops_counter)
+        out = {"top1": acc.top1, "top5": acc.top5, "loss": acc.loss, "n_vld": acc.n,
+               "params": in_millions(cx.params), "flops": in_millions(cx.flops), "resolution": r,
+               "precision": precision_record(amp_dtype, device)}
+    out.update(split=split, flops_counter=s.flops_counter)
+    return out
 
 
 def validate(config: str | os.PathLike, weights: str | os.PathLike | None = None, dataset: str = "mnist5k",

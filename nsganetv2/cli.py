@@ -1,6 +1,6 @@
 """``nsganetv2 <command>``: the only place that parses arguments.
 
-Commands: search, select, validate, train, supernet, latency, import, report, demo. Each accepts the original scripts'
+Commands: search, select, validate, evaluate, train, supernet, latency, import, report, demo. Each accepts the original scripts'
 flags where it has a counterpart (``--dataset --data --save --sec_obj --n_gpus --supernet_path --vld_size
 --n_epochs``, ``-n --expr --prefer``, ...) plus our own. Run ``nsganetv2 <command> --help``.
 """
@@ -185,6 +185,20 @@ def cmd_latency_measure(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args) -> int:
+    from nsganetv2 import api
+    from nsganetv2.atomic import write_json_atomic
+
+    stats = api.evaluate_one(api.EvaluateSettings(**_fields(args, api.EvaluateSettings)))
+    save = Path(args.save) if args.save else Path(args.log_dir) / "net.stats"
+    save.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(save, stats, indent=2)
+    print(json.dumps({k: stats[k] for k in ("params", "flops", "top1", "top5", "loss", "resolution", "split")}))
+    print(f"written to {save}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------------- import
 def cmd_import(args) -> int:
     from nsganetv2 import api
@@ -259,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n_gpus", type=int, default=0, help="GPUs on this machine (one evaluation worker each)")
     s.add_argument("--eval_workers", type=int, default=None, help="CPU evaluation worker processes")
     s.add_argument("--problem", default=None, choices=TEST_PROBLEMS, help="search a test problem instead of NAS")
+    s.add_argument("--n_classes", type=int, default=None, help="the original's flag: checked against the dataset")
+    s.add_argument("--test", action="store_true",
+                   help="the original's flag: top-1 on the test split instead of the held-out one (leaks the test set)")
+    s.add_argument("--gpu", type=int, default=1,
+                   help="the original's GPUs per evaluation job: 1 (each evaluation runs on one GPU)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_search)
@@ -267,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt)
     s.add_argument("--expr", required=True, help="iter_<k>.stats file of a search")
     s.add_argument("-n", type=int, default=1, help="number of architectures")
-    s.add_argument("--prefer", default=None, help="preference, e.g. top1#80+flops#150 (default: high trade-off)")
+    s.add_argument("--prefer", default=None,
+                   help="preference, e.g. top1#80+flops#150 (default, or None as in the original: high trade-off)")
     s.add_argument("--sec_obj", default=None, help="name of the 2nd column for the original's stats files")
     s.add_argument("--save", default="experiments/selected")
     s.add_argument("--supernet_path", default=None, help="export net.config / net.inherited / net.onnx from it")
@@ -362,6 +382,35 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--threads", type=int, default=1)
     m.add_argument("--runs", type=int, default=50)
     m.set_defaults(func=cmd_latency_measure)
+
+    s = sub.add_parser("evaluate", help="evaluate one architecture, as the original's evaluator.py: --subnet from "
+                                        "a supernet, or --config with --init", formatter_class=fmt)
+    s.add_argument("--subnet", default=None, help="net.subnet {ks, e, d, r} (with --supernet_path)")
+    s.add_argument("--config", default=None, help="net.config (with --init)")
+    s.add_argument("--init", default=None, help="weights of --config (net.inherited, net.init, net.best)")
+    s.add_argument("--supernet_path", default=None)
+    s.add_argument("--dataset", default="mnist5k")
+    s.add_argument("--data", default=None)
+    s.add_argument("--n_classes", type=int, default=None, help="checked against the dataset")
+    s.add_argument("--log_dir", default=".tmp", help="where net.stats goes unless --save")
+    s.add_argument("--save", default=None, help="the stats file (default <log_dir>/net.stats)")
+    s.add_argument("--trn_batch_size", type=int, default=128)
+    s.add_argument("--vld_batch_size", type=int, default=256)
+    s.add_argument("--num_workers", "--n_workers", dest="n_workers", type=int, default=0)
+    s.add_argument("--n_epochs", type=int, default=0, help="fine-tune the subnet first (the weight-level surrogate)")
+    s.add_argument("--resolution", type=int, default=None,
+                   help="default: the subnet's r; for --config its resolution/img_size, run.config, else 224")
+    s.add_argument("--valid_size", "--vld_size", dest="vld_size", type=int, default=None,
+                   help="held-out training images (default: the dataset's)")
+    s.add_argument("--test", action="store_true", help="top-1 on the test split instead of the held-out one")
+    s.add_argument("--reset_running_statistics", action="store_true",
+                   help="recalibrate BN on training images (--config; a --subnet is always recalibrated)")
+    s.add_argument("--n_calib", type=int, default=2000)
+    s.add_argument("--amp", default="auto", choices=("auto", "off", "fp16", "bf16"))
+    s.add_argument("--device", default="auto")
+    s.add_argument("--flops_counter", default="ofa", choices=("ofa", "original"))
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_evaluate)
 
     s = sub.add_parser("import", help="bring a search folder of the original NSGANetV2 into this format",
                        formatter_class=fmt)

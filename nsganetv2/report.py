@@ -59,7 +59,13 @@ def _front_mask(F: np.ndarray) -> np.ndarray:
 
 
 def _label(name: str) -> str:
-    return LABELS.get(name, name)
+    """The registry's label of an objective; the bare name for one it does not know (an imported fork's score)."""
+    from nsganetv2.evaluation.objectives import get_objective
+
+    try:
+        return get_objective(name).label
+    except ValueError:
+        return LABELS.get(name, name)
 
 
 def _save(fig: Figure, path: Path) -> Path:

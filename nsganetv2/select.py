@@ -75,6 +75,8 @@ def choose(front: Front, n: int = 1, prefer: str | None = None) -> list[int]:
     """Indices into ``front`` of the chosen architectures; the most accurate one (index 0) is always included."""
     if n < 1:
         raise ValueError(f"-n must be >= 1, got {n}")
+    if prefer is not None and prefer.strip().lower() in ("", "none"):
+        prefer = None  # the original's README: "pass None to --prefer" for high trade-off points
     if prefer:
         picked = asf_select(front.F, parse_preference(prefer, front.objectives), n).tolist()
     else:

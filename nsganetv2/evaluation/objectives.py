@@ -20,7 +20,8 @@ ConfigFn = Callable[[Mapping[str, Any]], float]
 class Objective:
     """One objective. ``build(**context)`` returns ``fn(config) -> value`` for a cheap objective, where ``context``
     holds ``n_classes``, ``width_mult``, ``flops_counter`` (``"ofa"`` or ``"original"``, see
-    ``evaluation.complexity``) and ``cpu_fn`` (a latency table or meter); ``None`` for an expensive one."""
+    ``evaluation.complexity``), ``cpu_fn`` (a latency table or meter) and ``gpu_fn`` (a CUDA latency meter);
+    ``None`` for an expensive one."""
 
     name: str
     unit: str
@@ -100,3 +101,13 @@ register_objective(Objective("flops", "M", "FLOPs (M)", "multiply-accumulates fo
 register_objective(Objective("params", "M", "params (M)", "trainable parameters, millions", _params))
 register_objective(Objective("cpu", "ms", "CPU latency (ms)",
                              "CPU latency: a look-up table (--lut) or ONNX Runtime timing", _cpu))
+
+
+def _gpu(gpu_fn: ConfigFn | None = None, **_: Any) -> ConfigFn:
+    if gpu_fn is None:
+        raise ValueError("the 'gpu' objective needs gpu_fn(config) -> milliseconds (a CUDA latency meter)")
+    return gpu_fn
+
+
+register_objective(Objective("gpu", "ms", "GPU latency (ms)",
+                             "GPU latency: torch timing of each subnet on this machine's CUDA GPU, batch 64", _gpu))
