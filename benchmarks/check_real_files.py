@@ -219,8 +219,33 @@ def check_import(real: Path) -> None:
               f"none in the archive of {len(records)}")
 
 
+# ------------------------------------------------------------------------------- net.config for the old readers
+def check_legacy(real: Path) -> None:
+    from ofa_oracle import read_old_layout
+
+    from nsganetv2 import api
+    from nsganetv2.supernet import OFAMobileNetV3Supernet, load_net_config, save_net_config
+
+    section("net.config in the old layout: the test's OFA 0.0.4 reader on the real files, then on ours")
+    real_configs = sorted(real.glob("nat_subnets/*/*/net.config")) + sorted(real.glob("ofa_specialized/*/net.config")) \
+        + sorted(real.glob("cnas_runs/*/final/*/net.config"))
+    for path in real_configs:
+        read_old_layout(json.loads(path.read_text()))  # the reader accepts every config the old code wrote
+    ok = 0
+    subnets = sorted(real.glob("nat_subnets/*/*/net.subnet"))
+    with tempfile.TemporaryDirectory() as tmp:
+        for sub in subnets:
+            arch = api.load_subnet(sub)
+            net = OFAMobileNetV3Supernet(n_classes=1000, width_mult=arch.width).extract(arch.to_config())
+            save_net_config(net, Path(tmp) / "net.config", resolution=arch.r)
+            old = read_old_layout(load_net_config(Path(tmp) / "net.config"))
+            ok += old["resolution"] == arch.r
+    print(f"the reader accepts all {len(real_configs)} real old-layout configs (14 NAT, 34 OFA, CNAS final); "
+          f"{ok} of {len(subnets)} net.config we write for the NAT subnets read in it with their resolution")
+
+
 SECTIONS = {"nat": check_nat, "ofa": check_ofa, "lut": check_lut, "note10": check_note10, "flops": check_flops,
-            "import": check_import}
+            "import": check_import, "legacy": check_legacy}
 
 
 def main() -> None:

@@ -263,3 +263,31 @@ def test_a_subnet_without_w_takes_the_width_of_the_net_config_beside_it(w12_tabl
     assert "has no 'w'; the net.config beside it is w1.2" in caplog.text
     with pytest.raises(ValueError, match="net.config beside it is w1.2"):
         api.predict_latency(lut, folder / "net.subnet", width_mult=1.0)
+
+
+# ----------------------------------------------------------------------------------- 12. net.config for old readers
+def test_net_config_we_write_reads_in_the_old_layout_too(tmp_path):
+    import torch
+
+    from nsganetv2.supernet import MobileNetV3, OFAMobileNetV3Supernet, load_net_config, save_net_config
+    from tests.ofa_oracle import read_old_layout
+
+    torch.manual_seed(0)
+    sup = OFAMobileNetV3Supernet(n_classes=10, width_mult=1.2)
+    net = sup.extract(SUBNET).eval()
+    save_net_config(net, tmp_path / "net.config", resolution=224)
+    written = load_net_config(tmp_path / "net.config")
+    assert written["resolution"] == written["img_size"] == 224
+    assert all(b["conv"]["name"] == "MBConvLayer" and b["mobile_inverted_conv"]["name"] == "MBInvertedConvLayer"
+               for b in written["blocks"])
+    old = read_old_layout(written)  # what OFA 0.0.4 / the original's code sees: it builds without a TypeError
+    rebuilt = MobileNetV3.build_from_config(old)
+    rebuilt.load_state_dict(net.state_dict())
+    rebuilt.eval()
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(rebuilt(x), net(x)) and rebuilt.resolution == 224
+    ours = MobileNetV3.build_from_config(written)  # and we read our own file as before
+    assert ours.config == {**net.config, "resolution": 224}
+    with pytest.raises(TypeError):
+        read_old_layout({**written, "first_conv": {**written["first_conv"], "use_se": False}})
