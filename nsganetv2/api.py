@@ -32,9 +32,9 @@ from nsganetv2.space import default_resolutions
 log = logging.getLogger(__name__)
 
 __all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "EvaluateSettings",
-           "build_latency_table", "evaluate_one", "import_run", "load_result", "load_subnet", "nas_problem", "recorded_objectives", "recorded_settings",
-           "open_search", "predict_latency", "resume", "search", "select", "train_supernet", "validate",
-           "measure_latency", "finetune", "report", "TEST_PROBLEMS"]
+           "build_latency_table", "evaluate_one", "import_run", "load_result", "load_subnet", "nas_problem",
+           "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "resume", "search", "select",
+           "train_supernet", "validate", "measure_latency", "finetune", "report", "TEST_PROBLEMS"]
 
 # ----------------------------------------------------------------------------------------------------- settings
 @dataclass

@@ -1,8 +1,8 @@
 """``nsganetv2 <command>``: the only place that parses arguments.
 
-Commands: search, select, validate, evaluate, train, supernet, latency, import, report, demo. Each accepts the original scripts'
-flags where it has a counterpart (``--dataset --data --save --sec_obj --n_gpus --supernet_path --vld_size
---n_epochs``, ``-n --expr --prefer``, ...) plus our own. Run ``nsganetv2 <command> --help``.
+Commands: search, select, validate, evaluate, train, supernet, latency, import, report, demo. Each accepts the
+original scripts' flags where it has a counterpart (``--dataset --data --save --sec_obj --n_gpus --supernet_path
+--vld_size --n_epochs``, ``-n --expr --prefer``, ...) plus our own. Run ``nsganetv2 <command> --help``.
 """
 from __future__ import annotations
 

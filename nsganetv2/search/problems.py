@@ -222,7 +222,8 @@ class OFANASProblem(SearchProblem):
         """A stats dict with ``"top1"`` (accuracy in %), an ``EvalResult``, or an exception / error text."""
         cx = self.complexity(x)
         stats = {"params": round(cx["params"], 2), "flops": round(cx["flops"], 2),
-                 "gpu": round(cx["gpu"], 2) if "gpu" in cx else None, "cpu": round(cx["cpu"], 2) if "cpu" in cx else None}
+                 "gpu": round(cx["gpu"], 2) if "gpu" in cx else None,
+                 "cpu": round(cx["cpu"], 2) if "cpu" in cx else None}
         if isinstance(raw, EvalResult):
             return raw
         if isinstance(raw, BaseException) or isinstance(raw, str) or raw is None:

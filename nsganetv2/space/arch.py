@@ -4,8 +4,8 @@ An architecture is the kernel size and expand ratio of each active layer (``ks``
 depth of each stage (``d``), the input resolution (``r``, optional) and the width multiplier (``width``). Layouts
 read: unpadded lists, OFA's padded lists (``n_stages * max_depth`` entries, ``None`` for inactive layers), one
 scalar for every layer (OFA's ``set_active_subnet``), lists written as strings (``'[5 5 7]'``), the resolution as
-``r`` / ``resolution`` / ``img_size`` / ``image_size`` (or OFA's one-element list ``"r": [224]``), and the width as ``w`` / ``width`` / ``width_mult`` (NAT's
-``net.subnet`` files carry ``"w": 1.2``).
+``r`` / ``resolution`` / ``img_size`` / ``image_size`` (or OFA's one-element list ``"r": [224]``), and the width as
+``w`` / ``width`` / ``width_mult`` (NAT's ``net.subnet`` files carry ``"w": 1.2``).
 
 Also the one home of the default resolution lists and of the ``"192-256:4"`` resolution syntax.
 """

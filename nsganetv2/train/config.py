@@ -220,7 +220,8 @@ def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="only evaluate the network (--model-config + --initial-checkpoint) on the test split")
     g.add_argument("--report_freq", "--report-freq", "--log-interval", dest="report_freq", type=int, default=50,
                    help="log the running loss and top-1 every N steps")
-    g.add_argument("--topk", type=int, default=0, help="keep the weights of the k best epochs (top/epoch_<n>_<top1>.pth)")
+    g.add_argument("--topk", type=int, default=0,
+                   help="keep the weights of the k best epochs (top/epoch_<n>_<top1>.pth)")
     g.add_argument("--n_gpus", type=int, default=1,
                    help="GPUs on this machine: more than 1 runs one process per GPU under torchrun")
     g.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
