@@ -45,8 +45,8 @@ def check_nat(real: Path) -> None:
 
     section("NAT: 14 net.config (old layout; Mish in 6) and their net.subnet")
     print("| net | act | r (source) | w | classes | builds + runs | params M (config) | params M (subnet, w) | "
-          "MACs M (config) | MACs M (subnet, w) | name's flops |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "MACs M (config) | MACs M (subnet, w) | original counter M | name's flops |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     ok = 0
     configs = sorted((real / "nat_subnets").glob("*/*/net.config"))
     for cfg_path in configs:
@@ -67,7 +67,8 @@ def check_nat(real: Path) -> None:
         src = "default 224" if source.startswith("the default") else source.split(" in ")[0]
         print(f"| {cfg_path.parent.parent.name}/{name} | {'+'.join(acts)} | {r} ({src}) | {sub.width} | "
               f"{net.n_classes} | {'yes' if runs else 'NO'} | {cx_net.params / 1e6:.3f} | {cx_sub.params / 1e6:.3f} | "
-              f"{cx_net.flops / 1e6:.1f} | {cx_sub.flops / 1e6:.1f} | {flops_in_name} |")
+              f"{cx_net.flops / 1e6:.1f} | {cx_sub.flops / 1e6:.1f} | "
+              f"{profile_module(net, r, counter='original').flops / 1e6:.1f} | {flops_in_name} |")
     print(f"\n{ok} of {len(configs)} NAT configs build, run, and count the same params and MACs as their net.subnet "
           "at its own width")
 

@@ -81,8 +81,8 @@ def test_classes_padded_form_cache_and_errors():
 
 def _traced_macs(net, resolution):
     """A count in the manner of torchprofile 0.0.1 on the ops the network runs: convolution (output elements x
-    in/groups x kh x kw), addmm/mm (n p m), every elementwise mul and every mean (output elements); Mish counted
-    as the multiply it is in NAT's code. Everything else (add, div, BN, ReLU6 ...) counts 0."""
+    in/groups x kh x kw), addmm/mm (n p m), every elementwise mul and every mean (output elements). Everything else
+    (add, div, BN, ReLU6, Mish ...) counts 0."""
     import math
 
     import torch
@@ -101,7 +101,7 @@ def _traced_macs(net, resolution):
                 total[0] += out.shape[0] * out.shape[1] * args[1].shape[1]
             elif packet is aten.mm:
                 total[0] += out.shape[0] * out.shape[1] * args[0].shape[1]
-            elif packet in (aten.mul, aten.mul_, aten.mean, aten.mish, aten.mish_):
+            elif packet in (aten.mul, aten.mul_, aten.mean):
                 total[0] += out.numel()
             return out
 
@@ -142,7 +142,9 @@ def test_original_flops_counter_reproduces_net_stats_of_the_original():
         count_flops(smallest, counter="torchprofile")
 
 
-def test_original_flops_counter_counts_mish_like_nat():
+def test_original_flops_counter_counts_mish_as_nats_published_flops():
+    """Mish adds nothing: NAT's Mish networks are named by FLOPs that count no multiply for it (flowers102
+    ``flops@400``: 399.7 M this way, 406.1 M counting one; stl10 ``flops@369``: 368.8 vs 374.2)."""
     import json
 
     import torch

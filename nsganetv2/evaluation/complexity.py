@@ -12,8 +12,9 @@ Definitions (those of the ``ofa`` package: ``ofa.utils.count_parameters`` and ``
 * **FLOPs, the original's definition** (``counter="original"``, the CLI's ``--flops_counter original``): what
   torchprofile 0.0.1 counts on the traced network, which is what the original's and its forks' ``net_i.stats``
   hold: the MACs above plus the output elements of every elementwise multiply (each h-swish ``x * relu6(x+3) / 6``,
-  each Mish ``x * tanh(softplus(x))``, each SE scaling) and of every ``mean`` (the SE squeeze and the global
-  pooling, each two means over W then H). It is 0.5-1.1 % above the OFA definition on OFA MobileNetV3 subnets.
+  each SE scaling) and of every ``mean`` (the SE squeeze and the global pooling, each two means over W then H). It
+  is 0.5-1.1 % above the OFA definition on OFA MobileNetV3 subnets. Mish counts 0, as in the FLOPs NAT published
+  for its Mish networks.
 
 We return exact integers. ``ofa``'s counter accumulates in float32, so beyond 2**24 MACs its total can differ
 from ours by float32 rounding (relative error < 1e-6); at small resolutions the two are identical.
@@ -35,7 +36,7 @@ __all__ = ["Complexity", "FLOPS_COUNTERS", "count_params", "count_flops", "compl
            "in_millions"]
 
 FLOPS_COUNTERS = ("ofa", "original")  # see the module docs
-ELEMENTWISE_ACTS = ("h_swish", "mish")  # activations with one elementwise multiply
+ELEMENTWISE_ACTS = ("h_swish",)  # activations torchprofile counts (one multiply); Mish counts 0 in NAT's numbers
 
 
 class Complexity(NamedTuple):
@@ -189,7 +190,7 @@ def profile_module(module: nn.Module, resolution: int, in_channels: int = 3, cou
             handles.append(m.register_forward_hook(conv_hook))
         elif isinstance(m, nn.Linear):
             handles.append(m.register_forward_hook(linear_hook))
-        elif original and isinstance(m, (Hswish, nn.Mish)):
+        elif original and isinstance(m, Hswish):
             handles.append(m.register_forward_hook(elementwise_hook))
         elif original and isinstance(m, SEModule):
             handles.append(m.register_forward_hook(se_hook))
