@@ -34,13 +34,13 @@ def _original_hv(F, ref):
     return float(HV(ref_point=ref).do(nd)) / float(np.prod(ref))
 
 
-def write_original_run(root, sec="params", seed=0, doe_failure=False):
+def write_original_run(root, sec="params", seed=0, doe_failure=False, repeat=3):
     """A run as msunas.py writes it: iter_k/net_i.subnet|stats (a failure has no .stats and a failed/ copy),
     iter_k.stats for k >= 1 with [config, top1 error, sec] rows (failures [100, 1000]) and the normalised hv."""
     rng = np.random.default_rng(seed)
     doe = [{"ks": [3] * 10, "e": [3] * 10, "d": [2] * 5, "r": 32},
            {"ks": [7] * 20, "e": [6] * 20, "d": [4] * 5, "r": 48}] + SPACE.sample(4, rng)
-    it1 = SPACE.sample(2, rng) + [dict(doe[3])]  # the third repeats a DOE architecture (the original allows it)
+    it1 = SPACE.sample(2, rng) + [dict(doe[repeat])]  # the third repeats a DOE architecture (the original allows it)
     it2 = SPACE.sample(3, rng)
     failures = {(1, 1)} | ({(0, 4)} if doe_failure else set())
     rows = []  # (k, i, config, stats or None) in evaluation order
@@ -140,9 +140,13 @@ def test_import_then_resume_with_our_loop(tmp_path):
 def test_a_forks_score_a_failure_in_the_doe_and_the_flags(tmp_path, capsys):
     """A second column above 1000 (a fork's score): a failure (100, 1000) is then not dominated and counts in the
     original's hv, as here. Such a column cannot be computed for new candidates: resuming says so."""
-    _, hvs = write_original_run(tmp_path / "orig", sec="score", doe_failure=True)
+    rows, hvs = write_original_run(tmp_path / "orig", sec="score", doe_failure=True, repeat=4)
     rep = api.import_run(tmp_path / "orig", tmp_path / "new")
-    assert rep.objectives == ("top1", "score") and rep.failed == 2
+    assert rep.objectives == ("top1", "score") and rep.failed == 2 and rep.duplicates == 1
+    # DOE net_4 failed and iteration 1 evaluated the same architecture again, successfully: that is the record
+    again = [r for r in read_records(tmp_path / "new" / "archive.jsonl") if r.get("duplicates")]
+    assert len(again) == 1 and again[0]["status"] == "ok" and (again[0]["iteration"], again[0]["index"]) == (1, 2)
+    assert [(d["iteration"], d["index"], d["status"]) for d in again[0]["duplicates"]] == [(0, 4, "failed")]
     assert rep.hv_max_abs_diff < 1e-15 and [h for _, _, h in rep.hv] == [None, hvs[1], hvs[2]]
     assert api.report(tmp_path / "new")
     with pytest.raises(ValueError, match="objective 'score', which this version cannot compute.*--sec_obj flops"):
