@@ -16,6 +16,7 @@ Ask/tell with your own evaluation (your training code, cluster or scheduler)::
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field, fields
@@ -30,8 +31,9 @@ from nsganetv2.space import default_resolutions
 
 log = logging.getLogger(__name__)
 
-__all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "build_latency_table",
-           "load_result", "nas_problem", "open_search", "predict_latency", "resume", "search", "select",
+__all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "EvaluateSettings",
+           "build_latency_table", "evaluate_one", "import_run", "load_result", "load_subnet", "nas_problem",
+           "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "resume", "search", "select",
            "train_supernet", "validate", "measure_latency", "finetune", "report", "TEST_PROBLEMS"]
 
 # ----------------------------------------------------------------------------------------------------- settings
@@ -45,6 +47,10 @@ class SearchSettings:
     objectives: tuple[str, ...] = ("top1", "flops")
     resolutions: list[int] | None = None
     lut: str | None = None
+    flops_counter: str | None = None  # "ofa" (default) or "original" (torchprofile's, as the original's files)
+    n_classes: int | None = None  # the original's --n_classes: checked against the dataset's
+    test: bool = False  # the original's --test: top-1 on the test split (it leaks the test set into the search)
+    gpu: int = 1  # the original's --gpu (GPUs per evaluation job): here always 1, one worker per GPU
     # how a candidate is evaluated
     supernet_path: str | None = None
     dataset: str = "mnist5k"
@@ -82,6 +88,11 @@ class SearchSettings:
                              f"{self.vld_size}")
         if self.problem is not None and self.problem not in TEST_PROBLEMS:
             raise ValueError(f"unknown test problem {self.problem!r}; choose one of {TEST_PROBLEMS}")
+        if self.gpu != 1:
+            raise ValueError(f"--gpu {self.gpu}: every evaluation here runs on one GPU, one worker per GPU (--n_gpus "
+                             "N evaluates N architectures at a time); drop --gpu")
+        if self.flops_counter is not None and self.flops_counter not in ("ofa", "original"):
+            raise ValueError(f"flops_counter must be 'ofa' or 'original', got {self.flops_counter!r}")
         if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
             raise ValueError(f"predictor_kwargs must be a JSON object (a dict), got {self.predictor_kwargs!r}")
 
@@ -93,14 +104,18 @@ class SearchSettings:
 
 @dataclass
 class SelectSettings:
-    """Choosing and exporting final architectures from an ``iter_<k>.stats`` (the CLI's ``select`` flags)."""
+    """Choosing and exporting final architectures from an ``iter_<k>.stats`` (the CLI's ``select`` flags).
+
+    With ``supernet_path`` and no ``dataset`` the exports keep the supernet's own head and BatchNorm statistics (as
+    the original's ``post_search.py``); with a ``dataset`` the head is replaced when its class count differs and BN
+    is recalibrated on its training images (unless ``recalibrate`` is off)."""
 
     expr: str
     n: int = 1
     prefer: str | None = None
     sec_obj: str | None = None
     supernet_path: str | None = None
-    dataset: str = "mnist5k"
+    dataset: str | None = None
     data: str | None = None
     vld_size: int | None = None
     n_calib: int = 2000
@@ -108,6 +123,43 @@ class SelectSettings:
     onnx: bool = True
     check: bool = True
     amp: str = "auto"
+
+
+@dataclass
+class EvaluateSettings:
+    """Evaluating one architecture, as the original's ``evaluator.py``: a ``subnet`` ({ks, e, d, r}) taken from
+    ``supernet_path`` with BN recalibrated (and ``n_epochs`` of fine-tuning), or a ``config`` (``net.config``) with
+    its weights ``init`` (BN recalibrated with ``reset_running_statistics``). Top-1 on the held-out split of the
+    training images (``vld_size``), or on the test split with ``test``."""
+
+    subnet: str | None = None
+    config: str | None = None
+    init: str | None = None
+    supernet_path: str | None = None
+    dataset: str = "mnist5k"
+    data: str | None = None
+    n_classes: int | None = None
+    vld_size: int | None = None
+    test: bool = False
+    n_epochs: int = 0
+    resolution: int | None = None
+    reset_running_statistics: bool = False
+    n_calib: int = 2000
+    trn_batch_size: int = 128
+    vld_batch_size: int = 256
+    n_workers: int = 0
+    amp: str = "auto"
+    device: str = "auto"
+    flops_counter: str = "ofa"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if (self.subnet is None) == (self.config is None):
+            raise ValueError("give either --subnet (with --supernet_path) or --config (with --init), as evaluator.py")
+        if self.subnet is not None and not self.supernet_path:
+            raise ValueError("--subnet needs --supernet_path (the supernet to take it from)")
+        if self.config is not None and self.n_epochs:
+            raise ValueError("--config with --n_epochs: fine-tune a net.config with `nsganetv2 train`")
 
 
 @dataclass
@@ -186,6 +238,11 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
     s = settings
     space = OFAMobileNetV3Space(resolutions=s.resolutions or default_resolutions(s.dataset))
     n_classes = (num_classes(s.dataset) if s.dataset != "folder" else None) or 1000
+    if s.n_classes is not None:
+        own = num_classes(s.dataset, s.data)
+        if s.n_classes != own:
+            raise ValueError(f"--n_classes {s.n_classes}, but {s.dataset} has {own} classes: drop the flag (the head "
+                             "is the dataset's)")
     width_mult, evaluate_fn, precision, evaluation = 1.0, None, None, None
     if s.supernet_path:
         from nsganetv2.supernet import infer_width_mult, read_state_dict
@@ -200,7 +257,10 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
         evaluator = SubnetEvaluator(EvalSpec(
             supernet_path=s.supernet_path, dataset=s.dataset, data=s.data, vld_size=s.vld_size, n_calib=s.n_calib,
             trn_batch_size=s.trn_batch_size, vld_batch_size=s.vld_batch_size, n_workers=s.n_workers,
-            n_epochs=s.n_epochs, amp=amp, compile=s.compile, seed=s.seed))
+            n_epochs=s.n_epochs, amp=amp, compile=s.compile, seed=s.seed, test=s.test))
+        if s.test:
+            log.warning("--test: top-1 is measured on the test split of %s (as the original's --test); the search "
+                        "then selects on the test set", s.dataset)
         width_mult = infer_width_mult(read_state_dict(s.supernet_path))
         precision = precision_record(resolve_amp(amp, plan.amp_device), plan.amp_device)
         evaluation = {"dataset": s.dataset, "vld_size": s.vld_size, "n_calib": s.n_calib, "n_epochs": s.n_epochs,
@@ -215,10 +275,11 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
     cpu_fn = _cpu_fn(s, n_classes, width_mult, resume or save) if "cpu" in s.objectives else None
     if cpu_fn is not None and s.lut:
         _check_table_covers(s.lut, cpu_fn, space)
+    gpu_fn = _gpu_fn(n_classes, width_mult, resume or save) if "gpu" in s.objectives else None
     return OFANASProblem(evaluate_fn, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes,
                          width_mult=width_mult, precision=precision, streaming=evaluate_fn is not None,
-                         evaluation=evaluation)
-
+                         evaluation=evaluation, flops_counter=s.flops_counter or "ofa", gpu_fn=gpu_fn,
+                         top1_split="test" if s.test else "held-out")
 
 def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a file's content (what a search records of its supernet)."""
@@ -242,6 +303,24 @@ def _check_table_covers(lut: str, cpu_fn, space) -> None:
                 raise ValueError(f"latency table {lut} does not cover resolution {r} ({str(exc).splitlines()[0]}): "
                                  "build it with those resolutions (`nsganetv2 latency build-lut --resolutions ...`) "
                                  "or search only the ones it has (--resolutions)") from None
+
+
+def _gpu_fn(n_classes: int, width_mult: float, folder: str | os.PathLike | None):
+    """The gpu objective: each subnet timed with torch on this machine's CUDA GPU (batch 64, as the original's
+    ``gpu64``), cached in the search folder; refused where there is no CUDA device."""
+    import torch
+
+    from nsganetv2.evaluation.latency import LatencyMeter
+    from nsganetv2.supernet import OFAMobileNetV3Supernet
+
+    if not torch.cuda.is_available():
+        raise ValueError("--sec_obj gpu measures latency on a CUDA GPU: not supported on this machine (no CUDA "
+                         "device); use cpu, flops or params")
+    timing_net = OFAMobileNetV3Supernet(n_classes=n_classes, width_mult=width_mult).eval()  # weights do not matter
+    cache = Path(folder or ".") / "latency_gpu_cache.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    return LatencyMeter(lambda config: timing_net.extract(config).cuda(), backend="torch", batch_size=64,
+                        warmup=10, runs=50, cache_path=cache, tag=f"cuda {torch.cuda.get_device_name()}")
 
 
 def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | os.PathLike | None):
@@ -292,10 +371,39 @@ def resume(save: str | os.PathLike, settings: SearchSettings, iterations: int | 
                 retry_failed=retry_failed)
 
 
+def recorded_settings(save: str | os.PathLike, settings: SearchSettings) -> SearchSettings:
+    """``settings`` with what it leaves open (``resolutions``, ``flops_counter``) taken from the search in ``save``
+    (and ``objectives`` too when ``objectives`` is None)."""
+    from dataclasses import replace
+
+    problem = read_state(save)["problem"]
+    values = {}
+    if settings.resolutions is None and problem.get("resolutions"):
+        values["resolutions"] = list(problem["resolutions"])
+    if settings.flops_counter is None and problem.get("flops_counter"):
+        values["flops_counter"] = problem["flops_counter"]
+    return replace(settings, **values) if values else settings
+
+
+def recorded_objectives(save: str | os.PathLike) -> tuple[str, ...]:
+    """The objectives of the search in ``save``; a ``ValueError`` when one cannot be computed here (an imported
+    search whose second column is a score of another program)."""
+    from nsganetv2.evaluation.objectives import cheap_objective_names
+
+    names = tuple(read_state(save)["problem"]["objectives"])
+    unknown = [n for n in names[1:] if n not in cheap_objective_names()]
+    if unknown:
+        raise ValueError(f"the search in {save} has the objective {unknown[0]!r}, which this version cannot compute "
+                         f"for new candidates; import the run again with --sec_obj flops (or params) to continue it")
+    return names
+
+
 def _run(settings: SearchSettings, save: str | os.PathLike, resume: bool, write_report: bool,
          iterations: int | None = None, retry_failed: bool = False) -> SearchResult:
     from nsganetv2.evaluation.runners import DistributedRunner
 
+    if resume:
+        settings = recorded_settings(save, settings)
     session = _Session(settings, save, resume)
     try:
         if isinstance(session.runner, DistributedRunner) and session.runner.rank > 0:
@@ -315,8 +423,10 @@ def _run(settings: SearchSettings, save: str | os.PathLike, resume: bool, write_
     return result
 
 
-def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool = False) -> MSuNAS:
-    """The search in ``save`` as an ``MSuNAS`` object for ``ask()`` / ``tell()`` (your evaluation) or ``run()``.
+def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool = False,
+                iterations: int | None = None) -> MSuNAS:
+    """The search in ``save`` as an ``MSuNAS`` object for ``ask()`` / ``tell()`` (your evaluation) or ``run()``;
+    ``iterations`` extends a resumed search (e.g. an imported run of the original) beyond its recorded plan.
 
     Without ``settings.supernet_path`` the NAS problem has no evaluator: ``ask()`` gives architectures and
     ``tell()`` takes your results (a dict with ``"top1"`` accuracy per architecture, or an exception).
@@ -324,10 +434,25 @@ def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool 
     if settings.supernet_path or settings.eval_workers or settings.n_gpus:
         raise ValueError("open_search() evaluates nothing itself: drop supernet_path / n_gpus / eval_workers, or "
                          "use search() to evaluate with the supernet")
+    if resume and not settings.problem:
+        settings = recorded_settings(save, settings)
     problem = test_problem(settings.problem) if settings.problem else nas_problem(settings, save=save)
     if resume:
-        return MSuNAS.load(save, problem, progress=settings.progress)
+        more = {} if iterations is None else {"iterations": iterations}
+        return MSuNAS.load(save, problem, progress=settings.progress, **more)
     return MSuNAS(problem, save, **settings.search_kwargs())
+
+
+def import_run(original: str | os.PathLike, save: str | os.PathLike, sec_obj: str | None = None,
+               resolutions: list[int] | None = None):
+    """Import a search folder of the original NSGANetV2 (``iter_k.stats`` + ``iter_k/net_i.subnet|stats`` +
+    ``failed/``) into the new folder ``save`` (``archive.jsonl``, ``search.json``, ``iter_k.stats``), so that
+    :func:`report`, :func:`select` and :func:`resume` work on it; returns an ``ImportReport`` (rows, records, HV per
+    iteration against the original's, what was inferred). ``sec_obj`` / ``resolutions`` give what cannot be
+    inferred (see ``nsganetv2.search.importer``)."""
+    from nsganetv2.search.importer import import_original_run
+
+    return import_original_run(original, save, sec_obj=sec_obj, resolutions=resolutions)
 
 
 def load_result(save: str | os.PathLike) -> SearchResult:
@@ -355,15 +480,74 @@ def select(settings: SelectSettings, save: str | os.PathLike) -> list[Path]:
         from nsganetv2.data import build_loaders
         from nsganetv2.supernet import load_supernet
 
-        if s.recalibrate:
+        n_classes = None
+        if s.dataset is None:
+            log.warning("select: no --dataset, so the exports keep the supernet's own head and BatchNorm statistics "
+                        "(as the original's post_search.py); pass --dataset (and --data) to recalibrate BN on its "
+                        "training images, fit the head to its classes and check each export")
+        elif s.recalibrate:
             loaders = build_loaders(s.dataset, s.data, vld_size=s.vld_size, n_calib=s.n_calib)
-        supernet = load_supernet(s.supernet_path, n_classes=loaders.n_classes if loaders is not None else None)
+            n_classes = loaders.n_classes
+        supernet = load_supernet(s.supernet_path, n_classes=n_classes)
     amp = check_amp(s.amp, front) if loaders is not None and s.check else None
     folders = export(front, chosen, save, supernet=supernet, loaders=loaders, onnx=s.onnx, amp=amp)
     for i, folder in zip(chosen, folders):
         values = ", ".join(f"{n}={v:.4g}" for n, v in zip(front.objectives, front.F[i]))
         log.info("%s: %s (top1 is the error in %%)", folder, values)
     return folders
+
+
+def evaluate_one(settings: EvaluateSettings) -> dict:
+    """Evaluate one architecture (the original's ``evaluator.py``); returns its ``net.stats`` dict: params and
+    flops (M, in ``flops_counter``'s definition), top1, top5 and loss (%), the resolution, split and precision."""
+
+    from nsganetv2.data import build_loaders, build_test_loader, num_classes
+    from nsganetv2.evaluation.accuracy import evaluate, precision_record, recalibrate_bn, resolve_amp
+    from nsganetv2.evaluation.complexity import complexity, in_millions, profile_module
+
+    s = settings
+    plan = plan_devices(s.device, 0, None)
+    device = plan.amp_device
+    if s.n_classes is not None and s.n_classes != num_classes(s.dataset, s.data):
+        raise ValueError(f"--n_classes {s.n_classes}, but {s.dataset} has {num_classes(s.dataset, s.data)} classes")
+    split = "test" if s.test else "held-out"
+    if s.subnet is not None:
+        from nsganetv2.evaluation.evaluator import EvalSpec, SubnetEvaluator
+
+        arch = load_subnet(s.subnet, resolution=s.resolution)
+        config = arch.to_config()
+        evaluator = SubnetEvaluator(EvalSpec(
+            supernet_path=s.supernet_path, dataset=s.dataset, data=s.data, vld_size=s.vld_size, n_calib=s.n_calib,
+            trn_batch_size=s.trn_batch_size, vld_batch_size=s.vld_batch_size, n_workers=s.n_workers,
+            n_epochs=s.n_epochs, amp=s.amp, seed=s.seed, test=s.test))
+        out = evaluator(config, device)
+        supernet, loaders = evaluator._setup()
+        cx = complexity(config, loaders.n_classes, supernet.width_mult, counter=s.flops_counter)
+        out.update(params=in_millions(cx.params), flops=in_millions(cx.flops), resolution=arch.r)
+    else:
+        from nsganetv2.evaluation.validate import load_network, network_resolution
+
+        r, source = network_resolution(s.config, s.resolution)
+        log.info("evaluating %s at %d px (%s)", s.config, r, source)
+        net = load_network(s.config, s.init).to(device)
+        loaders = build_loaders(s.dataset, s.data, resolution=r, vld_size=s.vld_size, batch_size=s.trn_batch_size,
+                                eval_batch_size=s.vld_batch_size, n_calib=s.n_calib, n_workers=s.n_workers,
+                                seed=s.seed)
+        if net.n_classes != loaders.n_classes:
+            raise ValueError(f"{s.config} has a {net.n_classes}-class head but {s.dataset} has {loaders.n_classes} "
+                             "classes; evaluate it on its own dataset")
+        if s.reset_running_statistics:
+            recalibrate_bn(net, loaders.calib, device)
+        loader = build_test_loader(s.dataset, s.data, r, batch_size=s.vld_batch_size, n_workers=s.n_workers) \
+            if s.test else loaders.valid
+        amp_dtype = resolve_amp(s.amp, device)
+        acc = evaluate(net, loader, device, amp_dtype)
+        cx = profile_module(net, r, counter=s.flops_counter)
+        out = {"top1": acc.top1, "top5": acc.top5, "loss": acc.loss, "n_vld": acc.n,
+               "params": in_millions(cx.params), "flops": in_millions(cx.flops), "resolution": r,
+               "precision": precision_record(amp_dtype, device)}
+    out.update(split=split, flops_counter=s.flops_counter)
+    return out
 
 
 def validate(config: str | os.PathLike, weights: str | os.PathLike | None = None, dataset: str = "mnist5k",
@@ -389,28 +573,61 @@ def build_latency_table(settings: LatencyTableSettings, save: str | os.PathLike)
 
 def predict_latency(lut: str | os.PathLike, config: Any, resolution: int | None = None,
                     width_mult: float | None = None, n_classes: int = 1000) -> float:
-    """Latency (ms) of an architecture (a ``net.subnet`` path, a dict or an ``Arch``) from a table; the width is the
-    architecture's own (``"w"`` in NAT's files) unless ``width_mult`` is given (a contradiction is an error)."""
-    from nsganetv2.evaluation.latency import LatencyTable
+    """Latency (ms) of an architecture (a ``net.subnet`` path, a dict or an ``Arch``) from a table (the original's
+    format, or OFA's: a file per resolution or a folder of them); the width is the architecture's own (``"w"`` in
+    NAT's files) unless ``width_mult`` is given (a contradiction is an error)."""
+    from nsganetv2.evaluation.latency import load_latency_table
     from nsganetv2.space import Arch, OFAMobileNetV3Space
 
-    arch = Arch.load(config) if isinstance(config, (str, os.PathLike)) else Arch.from_config(config)
-    arch = Arch.from_config(arch, resolution=resolution, width=width_mult)
+    if isinstance(config, (str, os.PathLike)):
+        arch = load_subnet(config, resolution=resolution, width=width_mult)
+    else:
+        arch = Arch.from_config(config, resolution=resolution, width=width_mult)
     if arch.r is None:
         raise ValueError(f"{config} has no resolution 'r'; pass --resolution")
     cfg = OFAMobileNetV3Space(resolutions=[arch.r]).validate_config(arch.to_config())
-    return LatencyTable.load(lut).predict(cfg, width_mult=arch.width, n_classes=n_classes)
+    return load_latency_table(lut).predict(cfg, width_mult=arch.width, n_classes=n_classes)
+
+
+def load_subnet(path: str | os.PathLike, resolution: int | None = None, width: float | None = None):
+    """The ``Arch`` of a ``net.subnet`` file with its width: the file's ``w``; without one, the width of the
+    ``net.config`` beside it (NAT wrote some w1.2 subnets without ``w``), logged; else 1.0. ``width`` overrides and
+    must agree with both."""
+    from nsganetv2.space import Arch
+    from nsganetv2.supernet import stage_widths
+
+    arch = Arch.load(path, resolution=resolution, width=width)
+    raw = json.loads(Path(path).read_text())
+    sibling = Path(path).with_name("net.config")
+    if any(raw.get(k) is not None for k in ("w", "width", "width_mult")) or not sibling.is_file():
+        return arch
+    try:
+        stem = int(json.loads(sibling.read_text())["first_conv"]["out_channels"])
+    except (ValueError, KeyError, TypeError):
+        return arch
+    config_w = next((w for w in (1.0, 1.2) if stage_widths(w)[0] == stem), None)
+    if config_w is None:
+        return arch
+    if width is not None and width != config_w:
+        raise ValueError(f"{path}: width {width} was asked for, but the net.config beside it is w{config_w} (stem "
+                         f"{stem} channels); drop --width_mult or fix the files")
+    if config_w != arch.width:
+        log.info("%s has no 'w'; the net.config beside it is w%s (stem %d channels): using width %s", path,
+                 config_w, stem, config_w)
+        arch = Arch.from_config(arch.to_config(), width=config_w)
+    return arch
 
 
 def measure_latency(config: str | os.PathLike, weights: str | os.PathLike | None = None, img_size: int | None = None,
                     batch_size: int = 1, threads: int = 1, runs: int = 50):
     """ONNX Runtime latency statistics of a ``net.config`` network."""
     from nsganetv2.evaluation.latency import measure_onnx
-    from nsganetv2.evaluation.validate import load_network
+    from nsganetv2.evaluation.validate import load_network, network_resolution
 
     net = load_network(config, weights)
-    return measure_onnx(net, int(img_size or net.resolution or 224), batch_size=batch_size, threads=threads,
-                        runs=runs)
+    resolution, source = network_resolution(config, img_size)
+    log.info("measuring at %d px (%s)", resolution, source)
+    return measure_onnx(net, resolution, batch_size=batch_size, threads=threads, runs=runs)
 
 
 # ----------------------------------------------------------------------------------------------------- training

@@ -1,8 +1,8 @@
 """``nsganetv2 <command>``: the only place that parses arguments.
 
-Commands: search, select, validate, train, supernet, latency, report, demo. Each accepts the original scripts'
-flags where it has a counterpart (``--dataset --data --save --sec_obj --n_gpus --supernet_path --vld_size
---n_epochs``, ``-n --expr --prefer``, ...) plus our own. Run ``nsganetv2 <command> --help``.
+Commands: search, select, validate, evaluate, train, supernet, latency, import, report, demo. Each accepts the
+original scripts' flags where it has a counterpart (``--dataset --data --save --sec_obj --n_gpus --supernet_path
+--vld_size --n_epochs``, ``-n --expr --prefer``, ...) plus our own. Run ``nsganetv2 <command> --help``.
 """
 from __future__ import annotations
 
@@ -61,8 +61,11 @@ def cmd_search(args) -> int:
     from nsganetv2 import api
     from nsganetv2.evaluation.objectives import objectives_from_flags
 
-    settings = api.SearchSettings(**_fields(args, api.SearchSettings,
-                                            objectives=objectives_from_flags(args.sec_obj, args.objectives),
+    if args.resume and not args.problem and not (args.sec_obj or args.objectives):
+        objectives = api.recorded_objectives(args.resume)  # the search's own, as its resolutions and FLOPs counter
+    else:
+        objectives = objectives_from_flags(args.sec_obj, args.objectives)
+    settings = api.SearchSettings(**_fields(args, api.SearchSettings, objectives=objectives,
                                             progress=not args.quiet))
     if not args.problem and not args.supernet_path:
         raise ValueError("search needs --supernet_path (train one with `nsganetv2 supernet train`), or --problem "
@@ -104,6 +107,14 @@ def cmd_validate(args) -> int:
 def cmd_train(args) -> int:
     from nsganetv2 import api
     from nsganetv2.train import config_from_args
+
+    if args.n_gpus > 1 and "WORLD_SIZE" not in os.environ:  # train_cifar.py's --n_gpus: one process per GPU here
+        import torch
+
+        if torch.cuda.device_count() < args.n_gpus:
+            raise ValueError(f"--n_gpus {args.n_gpus}, but this machine has {torch.cuda.device_count()} CUDA GPU(s); "
+                             "drop the flag (or use torchrun across machines)")
+        return _relaunch_under_torchrun(args.n_gpus, args.argv)
 
     result = api.finetune(config_from_args(args))
     print(f"fine-tune done: best held-out top-1 {result.get('best')}, test {result.get('test')}; in {result['save']}")
@@ -174,6 +185,38 @@ def cmd_latency_measure(args) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args) -> int:
+    from nsganetv2 import api
+    from nsganetv2.atomic import write_json_atomic
+
+    stats = api.evaluate_one(api.EvaluateSettings(**_fields(args, api.EvaluateSettings)))
+    save = Path(args.save) if args.save else Path(args.log_dir) / "net.stats"
+    save.parent.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(save, stats, indent=2)
+    print(json.dumps({k: stats[k] for k in ("params", "flops", "top1", "top5", "loss", "resolution", "split")}))
+    print(f"written to {save}")
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------------- import
+def cmd_import(args) -> int:
+    from nsganetv2 import api
+
+    rep = api.import_run(args.original, args.save, sec_obj=args.sec_obj, resolutions=args.resolutions)
+    print(f"imported {rep.rows} evaluations of {args.original} into {rep.save}: {rep.records} architectures "
+          f"({rep.failed} failed, {rep.duplicates} evaluated twice), iterations 0-{rep.iterations}, objectives "
+          f"{', '.join(rep.objectives)}, resolutions {rep.resolutions[0]}-{rep.resolutions[-1]} "
+          f"({len(rep.resolutions)})")
+    for k, ours, orig in rep.hv:
+        print(f"iter {k}: hv {ours:.10g}" + ("" if orig is None else f" (the original's {orig:.10g})"))
+    if rep.hv_max_abs_diff is not None:
+        print(f"max |hv - original hv| = {rep.hv_max_abs_diff:.3g}")
+    for note in rep.notes:
+        print(f"note: {note}")
+    return 0
+
+
 # ----------------------------------------------------------------------------------------------------- report
 def cmd_report(args) -> int:
     from nsganetv2 import api
@@ -209,9 +252,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", default=None, help="continue the search in this folder")
     s.add_argument("--retry_failed", action="store_true",
                    help="on --resume, evaluate again the failures of the unfinished iteration (after fixing a setting)")
-    s.add_argument("--sec_obj", default="flops", choices=cheap_objective_names(), help="second objective")
+    s.add_argument("--sec_obj", default=None, choices=cheap_objective_names(),
+                   help="second objective (default flops; on --resume: the search's own)")
+    s.add_argument("--flops_counter", default=None, choices=("ofa", "original"),
+                   help="FLOPs definition: ofa (MACs of convolutions and linear layers) or original (torchprofile "
+                        "0.0.1's count in the original's net_i.stats: also elementwise multiplies and means); "
+                        "default ofa, on --resume the search's own")
     s.add_argument("--objectives", default=None, help="several objectives, e.g. top1,flops,cpu (overrides --sec_obj)")
-    s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime)")
+    s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime): "
+                   "the original NSGANetV2 format or OFA's (a file per resolution, or their folder)")
     s.add_argument("--resolutions", type=parse_resolutions, default=None,
                    help="resolution list, e.g. 192-256:4 (default: 192-256:4; 32,36,40 for mnist5k)")
     s.add_argument("--n_doe", type=int, default=100)
@@ -226,6 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n_gpus", type=int, default=0, help="GPUs on this machine (one evaluation worker each)")
     s.add_argument("--eval_workers", type=int, default=None, help="CPU evaluation worker processes")
     s.add_argument("--problem", default=None, choices=TEST_PROBLEMS, help="search a test problem instead of NAS")
+    s.add_argument("--n_classes", type=int, default=None, help="the original's flag: checked against the dataset")
+    s.add_argument("--test", action="store_true",
+                   help="the original's flag: top-1 on the test split instead of the held-out one (leaks the test set)")
+    s.add_argument("--gpu", type=int, default=1,
+                   help="the original's GPUs per evaluation job: 1 (each evaluation runs on one GPU)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_search)
@@ -234,11 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=fmt)
     s.add_argument("--expr", required=True, help="iter_<k>.stats file of a search")
     s.add_argument("-n", type=int, default=1, help="number of architectures")
-    s.add_argument("--prefer", default=None, help="preference, e.g. top1#80+flops#150 (default: high trade-off)")
+    s.add_argument("--prefer", default=None,
+                   help="preference, e.g. top1#80+flops#150 (default, or None as in the original: high trade-off)")
     s.add_argument("--sec_obj", default=None, help="name of the 2nd column for the original's stats files")
     s.add_argument("--save", default="experiments/selected")
     s.add_argument("--supernet_path", default=None, help="export net.config / net.inherited / net.onnx from it")
-    _add_data_args(s)
+    s.add_argument("--dataset", default=None,
+                   help="recalibrate BN on its training images and fit the head to its classes (default: keep the "
+                        "supernet's head and BN statistics, as the original's post_search.py)")
+    s.add_argument("--data", default=None, help="dataset root folder (not needed for the bundled mnist5k)")
+    s.add_argument("--n_workers", type=int, default=0, help="data loader workers")
     s.add_argument("--vld_size", type=int, default=None)
     s.add_argument("--n_calib", type=int, default=2000)
     s.add_argument("--no_recalibrate", action="store_true", help="keep the supernet's BN statistics")
@@ -313,7 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=cmd_latency_build)
     q = lsub.add_parser("predict", help="latency of a net.subnet from a table", formatter_class=fmt)
-    q.add_argument("--lut", required=True)
+    q.add_argument("--lut", required=True, help="a table in the original NSGANetV2 format, or OFA's tables (a file "
+                   "per resolution, or their folder)")
     q.add_argument("--subnet", required=True, help="net.subnet JSON {ks, e, d, r}")
     q.add_argument("--resolution", type=int, default=None)
     q.add_argument("--width_mult", type=float, default=None, help="default: the subnet's own w (1.0 when absent)")
@@ -327,6 +387,47 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--threads", type=int, default=1)
     m.add_argument("--runs", type=int, default=50)
     m.set_defaults(func=cmd_latency_measure)
+
+    s = sub.add_parser("evaluate", help="evaluate one architecture, as the original's evaluator.py: --subnet from "
+                                        "a supernet, or --config with --init", formatter_class=fmt)
+    s.add_argument("--subnet", default=None, help="net.subnet {ks, e, d, r} (with --supernet_path)")
+    s.add_argument("--config", default=None, help="net.config (with --init)")
+    s.add_argument("--init", default=None, help="weights of --config (net.inherited, net.init, net.best)")
+    s.add_argument("--supernet_path", default=None)
+    s.add_argument("--dataset", default="mnist5k")
+    s.add_argument("--data", default=None)
+    s.add_argument("--n_classes", type=int, default=None, help="checked against the dataset")
+    s.add_argument("--log_dir", default=".tmp", help="where net.stats goes unless --save")
+    s.add_argument("--save", default=None, help="the stats file (default <log_dir>/net.stats)")
+    s.add_argument("--trn_batch_size", type=int, default=128)
+    s.add_argument("--vld_batch_size", type=int, default=256)
+    s.add_argument("--num_workers", "--n_workers", dest="n_workers", type=int, default=0)
+    s.add_argument("--n_epochs", type=int, default=0, help="fine-tune the subnet first (the weight-level surrogate)")
+    s.add_argument("--resolution", type=int, default=None,
+                   help="default: the subnet's r; for --config its resolution/img_size, run.config, else 224")
+    s.add_argument("--valid_size", "--vld_size", dest="vld_size", type=int, default=None,
+                   help="held-out training images (default: the dataset's)")
+    s.add_argument("--test", action="store_true", help="top-1 on the test split instead of the held-out one")
+    s.add_argument("--reset_running_statistics", action="store_true",
+                   help="recalibrate BN on training images (--config; a --subnet is always recalibrated)")
+    s.add_argument("--n_calib", type=int, default=2000)
+    s.add_argument("--amp", default="auto", choices=("auto", "off", "fp16", "bf16"))
+    s.add_argument("--device", default="auto")
+    s.add_argument("--flops_counter", default="ofa", choices=("ofa", "original"))
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("import", help="bring a search folder of the original NSGANetV2 into this format",
+                       formatter_class=fmt)
+    s.add_argument("original", help="the original run's folder (iter_k.stats, iter_k/net_i.subnet|stats, failed/)")
+    s.add_argument("--save", required=True, help="the new search folder (for report, select, search --resume)")
+    s.add_argument("--sec_obj", default=None,
+                   help="the net_i.stats field to import as the second objective (default: the one the original's "
+                        "archive holds)")
+    s.add_argument("--resolutions", type=parse_resolutions, default=None,
+                   help="the run's resolution list (default: 192-256:4 when every resolution lies on it, else "
+                        "min-max with the common step)")
+    s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("report", help="plots and summary of a search folder", formatter_class=fmt)
     s.add_argument("--save", required=True)

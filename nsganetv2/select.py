@@ -75,6 +75,8 @@ def choose(front: Front, n: int = 1, prefer: str | None = None) -> list[int]:
     """Indices into ``front`` of the chosen architectures; the most accurate one (index 0) is always included."""
     if n < 1:
         raise ValueError(f"-n must be >= 1, got {n}")
+    if prefer is not None and prefer.strip().lower() in ("", "none"):
+        prefer = None  # the original's README: "pass None to --prefer" for high trade-off points
     if prefer:
         picked = asf_select(front.F, parse_preference(prefer, front.objectives), n).tolist()
     else:
@@ -85,10 +87,23 @@ def choose(front: Front, n: int = 1, prefer: str | None = None) -> list[int]:
     return out
 
 
-def folder_name(front: Front, i: int) -> str:
+def folder_name(front: Front, i: int, decimals: int = 0) -> str:
     """``net-flops@150`` (or ``net-flops@150-cpu@12`` with several cheap objectives), named by the objectives."""
-    parts = [f"{name}@{value:.0f}" for name, value in zip(front.objectives[1:], front.F[i, 1:])]
+    parts = [f"{name}@{value:.{decimals}f}" for name, value in zip(front.objectives[1:], front.F[i, 1:])]
     return "net-" + "-".join(parts)
+
+
+def folder_names(front: Front, chosen: list[int], max_decimals: int = 4) -> list[str]:
+    """Distinct folder names for the chosen indices: as few decimals as make them distinct (``net-params@3.09``,
+    ``net-params@3.19``), then ``-2``, ``-3`` ... for architectures whose values are equal."""
+    options = [[folder_name(front, i, decimals) for i in chosen] for decimals in range(max_decimals + 1)]
+    names = max(options, key=lambda n: len(set(n)))  # the first (fewest decimals) with the most distinct names
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+    return out
 
 
 def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, supernet=None, loaders=None,
@@ -113,9 +128,9 @@ def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, superne
         except ValueError as exc:
             raise ValueError(f"front entry {i} is not an architecture of the OFA MobileNetV3 space: {exc}") from None
     out = []
-    for i in chosen:
+    for i, name in zip(chosen, folder_names(front, chosen)):
         config = front.configs[i]
-        folder = save_dir / folder_name(front, i)
+        folder = save_dir / name
         folder.mkdir(parents=True, exist_ok=True)
         stats = {name: float(v) for name, v in zip(front.objectives, front.F[i])}
         stats["top1"] = 100.0 - stats["top1"]  # files hold accuracy, like the original's net.stats
@@ -125,6 +140,7 @@ def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, superne
         if supernet is not None:
             net = supernet.extract(config)
             net.eval()
+            stats["weights"] = {"classes": net.n_classes, "bn": "supernet" if loaders is None else "recalibrated"}
             if loaders is not None:
                 from nsganetv2.evaluation.accuracy import recalibrate_bn
 

@@ -38,3 +38,82 @@ def randomize_and_calibrate(net: nn.Module, seed: int = 0, resolution: int = 32)
         m.momentum = 0.1
     net.eval()
     return net
+
+
+def ofa_latency_module():
+    """``ofa/tutorial/latency_table.py`` loaded from its file (``ofa.tutorial`` itself imports ``gdown``)."""
+    import importlib.util
+    import os
+
+    import ofa
+
+    path = os.path.join(os.path.dirname(ofa.__file__), "tutorial", "latency_table.py")
+    spec = importlib.util.spec_from_file_location("_ofa_latency_table", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def ofa_latency_table(luts: dict):
+    """OFA's ``LatencyTable`` over in-memory tables ``{resolution: {key: {"mean": ...}}}`` (no download)."""
+    m = ofa_latency_module()
+    table = m.LatencyTable.__new__(m.LatencyTable)
+    table.latency_tables = {}
+    for r, lut in luts.items():
+        est = m.LatencyEstimator.__new__(m.LatencyEstimator)
+        est.lut = lut
+        table.latency_tables[r] = est
+    return table
+
+
+# the layer signatures of OFA 0.0.4 (the layout the original NSGANetV2 and NAT read): its set_layer_from_config calls
+# ``cls(**config)`` without 'name', so a key outside these is a TypeError there
+def _conv_layer(in_channels, out_channels, kernel_size=3, stride=1, dilation=1, groups=1, bias=False,
+                has_shuffle=False, use_bn=True, act_func="relu", dropout_rate=0, ops_order="weight_bn_act"):
+    pass
+
+
+def _identity_layer(in_channels, out_channels, use_bn=False, act_func=None, dropout_rate=0,
+                    ops_order="weight_bn_act"):
+    pass
+
+
+def _linear_layer(in_features, out_features, bias=True, use_bn=False, act_func=None, dropout_rate=0,
+                  ops_order="weight_bn_act"):
+    pass
+
+
+def _mb_inverted_conv_layer(in_channels, out_channels, kernel_size=3, stride=1, expand_ratio=6, mid_channels=None,
+                            act_func="relu6", use_se=False):
+    pass
+
+
+OLD_LAYERS = {"ConvLayer": _conv_layer, "IdentityLayer": _identity_layer, "LinearLayer": _linear_layer,
+              "MBInvertedConvLayer": _mb_inverted_conv_layer, "ZeroLayer": lambda: None}
+
+
+def read_old_layout(config: dict) -> dict:
+    """Read a net.config as OFA 0.0.4 / the original's NSGANetV2.build_from_config does (first_conv, each block's
+    ``mobile_inverted_conv`` and ``shortcut``, final_expand_layer, feature_mix_layer, classifier; the resolution
+    from ``img_size`` as its validation.py), raising TypeError/KeyError where it would. Returns the config in our
+    layout built from what the old reader saw (``conv`` <- ``mobile_inverted_conv``, ``resolution`` <- ``img_size``)."""
+    import copy
+    import inspect
+
+    def layer(d):
+        if d is None:
+            return None
+        d = dict(d)
+        name = d.pop("name")
+        if name not in OLD_LAYERS:
+            raise TypeError(f"OFA 0.0.4 has no layer {name!r}")
+        inspect.signature(OLD_LAYERS[name]).bind(**d)  # TypeError on a key the old class does not take
+        return {"name": {"MBInvertedConvLayer": "MBConvLayer"}.get(name, name), **d}
+
+    out = {k: copy.deepcopy(config[k]) for k in ("bn",) if k in config}
+    for k in ("first_conv", "final_expand_layer", "feature_mix_layer", "classifier"):
+        out[k] = layer(config[k])
+    out["blocks"] = [{"name": "ResidualBlock", "conv": layer(b["mobile_inverted_conv"]),
+                      "shortcut": layer(b["shortcut"])} for b in config["blocks"]]
+    out["resolution"] = config.get("img_size")
+    return out

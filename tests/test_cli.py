@@ -27,7 +27,7 @@ def test_search_select_validate_report(supernet, tmp_path, capsys):
     assert "search done: 4 evaluations" in capsys.readouterr().out
     assert main(["search", "--resume", str(save), "--supernet_path", str(supernet), *SMALL]) == 0  # nothing to do
     assert main(["select", "--expr", str(save / "iter_1.stats"), "--save", str(tmp_path / "sel"), "--supernet_path",
-                 str(supernet), "--vld_size", "100", "--n_calib", "100", "--no_onnx"]) == 0
+                 str(supernet), "--dataset", "mnist5k", "--vld_size", "100", "--n_calib", "100", "--no_onnx"]) == 0
     folder = sorted((tmp_path / "sel").glob("net-flops@*"))[0]
     assert str(folder) in capsys.readouterr().out
     assert main(["validate", "-m", str(folder / "net.config"), "--pretrained", str(folder / "net.inherited")]) == 0

@@ -51,3 +51,51 @@ def test_high_tradeoff_matches_pymoo_outlier_rule():
     theirs = HighTradeoffPoints().do(F)
     theirs = np.array([] if theirs is None else theirs)
     assert sorted(ours.tolist()) == sorted(np.atleast_1d(theirs).tolist())
+
+
+def _pymoo_mu(F):
+    """mu as pymoo's own HighTradeoffPoints computes it (its loop and NeighborFinder), captured at its outlier rule."""
+    import pymoo.mcdm.high_tradeoff as ht
+
+    seen = {}
+    original = ht.find_outliers_upper_tail
+
+    def capture(mu):
+        seen["mu"] = mu.copy()
+        return original(mu)
+
+    ht.find_outliers_upper_tail = capture
+    try:
+        picked = ht.HighTradeoffPoints().do(F)
+    finally:
+        ht.find_outliers_upper_tail = original
+    return seen["mu"], np.array([] if picked is None else np.atleast_1d(picked))
+
+
+def _fronts():
+    rng = np.random.default_rng(3)
+    for n in (5, 8, 13, 21, 34, 60):
+        for m in (2, 3):
+            x = np.sort(rng.random(n))
+            if m == 2:
+                F = np.c_[x, (1 - x) ** rng.uniform(0.3, 3)]
+            else:
+                y = rng.random(n)
+                F = np.c_[x, y * (1 - x), (1 - y) * (1 - x)]
+            yield (F - F.min(0)) / (F.max(0) - F.min(0))  # pymoo 0.6 does not normalise; ours does
+
+
+def test_tradeoff_values_equal_pymoos_own_decision_making():
+    from nsganetv2.moo.decision import tradeoff_values
+
+    n_ball_exactly_min = 0
+    for F in _fronts():
+        mu_pymoo, picked = _pymoo_mu(F)
+        np.testing.assert_allclose(tradeoff_values(F), mu_pymoo, rtol=0, atol=1e-12)
+        assert sorted(high_tradeoff_points(F).tolist()) == sorted(picked.tolist())
+        # the case where the point itself counts among the min(2M, N-1) neighbours (the original's rule)
+        from scipy.spatial import cKDTree
+
+        tree, n_min = cKDTree(F), min(2 * F.shape[1], len(F) - 1)
+        n_ball_exactly_min += sum(len(tree.query_ball_point(f, 0.125)) == n_min for f in F)
+    assert n_ball_exactly_min > 0  # the fronts exercise the rule that differed

@@ -30,7 +30,7 @@ def test_summary_tables_match_the_search(search_dir):
     text = write_summary(search_dir).read_text()
     res = MSuNAS.load(search_dir, test_problem("zdt1", n_var=6, expensive=(0, 1))).result()
     hv_rows = [ln for ln in text.splitlines() if ln.startswith("| ") and ln.split("|")[1].strip().isdigit()
-               and ln.count("|") == 9]
+               and ln.count("|") == 12]
     assert [int(r.split("|")[2]) for r in hv_rows] == [n for n, _ in res.hv]
     assert [float(r.split("|")[3]) for r in hv_rows] == pytest.approx([h for _, h in res.hv], abs=1e-5)
     assert f"## Final front ({int(res.front.sum())} of {len(res.F)} successful)" in text

@@ -400,3 +400,31 @@ def test_a_doe_poisoned_by_a_wrong_setting_is_evaluated_again_with_retry_failed(
     result = MSuNAS.load(save, test_problem("zdt1", n_var=5, on_evaluate=calls.append), retry_failed=True).run()
     assert len(calls) == 8 + 2 and len(result.records) == 10 and all(r["status"] == "ok" for r in result.records)
     assert len(read_records(save / "archive.jsonl")) == 10  # the successes superseded the failures
+
+
+def test_surrogate_quality_under_both_names(tmp_path):
+    """candidates_rmse/rho/tau: this iteration's candidates; rmse/rho/tau: the original's quantity, the surrogate's
+    in-sample predictions of the archive it was fitted on stacked with the candidates'."""
+    from nsganetv2.surrogate import make_surrogate
+    from nsganetv2.surrogate.metrics import correlation
+
+    p = test_problem("zdt1", n_var=5)
+    res = MSuNAS(p, tmp_path / "s", n_doe=12, iterations=2, n_iter=4, seed=1, predictor="rbf", progress=False).run()
+    for k in (1, 2):
+        st = json.loads((tmp_path / "s" / f"iter_{k}.stats").read_text())["surrogate"]
+        cand = json.loads((tmp_path / "s" / f"iter_{k}" / "candidates.json").read_text())
+        before = sorted((r for r in res.records if r["iteration"] < k), key=lambda r: (r["iteration"], r["index"]))
+        X = np.array([r["genome"] for r in before])
+        y = np.array([r["objectives"]["f1"] for r in before])
+        refit = make_surrogate("rbf").fit(p.features(X), y).predict(p.features(X))
+        np.testing.assert_allclose(np.ravel(cand["archive_fit"]["true"]), y)
+        np.testing.assert_allclose(np.ravel(cand["archive_fit"]["pred"]), np.ravel(refit), atol=1e-8)
+        now = [r for r in res.records if r["iteration"] == k]
+        t = np.array([r["objectives"]["f1"] for r in now])
+        q = np.array([r["predicted"]["f1"] for r in now])
+        ours = correlation(t, q)
+        original = correlation(np.r_[y, t], np.r_[np.ravel(refit), q])
+        for name in ("rmse", "rho", "tau"):
+            assert st[f"candidates_{name}"] == pytest.approx(ours[name], abs=1e-9)
+            assert st[name] == pytest.approx(original[name], abs=1e-6)
+        assert "in-sample" in st["metrics"]

@@ -151,7 +151,7 @@ def test_flags_and_recipe_defaults():
     assert (r.lr, r.opt, r.sched, r.epochs, r.smoothing, r.model_ema) == (0.01, "momentum", "cosine", 150, 0.0, False)
     im = TrainConfig(model_config="n.config", recipe="imagenet").resolved(world_size=8)
     assert im.lr == pytest.approx(0.024) and im.aa == RECIPES["imagenet"]["aa"] and im.model_ema
-    ns = p.parse_args(["--model", "n.config", "--recipe", "imagenet", "--no-model-ema", "--teacher", "s.pth"])
+    ns = p.parse_args(["-m", "n.config", "--recipe", "imagenet", "--no-model-ema", "--teacher", "s.pth"])
     assert config_from_args(ns).model_ema is False and config_from_args(ns).teacher == "s.pth"
     with pytest.raises(ValueError, match="unknown recipe"):
         TrainConfig(model_config="n.config", recipe="tpu").resolved()
@@ -176,3 +176,62 @@ def test_augmentations_and_pil_path():
         side = 28 if recipe == "cifar" else 32  # the CIFAR recipe upsamples on the device
         assert xb.shape == (4, 3, side, side) and yb.dtype == torch.int64
         assert len(d.train) == (4000 - 100) // 4
+
+
+# the original README's fine-tune lines, as written (with `nsganetv2 train` in place of the script)
+IMAGENET_LINE = ("/data/imagenet --model nsganetv2_s --model-config n.config --initial-checkpoint n.inherited "
+                 "--img-size 224 -b 128 --sched step --epochs 450 --decay-epochs 2.4 --decay-rate .97 --opt rmsproptf "
+                 "--opt-eps .001 -j 6 --warmup-lr 1e-6 --weight-decay 1e-5 --drop 0.2 --drop-path 0.2 --model-ema "
+                 "--model-ema-decay 0.9999 --aa rand-m9-mstd0.5 --remode pixel --reprob 0.2 --amp --lr .024 "
+                 "--teacher sup.pth").split()
+CIFAR_LINE = ("--data /data/cifar10 --model nsganetv2_s --model-config n.config --img-size 224 --drop 0.2 "
+              "--drop-path 0.2 --cutout --autoaugment --save").split()
+
+
+def test_the_original_readme_lines_parse_and_mean_the_same():
+    from nsganetv2.cli import build_parser
+
+    args = build_parser().parse_args(["train", *IMAGENET_LINE])
+    cfg = config_from_args(args)
+    assert (cfg.data, cfg.dataset, cfg.model, cfg.model_config, cfg.amp) == (
+        "/data/imagenet", "imagenet", "nsganetv2_s", "n.config", "auto")
+    r = cfg.resolved(world_size=8)
+    assert r.recipe == "imagenet"  # the ImageNet recipe's defaults, not the CIFAR ones
+    assert (r.smoothing, r.warmup_epochs, r.min_lr, r.grad_clip) == (0.1, 3.0, 1e-5, None)
+    assert (r.lr, r.opt, r.opt_eps, r.sched, r.decay_epochs, r.decay_rate, r.batch_size, r.workers) == (
+        0.024, "rmsproptf", 0.001, "step", 2.4, 0.97, 128, 6)
+    assert (r.model_ema, r.model_ema_decay, r.aa, r.reprob, r.teacher, r.img_size) == (
+        True, 0.9999, "rand-m9-mstd0.5", 0.2, "sup.pth", 224)
+    cfg = config_from_args(build_parser().parse_args(["train", *CIFAR_LINE]))
+    r = cfg.resolved()
+    assert (r.data, r.dataset, r.model, r.save, r.recipe, r.cutout, r.autoaugment) == (
+        "/data/cifar10", "cifar10", "nsganetv2_s", None, "cifar", True, True)
+    assert (r.smoothing, r.grad_clip, r.epochs, r.lr) == (0.0, 5.0, 150, 0.01)
+    args = build_parser().parse_args(["train", "-m", "n.config", "--report_freq", "10", "--topk", "3",
+                                      "--evaluate", "--n_gpus", "1"])
+    cfg = config_from_args(args)
+    assert (cfg.report_freq, cfg.topk, cfg.evaluate) == (10, 3, True)
+    with pytest.raises(ValueError, match="two data roots"):
+        config_from_args(build_parser().parse_args(["train", "/a", "--data", "/b", "-m", "n.config"]))
+
+
+@pytest.mark.skipif(torch.cuda.device_count() >= 2, reason="this machine has 2 GPUs: --n_gpus 2 would train")
+def test_n_gpus_beyond_the_machine_is_refused(capsys):
+    from nsganetv2.cli import main
+
+    assert main(["train", "-m", "n.config", "--n_gpus", "2"]) == 2
+    assert "--n_gpus 2, but this machine has" in capsys.readouterr().err
+
+
+def test_evaluate_topk_and_report_freq(files, tmp_path, caplog):
+    res = train(TrainConfig(**_base(files, evaluate=True, save=str(tmp_path / "ev"), model="mine")))
+    expected = validate(files / "net.config", files / "net.inherited", "mnist5k")
+    assert res["history"] == [] and res["test"]["top1"] == pytest.approx(expected.top1)
+    assert json.loads((tmp_path / "ev" / "net.stats").read_text())["test"]["top1"] == res["test"]["top1"]
+    with caplog.at_level("INFO"):
+        res = train(TrainConfig(**_base(files, epochs=3, max_steps=2, batch_size=16, lr=0.05, vld_size=100,
+                                        eval_test=False, topk=2, report_freq=1, save=str(tmp_path / "k"))))
+    kept = sorted(p.name for p in (tmp_path / "k" / "top").iterdir())
+    best = sorted(res["history"], key=lambda h: (-h.get("ema_valid_top1", h["valid_top1"]), h["epoch"]))[:2]
+    assert len(kept) == 2 and {int(n.split("_")[1]) for n in kept} == {h["epoch"] for h in best}  # ties: earlier
+    assert "epoch 1 step 2/2: loss" in caplog.text

@@ -48,6 +48,7 @@ class EvalSpec:
     amp: str = "auto"
     compile: bool = False
     seed: int = 0
+    test: bool = False  # the original's --test: top-1 on the official test split instead of the held-out one
 
 
 class SubnetEvaluator:
@@ -70,6 +71,11 @@ class SubnetEvaluator:
             loaders = build_loaders(s.dataset, s.data, vld_size=s.vld_size, batch_size=s.trn_batch_size,
                                     eval_batch_size=s.vld_batch_size, n_calib=s.n_calib,
                                     calib_batch_size=s.calib_batch_size, n_workers=s.n_workers, seed=s.seed)
+            if s.test:
+                from nsganetv2.data import build_test_loader
+
+                loaders.valid = build_test_loader(s.dataset, s.data, batch_size=s.vld_batch_size,
+                                                  n_workers=s.n_workers)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(s.seed)  # a head reset (class count differs) is then reproducible
                 supernet = load_supernet(s.supernet_path, n_classes=loaders.n_classes, dropout_rate=s.drop_rate)

@@ -19,7 +19,9 @@ ConfigFn = Callable[[Mapping[str, Any]], float]
 @dataclass(frozen=True)
 class Objective:
     """One objective. ``build(**context)`` returns ``fn(config) -> value`` for a cheap objective, where ``context``
-    holds ``n_classes``, ``width_mult`` and ``cpu_fn`` (a latency table or meter); ``None`` for an expensive one."""
+    holds ``n_classes``, ``width_mult``, ``flops_counter`` (``"ofa"`` or ``"original"``, see
+    ``evaluation.complexity``), ``cpu_fn`` (a latency table or meter) and ``gpu_fn`` (a CUDA latency meter);
+    ``None`` for an expensive one."""
 
     name: str
     unit: str
@@ -75,10 +77,11 @@ def objectives_from_flags(sec_obj: str | None = None, objectives: str | Iterable
     return tuple(objs)
 
 
-def _flops(n_classes: int = 1000, width_mult: float = 1.0, **_: Any) -> ConfigFn:
+def _flops(n_classes: int = 1000, width_mult: float = 1.0, flops_counter: str = "ofa", **_: Any) -> ConfigFn:
     from nsganetv2.evaluation.complexity import count_flops
 
-    return lambda config: count_flops(config, n_classes=n_classes, width_mult=width_mult) / 1e6
+    return lambda config: count_flops(config, n_classes=n_classes, width_mult=width_mult,
+                                      counter=flops_counter) / 1e6
 
 
 def _params(n_classes: int = 1000, width_mult: float = 1.0, **_: Any) -> ConfigFn:
@@ -98,3 +101,13 @@ register_objective(Objective("flops", "M", "FLOPs (M)", "multiply-accumulates fo
 register_objective(Objective("params", "M", "params (M)", "trainable parameters, millions", _params))
 register_objective(Objective("cpu", "ms", "CPU latency (ms)",
                              "CPU latency: a look-up table (--lut) or ONNX Runtime timing", _cpu))
+
+
+def _gpu(gpu_fn: ConfigFn | None = None, **_: Any) -> ConfigFn:
+    if gpu_fn is None:
+        raise ValueError("the 'gpu' objective needs gpu_fn(config) -> milliseconds (a CUDA latency meter)")
+    return gpu_fn
+
+
+register_objective(Objective("gpu", "ms", "GPU latency (ms)",
+                             "GPU latency: torch timing of each subnet on this machine's CUDA GPU, batch 64", _gpu))

@@ -38,6 +38,33 @@ def load_network(config_path: str | os.PathLike, weights: str | os.PathLike | No
     return net.eval()
 
 
+def network_resolution(config_path: str | os.PathLike, img_size: int | None = None) -> tuple[int, str]:
+    """The input resolution of a ``net.config`` network and where it comes from, in this order: ``img_size`` (an
+    explicit flag); the config's ``resolution`` (ours) or ``img_size`` (NAT's); ``image_size`` in OFA's
+    ``run.config`` beside it; else 224."""
+    if img_size is not None:
+        return int(img_size), "--img-size"
+    path = Path(config_path)
+    try:
+        cfg = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cfg = {}
+    for key in ("resolution", "img_size"):
+        if isinstance(cfg, dict) and cfg.get(key) is not None:
+            return int(cfg[key]), f"'{key}' in {path}"
+    run = path.with_name("run.config")
+    if run.is_file():
+        try:
+            image_size = json.loads(run.read_text()).get("image_size")
+        except (ValueError, AttributeError):
+            raise ValueError(f"{run} is not a JSON object; fix it or pass --img-size") from None
+        if isinstance(image_size, list) and image_size:  # OFA writes a list when it trained at several sizes
+            image_size = max(image_size)
+        if image_size is not None:
+            return int(image_size), f"'image_size' in {run}"
+    return 224, "the default (no --img-size, no resolution in the config, no run.config beside it)"
+
+
 def recorded_amp(config_path: str | os.PathLike) -> str | None:
     """The ``amp`` recorded in the ``net.stats`` beside a ``net.config`` (an export of a search), if any."""
     path = Path(config_path).with_name("net.stats")
@@ -68,7 +95,8 @@ def validate(config_path: str | os.PathLike, weights: str | os.PathLike | None, 
         log.info("validating with --amp %s (%s)", amp,
                  "as recorded in net.stats" if recorded else "no precision recorded beside the config")
     net = load_network(config_path, weights)
-    resolution = int(img_size or getattr(net, "resolution", None) or 224)
+    resolution, source = network_resolution(config_path, img_size)
+    log.info("validating at %d px (%s)", resolution, source)
     loader = build_test_loader(dataset, data, resolution, batch_size=batch_size, n_workers=workers)
     dev = torch.device(device)
     return evaluate(net.to(dev), loader, dev, resolve_amp(amp, dev))

@@ -58,36 +58,52 @@ def asf_select(F: ArrayLike, weights: ArrayLike, n: int, utopian: ArrayLike | No
     return np.argsort(asf(F, weights, utopian), kind="stable")[:n]
 
 
-def high_tradeoff_points(F: ArrayLike, n: int | None = None, epsilon: float = 0.125) -> np.ndarray:
-    """Indices of the points with the largest trade-off value mu (Rachmawati & Srinivasan; pymoo's rule).
+def tradeoff_values(F: ArrayLike, epsilon: float = 0.125) -> np.ndarray:
+    """The trade-off value mu of each point (Rachmawati & Srinivasan), exactly as pymoo's ``HighTradeoffPoints``.
 
-    ``F`` is min-max normalised per objective; each point's neighbours are the points within ``epsilon`` (at least
-    ``min(2 M, N - 1)`` nearest ones). mu_i = min over neighbours of sacrifice / gain. Returns the ``n`` largest mu
-    (descending); with ``n=None``, the points whose mu is above mean + 2 std, as pymoo does.
+    ``F`` is min-max normalised per objective. A point's neighbours are the points within ``epsilon`` of it (the
+    point itself included); when these are fewer than ``min(2 M, N - 1)``, its ``min(2 M, N - 1) + 1`` nearest
+    points instead (itself included), as pymoo's ``NeighborFinder``. mu_i = min over neighbours of
+    sacrifice / gain (the point itself, 0/0, is ignored); ``-inf`` where no neighbour gives a value.
     """
     F = as_objectives(F)
     N, M = F.shape
     if N == 1:
-        return np.zeros(1, dtype=np.int64)
+        return np.full(1, -np.inf)
     span = F.max(axis=0) - F.min(axis=0)
     span[span < 1e-12] = 1.0  # a constant objective carries no trade-off; avoid dividing by zero
     Fn = (F - F.min(axis=0)) / span
     tree = cKDTree(Fn)
-    k_min = min(2 * M, N - 1) + 1  # the query includes the point itself
+    n_min = min(2 * M, N - 1)
     mu = np.full(N, -np.inf)
     with np.errstate(divide="ignore", invalid="ignore"):
         for i in range(N):
             nbrs = tree.query_ball_point(Fn[i], epsilon)
-            if len(nbrs) < k_min:
-                nbrs = tree.query(Fn[i], k=k_min)[1]
+            if len(nbrs) < n_min:
+                nbrs = tree.query(Fn[i], k=n_min + 1)[1]
             diff = Fn[np.asarray(nbrs)] - Fn[i]
             ratio = np.maximum(0, diff).sum(axis=1) / np.maximum(0, -diff).sum(axis=1)
             ratio = ratio[~np.isnan(ratio)]  # the point itself gives 0/0
             if ratio.size:
                 mu[i] = ratio.min()
+    return mu
+
+
+def high_tradeoff_points(F: ArrayLike, n: int | None = None, epsilon: float = 0.125) -> np.ndarray:
+    """Indices of the points with the largest trade-off value mu (:func:`tradeoff_values`, pymoo's rule).
+
+    Returns the ``n`` largest mu (descending, as the original's ``n_survive``); with ``n=None``, pymoo's outliers:
+    the points at least 2 standard deviations above the mean mu, else the largest one if it is more than 1 above.
+    """
+    mu = tradeoff_values(F, epsilon)
     if n is None:
-        finite = mu[np.isfinite(mu)]
-        if finite.size == 0:
+        ok = np.flatnonzero(np.isfinite(mu))
+        if ok.size == 0:
             return np.empty(0, dtype=np.int64)
-        return np.flatnonzero(mu >= finite.mean() + 2 * finite.std())
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dev = (mu[ok] - mu[ok].mean()) / mu[ok].std()
+        out = ok[dev >= 2]
+        if out.size == 0 and dev.max() > 1:
+            out = ok[[int(np.argmax(mu[ok]))]]
+        return out
     return np.argsort(-mu, kind="stable")[:n]

@@ -87,8 +87,9 @@ class RunFolder:
     def candidates_path(self, k: int) -> Path:
         return self.path / f"iter_{k}" / "candidates.json"
 
-    def load_candidates(self, k: int, n_var: int, integer: bool) -> tuple[np.ndarray, list | None, dict | None] | None:
-        """``(genomes, predicted, surrogate)`` recorded for iteration ``k``, or ``None`` when none are."""
+    def load_candidates(self, k: int, n_var: int, integer: bool
+                        ) -> tuple[np.ndarray, list | None, dict | None, dict | None] | None:
+        """``(genomes, predicted, surrogate, archive_fit)`` recorded for iteration ``k``, or ``None`` when none are."""
         path = self.candidates_path(k)
         if not path.exists():
             return None
@@ -105,12 +106,12 @@ class RunFolder:
             log.warning("%s is unreadable (%s); moved to %s, iteration %d is proposed again from its seed", path,
                         str(exc).splitlines()[0][:200], aside.name, k)
             return None
-        return X, d.get("predicted"), d.get("surrogate")
+        return X, d.get("predicted"), d.get("surrogate"), d.get("archive_fit")
 
-    def save_candidates(self, k: int, X: np.ndarray, predicted: list | None, seeds: dict, surrogate: dict | None
-                        ) -> None:
+    def save_candidates(self, k: int, X: np.ndarray, predicted: list | None, seeds: dict, surrogate: dict | None,
+                        archive_fit: dict | None = None) -> None:
         write_json_atomic(self.candidates_path(k), {"genomes": X, "predicted": predicted, "seeds": seeds,
-                                                    "surrogate": surrogate})
+                                                    "surrogate": surrogate, "archive_fit": archive_fit})
 
     # ------------------------------------------------------------------ per-candidate files
     def failed_path(self, k: int, i: int) -> Path:

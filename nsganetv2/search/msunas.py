@@ -484,12 +484,13 @@ class MSuNAS:
             if loaded is None:
                 seeds = _seeds(self.seed, k)
                 if k == 0:
-                    X, pred, sur = initial_design(self.problem, self.n_doe, np.random.default_rng(seeds["numpy"])), None, None
+                    X = initial_design(self.problem, self.n_doe, np.random.default_rng(seeds["numpy"]))
+                    pred = sur = fit = None
                 else:
                     prop = self._propose(k, seeds)
-                    X, pred, sur = prop.X, prop.predicted, prop.surrogate
-                self.folder.save_candidates(k, X, pred, seeds, sur)
-                loaded = (X, pred, sur)
+                    X, pred, sur, fit = prop.X, prop.predicted, prop.surrogate, prop.archive_fit
+                self.folder.save_candidates(k, X, pred, seeds, sur, fit)
+                loaded = (X, pred, sur, fit)
             t1 = time.perf_counter()
             self._pending[k] = (*loaded, t1 - t0, t1)
         return self._pending[k]
@@ -555,7 +556,7 @@ class MSuNAS:
 
     def _complete(self, k: int) -> None:
         """All of iteration k is recorded: fix the reference point (k = 0), write ``iter_{k}.stats``, log."""
-        X, pred, sur, search_s, ready = self._candidates(k)
+        X, pred, sur, fit, search_s, ready = self._candidates(k)
         seeds = _seeds(self.seed, k)
         p = self.problem
         if k == 0:
@@ -576,9 +577,10 @@ class MSuNAS:
             self.folder.write_state(self._state)
             surrogate = None
         else:
-            quality = self._quality(X, pred)
+            quality = self._quality(X, pred, fit)
             surrogate = dict(sur or {})
-            surrogate.update(quality[0] if quality else {"rmse": None, "rho": None, "tau": None})
+            surrogate.update(quality[0] if quality else dict.fromkeys(QUALITY_KEYS))
+            surrogate["metrics"] = QUALITY_DOC
             if len(p.expensive) > 1:
                 surrogate["per_objective"] = dict(zip([p.objective_names[j] for j in p.expensive], quality))
         hv = self._hv(k)
@@ -590,9 +592,9 @@ class MSuNAS:
                      np.array2string(self.ref_point, precision=4))
         else:
             q = (surrogate or {})
-            log.info("iter %d/%d: %d evaluated (%d failed), archive %d, HV %.5f, surrogate rmse %s rho %s tau %s",
-                     k, self.iterations, len(X), n_fail, len(self.archive), hv, _fmt(q.get("rmse")),
-                     _fmt(q.get("rho")), _fmt(q.get("tau")))
+            log.info("iter %d/%d: %d evaluated (%d failed), archive %d, HV %.5f, surrogate on the candidates: rmse %s "
+                     "rho %s tau %s", k, self.iterations, len(X), n_fail, len(self.archive), hv,
+                     _fmt(q.get("candidates_rmse")), _fmt(q.get("candidates_rho")), _fmt(q.get("candidates_tau")))
             if self._bars:
                 self._bars["iter"].update(1)
 
@@ -601,6 +603,13 @@ class MSuNAS:
         """Normalised HV of the records of iterations 0..upto (a rebuilt iter_k.stats sees only those)."""
         names = self.problem.objective_names
         F = np.array([[r["objectives"][n] for n in names] for r in self._ok_records(upto)], dtype=float)
+        F = F.reshape(-1, len(names))
+        failure_point = (self._state or {}).get("failure_point")
+        if failure_point is not None and any(r["status"] != "ok" or any(d.get("status") != "ok" for d in
+                                                                           r.get("duplicates", ()))
+                                             for r in self.archive.records if r.get("iteration", 0) <= upto):
+            # an imported run of the original, which kept each failure in its archive at this point
+            F = np.vstack([F, np.asarray(failure_point, dtype=float)])
         if len(F) == 0:
             return 0.0
         nd = F[pareto_mask(F)]
@@ -610,8 +619,10 @@ class MSuNAS:
             return 0.0
         return float(hypervolume(nd, self.ref_point)) / scale
 
-    def _quality(self, X: np.ndarray, pred: list | None) -> list[dict]:
-        """rmse / rho / tau of the predictions of this iteration's successful candidates, per expensive objective."""
+    def _quality(self, X: np.ndarray, pred: list | None, fit: dict | None) -> list[dict]:
+        """Surrogate quality per expensive objective: ``candidates_rmse/rho/tau`` over this iteration's successful
+        candidates (out of sample), and the original's ``rmse/rho/tau`` over the archive the surrogate was fitted on
+        (its in-sample predictions) stacked with those candidates (RMSE without the original's broadcasting bug)."""
         if pred is None or len(X) == 0:
             return []
         p = self.problem
@@ -623,11 +634,12 @@ class MSuNAS:
                 if rec is not None and rec["status"] == "ok":
                     t.append(rec["objectives"][p.objective_names[j]])
                     q.append(pred[i][jj])
-            if len(t) >= 2:
-                out.append(_nan_to_none({k: float(v) for k, v in correlation(np.array(t), np.array(q)).items()}))
+            row = {f"candidates_{k}": v for k, v in _metrics(t, q).items()}
+            if fit is not None:
+                row.update(_metrics([f[jj] for f in fit["true"]] + t, [f[jj] for f in fit["pred"]] + q))
             else:
-                out.append({"rmse": float(np.sqrt(np.mean((np.array(t) - np.array(q)) ** 2))) if t else None,
-                            "rho": None, "tau": None})
+                row.update(dict.fromkeys(("rmse", "rho", "tau")))
+            out.append({k: row[k] for k in QUALITY_KEYS})
         return out
 
     def _write_stats(self, k: int, X: np.ndarray, hv: float, surrogate: dict | None, seeds: dict,
@@ -655,6 +667,19 @@ class MSuNAS:
             "timing": timing,
         }
         self.folder.write_stats(k, stats)
+
+
+QUALITY_KEYS = ("rmse", "rho", "tau", "candidates_rmse", "candidates_rho", "candidates_tau")
+QUALITY_DOC = ("rmse/rho/tau: the fitted surrogate on the archive (in-sample) and this iteration's candidates, as the "
+               "original logs them; candidates_*: this iteration's candidates only (out of sample)")
+
+
+def _metrics(t: list, q: list) -> dict:
+    """rmse, Spearman rho and Kendall tau of predictions ``q`` of true values ``t`` (None where undefined)."""
+    if len(t) >= 2:
+        return _nan_to_none({k: float(v) for k, v in correlation(np.array(t), np.array(q)).items()})
+    rmse = float(np.sqrt(np.mean((np.array(t) - np.array(q)) ** 2))) if t else None
+    return {"rmse": rmse, "rho": None, "tau": None}
 
 
 def _fmt(v: Any) -> str:

@@ -123,7 +123,8 @@ class OFANASProblem(SearchProblem):
                  space: Any = None, cpu_fn: Callable[[dict], float] | None = None,
                  objective_fns: dict[str, Callable[[dict], float]] | None = None,
                  n_classes: int = 1000, width_mult: float = 1.0, precision: dict | None = None,
-                 streaming: bool = False, evaluation: dict | None = None) -> None:
+                 streaming: bool = False, evaluation: dict | None = None, flops_counter: str = "ofa",
+                 gpu_fn: Callable[[dict], float] | None = None, top1_split: str = "held-out") -> None:
         objectives = tuple(objectives)
         if len(objectives) < 2 or objectives[0] != "top1":
             raise ValueError(f"objectives must be 'top1' followed by cheap objectives, got {objectives}")
@@ -136,8 +137,11 @@ class OFANASProblem(SearchProblem):
         # flops and params are always computed: every net.stats carries them, as the original's do
         self._fns: dict[str, Callable[[dict], float]] = {
             name: given.get(name) or get_objective(name).build(n_classes=n_classes, width_mult=width_mult,
-                                                               cpu_fn=cpu_fn)
+                                                               cpu_fn=cpu_fn, gpu_fn=gpu_fn,
+                                                               flops_counter=flops_counter)
             for name in dict.fromkeys(("flops", "params", *objectives[1:]))}
+        self.n_classes, self.width_mult, self.flops_counter = int(n_classes), float(width_mult), flops_counter
+        self.top1_split = top1_split
         self.space = space
         self.evaluate_fn = evaluate_fn
         self.objective_names = objectives
@@ -149,7 +153,6 @@ class OFANASProblem(SearchProblem):
         self._keys: dict[bytes, str] = {}
         self.precision = dict(precision) if precision else None
         self.streaming = bool(streaming)
-        self.n_classes, self.width_mult = int(n_classes), float(width_mult)
         self.evaluation = dict(evaluation or {})
         self.check()
 
@@ -157,8 +160,11 @@ class OFANASProblem(SearchProblem):
         """The base description plus, when known, the evaluation's precision: ``amp`` (part of what a recorded
         top-1 means, checked on resume) and ``environment`` (device type and torch version, informational)."""
         out = super().describe()
-        out["resolutions"] = [int(r) for r in getattr(self.space, "resolutions", [])]
-        out["n_classes"], out["width_mult"] = self.n_classes, self.width_mult
+        if hasattr(self.space, "resolutions"):
+            out["resolutions"] = [int(r) for r in self.space.resolutions]
+        out.update(n_classes=self.n_classes, width_mult=self.width_mult, flops_counter=self.flops_counter)
+        if self.top1_split != "held-out":  # the original's --test: top-1 on the test split
+            out["top1_split"] = self.top1_split
         if self.evaluation:
             out["evaluation"] = self.evaluation
         if self.precision:
@@ -243,7 +249,8 @@ class OFANASProblem(SearchProblem):
     def to_result(self, x: np.ndarray, raw: Any) -> EvalResult:
         """A stats dict with ``"top1"`` (accuracy in %), an ``EvalResult``, or an exception / error text."""
         cx = self.complexity(x)
-        stats = {"params": round(cx["params"], 2), "flops": round(cx["flops"], 2), "gpu": None,
+        stats = {"params": round(cx["params"], 2), "flops": round(cx["flops"], 2),
+                 "gpu": round(cx["gpu"], 2) if "gpu" in cx else None,
                  "cpu": round(cx["cpu"], 2) if "cpu" in cx else None}
         if isinstance(raw, EvalResult):
             return raw
@@ -252,7 +259,9 @@ class OFANASProblem(SearchProblem):
             return EvalResult.failure(err, stats)
         if not isinstance(raw, dict) or "top1" not in raw:
             return EvalResult.failure(f"evaluation returned no 'top1': {raw!r}"[:300], stats)
-        stats.update({k: v for k, v in raw.items() if k not in ("params", "flops", "cpu") or v is not None})
+        # params and flops are the search's definitions (its classes, width and FLOPs counter), as its objectives
+        stats.update({k: v for k, v in raw.items() if k not in ("params", "flops", "cpu", "gpu") or
+                      (k in ("cpu", "gpu") and v is not None)})
         return EvalResult(values=[100.0 - float(raw["top1"])], stats=stats)
 
     def candidate_files(self, x: np.ndarray, result: EvalResult) -> dict[str, Any]:

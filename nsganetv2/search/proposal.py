@@ -38,6 +38,7 @@ class Proposal:
     X: np.ndarray
     predicted: list
     surrogate: dict
+    archive_fit: dict | None = None  # {"true", "pred"}: the successful archive and the fitted surrogate's predictions
 
 
 class SurrogateProblem(Problem):
@@ -162,6 +163,11 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
         models.append(m)
     surrogate = {"model": model_label or type(models[0]).__name__, **describe_fitted(models[0]),
                  "n_train": int(len(idx))}
+    # the fitted surrogate on the whole archive (in-sample where it was trained): the original's quality measure
+    # stacks these with the candidates' once they are evaluated
+    feats_all = feats if len(idx) == len(Xa) else p.features(Xa)
+    archive_fit = {"true": Fa[:, list(p.expensive)].tolist(),
+                   "pred": np.column_stack([np.ravel(m.predict(feats_all)) for m in models]).tolist()}
 
     # NSGA-II on the surrogate, seeded with the archive's front (padded from later fronts up to pop_size)
     ranks = non_dominated_sort(Fa)
@@ -185,7 +191,7 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
     if len(chosen) < n_iter:
         chosen = _top_up(p, chosen, sp, taken, rng, n_iter)
     pred = sp.predict(chosen)[:, list(p.expensive)] if len(chosen) else np.zeros((0, len(p.expensive)))
-    return Proposal(chosen, pred.tolist(), surrogate)
+    return Proposal(chosen, pred.tolist(), surrogate, archive_fit)
 
 
 def _top_up(p: SearchProblem, chosen: np.ndarray, sp: SurrogateProblem, taken: set, rng: np.random.Generator,

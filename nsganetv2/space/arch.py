@@ -4,8 +4,8 @@ An architecture is the kernel size and expand ratio of each active layer (``ks``
 depth of each stage (``d``), the input resolution (``r``, optional) and the width multiplier (``width``). Layouts
 read: unpadded lists, OFA's padded lists (``n_stages * max_depth`` entries, ``None`` for inactive layers), one
 scalar for every layer (OFA's ``set_active_subnet``), lists written as strings (``'[5 5 7]'``), the resolution as
-``r`` / ``resolution`` / ``img_size`` / ``image_size``, and the width as ``w`` / ``width`` / ``width_mult`` (NAT's
-``net.subnet`` files carry ``"w": 1.2``).
+``r`` / ``resolution`` / ``img_size`` / ``image_size`` (or OFA's one-element list ``"r": [224]``), and the width as
+``w`` / ``width`` / ``width_mult`` (NAT's ``net.subnet`` files carry ``"w": 1.2``).
 
 Also the one home of the default resolution lists and of the ``"192-256:4"`` resolution syntax.
 """
@@ -114,6 +114,7 @@ class Arch:
         """
         if isinstance(config, Arch):
             arch = config
+            explicit_w = arch.width != 1.0
         else:
             if not isinstance(config, Mapping):
                 raise ValueError(f"an architecture is a dict with keys ks, e, d (and r), got {type(config).__name__}")
@@ -145,30 +146,36 @@ class Arch:
                     raise ValueError(f"config field {name!r} has None for an active layer")
                 lists.append(tuple(active))
             r = _first(config, R_KEYS)
+            if isinstance(r, (list, tuple)) and len(r) == 1:  # OFA's spec dicts hold the resolution as [224]
+                r = r[0]
             w = _first(config, W_KEYS)
+            explicit_w = w is not None
             arch = cls(lists[0], lists[1], tuple(d), _check_r(r), _check_w(w) if w is not None else 1.0)
         if resolution is not None:
             arch = replace(arch, r=_check_r(resolution))
         if width is not None:
             w = _check_w(width)
-            if arch.width != 1.0 and arch.width != w:
+            if explicit_w and arch.width != w:
                 raise ValueError(f"the architecture says width {arch.width} but width {w} was asked for; drop one")
             arch = replace(arch, width=w)
         return arch
 
     @classmethod
-    def from_json(cls, text: str) -> Arch:
+    def from_json(cls, text: str, **overrides: Any) -> Arch:
+        """The architecture of a JSON text; ``overrides`` (``resolution``, ``width``) as in :meth:`from_config`."""
         try:
-            return cls.from_config(json.loads(text))
+            return cls.from_config(json.loads(text), **overrides)
         except json.JSONDecodeError as exc:
             raise ValueError(f"not valid JSON ({exc}); expected {{\"ks\", \"e\", \"d\", \"r\"}}") from None
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> Arch:
-        """Read a ``net.subnet`` file (or any JSON config layout we read); errors name the file."""
+    def load(cls, path: str | os.PathLike, **overrides: Any) -> Arch:
+        """Read a ``net.subnet`` file (or any JSON config layout we read); errors name the file. ``overrides``
+        (``resolution``, ``width``) as in :meth:`from_config`: a ``width`` that contradicts the file's ``w`` is an
+        error."""
         try:
             with open(path) as f:
-                return cls.from_json(f.read())
+                return cls.from_json(f.read(), **overrides)
         except ValueError as exc:
             raise ValueError(f"{path}: {exc}") from None
 

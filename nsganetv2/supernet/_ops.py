@@ -134,9 +134,11 @@ def build_activation(act_func: Optional[str], inplace: bool = True) -> Optional[
         return nn.Sigmoid()
     if act_func == "tanh":
         return nn.Tanh()
+    if act_func == "mish":  # NAT's configs: x * tanh(softplus(x))
+        return nn.Mish(inplace=inplace)
     if act_func is None or act_func == "none":
         return None
-    raise ValueError(f"unknown act_func {act_func!r}; use relu, relu6, h_swish, h_sigmoid, sigmoid, tanh or none")
+    raise ValueError(f"unknown act_func {act_func!r}; use relu, relu6, h_swish, h_sigmoid, sigmoid, tanh, mish or none")
 
 
 def drop_path(x: torch.Tensor, rate: float, training: bool) -> torch.Tensor:

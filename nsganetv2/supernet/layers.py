@@ -12,9 +12,10 @@ from typing import Any, Optional
 import torch
 import torch.nn as nn
 
-from ._ops import DepthwiseConv2d, Hsigmoid, build_activation, drop_path, same_padding, se_channels
+from ._ops import DepthwiseConv2d, Hsigmoid, Hswish, build_activation, drop_path, same_padding, se_channels
 
 __all__ = [
+    "Hswish",
     "SEModule",
     "ConvLayer",
     "IdentityLayer",

@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from .layers import ConvLayer, LinearLayer, MBConvLayer, ResidualBlock, set_layer_from_config
 
-__all__ = ["MobileNetV3", "remap_state_dict_keys", "load_net_config", "save_net_config"]
+__all__ = ["MobileNetV3", "remap_state_dict_keys", "load_net_config", "save_net_config", "with_legacy_keys"]
 
 
 def remap_state_dict_keys(state_dict: Mapping[str, torch.Tensor], target_keys: Mapping[str, Any]) -> dict:
@@ -141,7 +141,7 @@ class MobileNetV3(nn.Module):
         net = MobileNetV3(
             set_layer_from_config(config["first_conv"]), blocks, set_layer_from_config(config["final_expand_layer"]),
             set_layer_from_config(config["feature_mix_layer"]), set_layer_from_config(config["classifier"]),
-            resolution=config.get("resolution"),
+            resolution=config.get("resolution", config.get("img_size")),  # img_size: NAT's configs
         )
         bn = config.get("bn") or {"momentum": 0.1, "eps": 1e-5}
         net.set_bn_param(momentum=bn.get("momentum", 0.1), eps=bn.get("eps", 1e-5))
@@ -175,11 +175,35 @@ def load_net_config(path: Union[str, os.PathLike]) -> dict:
     return cfg
 
 
+def with_legacy_keys(cfg: Mapping[str, Any]) -> dict:
+    """The config readable by both OFA layouts: each block keeps ``conv`` (OFA >= 0.1, and ours) and gains
+    ``mobile_inverted_conv`` in the old layout (``MBInvertedConvLayer``, no ``groups``) that OFA 0.0.4 and the
+    original NSGANetV2 read; ``ConvLayer`` dicts drop a false ``use_se`` (old ConvLayer has no such argument);
+    ``img_size`` repeats ``resolution`` (the original's validation.py and NAT read it)."""
+    out = json.loads(json.dumps(cfg))
+    for name in ("first_conv", "final_expand_layer", "feature_mix_layer"):
+        if isinstance(out.get(name), dict) and out[name].get("name") == "ConvLayer" and not out[name].get("use_se"):
+            out[name].pop("use_se", None)
+    for block in out.get("blocks", []):
+        conv = block.get("conv") or block.get("mobile_inverted_conv")
+        if conv is None:
+            continue
+        old = {k: v for k, v in conv.items() if not (k == "groups" and v is None)}
+        if old.get("name") == "MBConvLayer":
+            old["name"] = "MBInvertedConvLayer"
+        block["mobile_inverted_conv"] = old
+    if out.get("resolution") is not None:
+        out["img_size"] = int(out["resolution"])
+    return out
+
+
 def save_net_config(net: MobileNetV3, path: Union[str, os.PathLike], resolution: Optional[int] = None) -> dict:
-    """Write ``net.config`` (OFA layout plus ``resolution``) and return the dict."""
+    """Write ``net.config`` (OFA layout plus ``resolution``, with the legacy keys of :func:`with_legacy_keys`
+    so that OFA 0.0.4 and the original's code read it too) and return the dict."""
     cfg = net.config
     if resolution is not None:
         cfg["resolution"] = int(resolution)
+    cfg = with_legacy_keys(cfg)
     with open(path, "w") as f:
         json.dump(cfg, f, indent=4)
     return cfg

@@ -151,6 +151,9 @@ class OFAMobileNetV3Supernet(nn.Module):
     def set_active(self, config: Mapping[str, Any]) -> None:
         """Activate the subnet ``{"ks", "e", "d"}`` (``r`` is ignored; padded length-20 lists are accepted)."""
         arch = Arch.from_config(config, n_stages=self.n_stages, max_depth=self.max_depth)
+        if arch.width != 1.0 and arch.width != self.width_mult:
+            raise ValueError(f"the architecture is for width {arch.width} (its 'w') but this supernet is "
+                             f"w{self.width_mult}: use the w{arch.width} supernet checkpoint")
         ks, e, d = arch.ks, arch.e, arch.d
         self._check_values(ks, e, d)
         pos = 0

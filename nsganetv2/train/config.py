@@ -38,8 +38,9 @@ class TrainConfig:
 
     model_config: str = ""  # net.config (OFA layout + resolution)
     initial_checkpoint: str | None = None  # net.inherited or any state dict (raw or {"state_dict": ...})
-    recipe: str = "cifar"
+    recipe: str | None = None  # None: "imagenet" for the imagenet dataset, else "cifar"
     dataset: str = "cifar10"
+    model: str | None = None  # a run name for the output folder only (the original's --model)
     data: str | None = None
     save: str | None = None  # None: "<timestamp>-<dataset>-<model>-<img>" (train_cifar.py's naming)
     resume: str | None = None  # last.pth or the folder holding it
@@ -96,19 +97,26 @@ class TrainConfig:
     threads: int | None = None  # torch.set_num_threads (1 by default in multi-process CPU runs)
     max_steps: int | None = None  # cap the optimiser steps per epoch (tests, smoke runs)
     eval_test: bool = True  # top-1 of the best weights on the test split at the end
+    evaluate: bool = False  # only evaluate the loaded network on the test split (train_cifar.py --evaluate)
+    report_freq: int = 50  # log the running loss and top-1 every this many steps (0: per epoch only)
+    topk: int = 0  # keep the weights of the k best epochs as top/epoch_<n>_<top1>.pth besides net.best
     progress: bool = True
 
     def resolved(self, world_size: int = 1) -> "TrainConfig":
         """A copy with every ``None`` recipe field filled in and the values checked."""
-        if self.recipe not in RECIPES:
-            raise ValueError(f"unknown recipe {self.recipe!r}; use one of {sorted(RECIPES)}")
+        recipe = self.recipe or ("imagenet" if self.dataset == "imagenet" else "cifar")
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; use one of {sorted(RECIPES)}")
         if not self.model_config:
             raise ValueError("model_config is required: pass --model-config PATH/net.config")
-        defaults = RECIPES[self.recipe]
+        defaults = RECIPES[recipe]
         updates = {k: v for k, v in defaults.items() if getattr(self, k) is None}
-        cfg = replace(self, **updates)
+        cfg = replace(self, recipe=recipe, **updates)
         if cfg.lr is None:
             cfg.lr = cfg.batch_size * world_size / 256 * LR_PER_256
+        for name, v in (("report_freq", cfg.report_freq), ("topk", cfg.topk)):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
         for name in ("epochs", "batch_size", "eval_batch_size", "cutout_length", "recount"):
             v = getattr(cfg, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -140,15 +148,21 @@ def _bool(p: argparse.ArgumentParser, *names: str, dest: str, help: str) -> None
 def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the fine-tuning flags (both original spellings where train_cifar.py and timm differ)."""
     g = parser.add_argument_group("fine-tune")
-    g.add_argument("--recipe", choices=sorted(RECIPES), default="cifar",
-                   help="cifar: train_cifar.py defaults; imagenet: train_imagenet.py README recipe")
-    g.add_argument("--model-config", "--model_config", "--model", "-m", dest="model_config", required=True,
+    g.add_argument("data_root", nargs="?", default=None, metavar="DATA",
+                   help="dataset root, as train_imagenet.py takes it (then --dataset defaults to imagenet)")
+    g.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="cifar: train_cifar.py defaults; imagenet: train_imagenet.py README recipe (default: "
+                        "imagenet for --dataset imagenet, else cifar)")
+    g.add_argument("--model-config", "--model_config", "-m", dest="model_config", required=True,
                    help="net.config of the network to fine-tune")
+    g.add_argument("--model", default=None, help="a name for the output folder only (as in the original)")
     g.add_argument("--initial-checkpoint", "--initial_checkpoint", "--pretrained", dest="initial_checkpoint",
                    default=None, help="weights to start from (net.inherited; raw or {'state_dict': ...})")
-    g.add_argument("--dataset", default="cifar10")
+    g.add_argument("--dataset", default=None, help="default cifar10, or imagenet when DATA is given")
     g.add_argument("--data", default=None, help="dataset root (ignored for mnist5k)")
-    g.add_argument("--save", default=None, help="output folder (default <time>-<dataset>-<model>-<img>)")
+    g.add_argument("--save", nargs="?", const=None, default=None,
+                   help="output folder (default, or a bare --save as in train_cifar.py: "
+                        "<time>-<dataset>-<model>-<img>)")
     g.add_argument("--resume", default=None, help="last.pth, or the folder holding it")
     g.add_argument("--epochs", type=int, default=None)
     g.add_argument("-b", "--batch-size", "--batch_size", dest="batch_size", type=int, default=None,
@@ -185,7 +199,8 @@ def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument("--cutmix", type=float, default=0.0, help="cutmix alpha (0 = off)")
     _bool(g, "--model-ema", dest="model_ema", help="EMA of the weights (timm ModelEmaV3)")
     g.add_argument("--model-ema-decay", dest="model_ema_decay", type=float, default=0.9999)
-    g.add_argument("--amp", default=None, choices=("auto", "off", "fp16", "bf16"))
+    g.add_argument("--amp", nargs="?", const="auto", default=None, choices=("auto", "off", "fp16", "bf16"),
+                   help="autocast; a bare --amp (the original's) means auto: fp16 on CUDA")
     g.add_argument("--teacher", default=None, help="OFA supernet checkpoint; its largest subnet distils")
     g.add_argument("--teacher-mode", dest="teacher_mode", choices=("eval", "train"), default="eval")
     g.add_argument("--kd-ratio", dest="kd_ratio", type=float, default=1.0)
@@ -201,6 +216,14 @@ def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     g.add_argument("--max-steps", dest="max_steps", type=int, default=None, help="cap steps per epoch")
     g.add_argument("--no-eval-test", dest="eval_test", action="store_false",
                    help="skip the final test-split evaluation")
+    g.add_argument("--evaluate", action="store_true",
+                   help="only evaluate the network (--model-config + --initial-checkpoint) on the test split")
+    g.add_argument("--report_freq", "--report-freq", "--log-interval", dest="report_freq", type=int, default=50,
+                   help="log the running loss and top-1 every N steps")
+    g.add_argument("--topk", type=int, default=0,
+                   help="keep the weights of the k best epochs (top/epoch_<n>_<top1>.pth)")
+    g.add_argument("--n_gpus", type=int, default=1,
+                   help="GPUs on this machine: more than 1 runs one process per GPU under torchrun")
     g.add_argument("--quiet", dest="progress", action="store_false", help="no progress bar")
     return parser
 
@@ -208,7 +231,15 @@ def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def config_from_args(ns: argparse.Namespace) -> TrainConfig:
     """``TrainConfig`` from a namespace filled by :func:`add_train_args` (unknown attributes are ignored)."""
     names = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(ns).items() if k in names})
+    values = {k: v for k, v in vars(ns).items() if k in names}
+    root = getattr(ns, "data_root", None)
+    if root is not None:
+        if values.get("data") not in (None, root):
+            raise ValueError(f"two data roots: DATA {root} and --data {values['data']}; give one")
+        values["data"] = root
+    if values.get("dataset") is None:  # train_imagenet.py's positional DATA is an ImageNet folder
+        values["dataset"] = "imagenet" if root is not None else "cifar10"
+    cfg = TrainConfig(**values)
     if cfg.n_classes is not None and cfg.n_classes < 1:
         raise ValueError(f"--n_classes must be >= 1 (or left out for the dataset's), got {cfg.n_classes}")
     return cfg

@@ -103,7 +103,8 @@ class _Trainer:
         from timm.optim import create_optimizer_v2
         from timm.scheduler import create_scheduler_v2
 
-        from nsganetv2.supernet import load_net_config, save_net_config
+        from nsganetv2.evaluation.validate import network_resolution
+        from nsganetv2.supernet import save_net_config
 
         self.cfg, self.env, dev = cfg, env, env.device
         ckpt = None
@@ -112,16 +113,16 @@ class _Trainer:
             ckpt = torch_load_safe(path, "checkpoint")
             save = cfg.save or str(path.parent)
         else:
-            net_cfg = load_net_config(cfg.model_config)
-            img = cfg.img_size or net_cfg.get("resolution") or 224
-            name = Path(cfg.model_config).parent.name or "net"
+            img = network_resolution(cfg.model_config, cfg.img_size)[0]
+            name = cfg.model or Path(cfg.model_config).parent.name or "net"
             save = cfg.save or f"{time.strftime('%Y%m%d-%H%M%S')}-{cfg.dataset}-{name}-{img}"
         self.save = Path(env.gather(save)[0])
         if env.is_main:
             self.save.mkdir(parents=True, exist_ok=True)
         env.barrier()
 
-        self.img_size = int(cfg.img_size or load_net_config(cfg.model_config).get("resolution") or 224)
+        self.img_size, source = network_resolution(cfg.model_config, cfg.img_size)
+        log.info("fine-tuning at %d px (%s)", self.img_size, source)
         self.data: FinetuneData = build_finetune_data(
             cfg.recipe, cfg.dataset, cfg.data, self.img_size, batch_size=cfg.batch_size,
             eval_batch_size=cfg.eval_batch_size, vld_size=cfg.vld_size, seed=cfg.seed, rank=env.rank,
@@ -280,6 +281,9 @@ class _Trainer:
             n += b
             bar.update(1)
             bar.set_postfix(loss=f"{loss_sum / n:.3f}", top1=f"{100 * correct / n:.1f}")
+            if cfg.report_freq and (step + 1) % cfg.report_freq == 0 and env.is_main:
+                log.info("epoch %d step %d/%d: loss %.4f top-1 %.2f (this process, so far)", epoch + 1, step + 1,
+                         self.steps, loss_sum / n, 100 * correct / n)
         bar.close()
         loss_sum, kd_sum, correct, n = self.env.all_sum([loss_sum, kd_sum, correct, n])
         out = {"train_loss": loss_sum / n, "train_top1": 100.0 * correct / n}
@@ -288,8 +292,34 @@ class _Trainer:
         return out
 
     # ---- the run -------------------------------------------------------------------------------------------
+    def evaluate_only(self) -> dict:
+        """The loaded network's top-1 on the test split (``--evaluate``), written to ``net.stats``."""
+        test = _evaluate(self.model, self.data.test(), self.env, self.amp_dtype).as_dict()
+        if self.env.is_main:
+            log.info("test top-1 %.2f (no training: --evaluate)", test["top1"])
+            write_json_atomic(self.save / "net.stats", {"precision": precision_record(self.amp_dtype, self.env.device),
+                                                        "test": test}, indent=2)
+        self.env.barrier()
+        return {"save": str(self.save), "history": [], "best": None, "test": test}
+
+    def _keep_topk(self, epoch: int, score: float) -> None:
+        """The weights of the ``topk`` best epochs as ``top/epoch_<n>_<top1>.pth`` (train_cifar.py's --topk)."""
+        k = self.cfg.topk
+        top = self.save / "top"
+        kept = sorted(((float(p.stem.split("_")[2]), int(p.stem.split("_")[1]), p) for p in top.glob("epoch_*_*.pth")),
+                      reverse=True) if top.is_dir() else []
+        if len(kept) >= k and kept and score <= kept[-1][0]:
+            return
+        top.mkdir(exist_ok=True)
+        _save_obj(_cpu_state(self.ema.module if self.ema is not None else self.model),
+                  top / f"epoch_{epoch + 1}_{score:.4f}.pth")
+        for _, _, path in kept[k - 1:]:
+            path.unlink()
+
     def run(self) -> dict:
         cfg, env = self.cfg, self.env
+        if cfg.evaluate:
+            return self.evaluate_only()
         for epoch in range(self.start_epoch, cfg.epochs):
             t0 = time.time()
             _seed_everything(cfg.seed, epoch, env.rank)
@@ -317,6 +347,8 @@ class _Trainer:
             if env.is_main:
                 if is_best:
                     _save_obj(self.best_state, self.save / BEST)
+                if cfg.topk:
+                    self._keep_topk(epoch, score)
                 _save_obj(self._checkpoint(epoch), self.save / CHECKPOINT)
                 write_logs(self.save, self.history, {"config": asdict(cfg), "best": self.best})
                 plot_curves(self.save, self.history)

@@ -3,7 +3,9 @@
 from .build import build_layer, build_lut, calibrate_lut, count_lut_keys, lut_specs, measure_layer, space_lists
 from .meter import LatencyMeter, cpu_latency_fn
 from .measure import LatencyStats, export_onnx, make_session, measure_onnx, measure_torch, torch_threads
-from .table import LatencyTable, LayerSpec, MissingLatencyKeyError, keys_for, keys_for_net, layer_specs, make_key
+from .ofa_table import OFALatencyTable, load_latency_table
+from .table import (LatencyTable, LayerSpec, MissingLatencyKeyError, keys_for, keys_for_net, layer_specs, make_key,
+                    table_format)
 
 __all__ = [
     "LatencyStats",
@@ -15,6 +17,9 @@ __all__ = [
     "LatencyMeter",
     "cpu_latency_fn",
     "LatencyTable",
+    "OFALatencyTable",
+    "load_latency_table",
+    "table_format",
     "LayerSpec",
     "MissingLatencyKeyError",
     "make_key",

@@ -12,6 +12,7 @@ import torch.nn as nn
 from ...atomic import atomic_write
 from ...space.arch import Arch
 from .measure import STATISTICS, LatencyStats, measure_onnx, measure_torch, torch_threads
+from .ofa_table import OFALatencyTable, load_latency_table
 from .table import LatencyTable
 
 __all__ = ["LatencyMeter", "cpu_latency_fn"]
@@ -111,7 +112,7 @@ class LatencyMeter:
         return self.measure(config).value(self.statistic)
 
 
-def cpu_latency_fn(table: Union[LatencyTable, str, os.PathLike, None] = None,
+def cpu_latency_fn(table: Union[LatencyTable, OFALatencyTable, str, os.PathLike, None] = None,
                    meter: Optional[LatencyMeter] = None, *, width_mult: Optional[float] = None,
                    n_classes: Optional[int] = None) -> Callable[[Mapping[str, Any]], float]:
     """The ``cpu`` objective (ms): the look-up table when given, else end-to-end measurement with ``meter``.
@@ -119,7 +120,7 @@ def cpu_latency_fn(table: Union[LatencyTable, str, os.PathLike, None] = None,
     ``width_mult`` / ``n_classes`` select the table's entries (default: the table's, 1.0 / 1000 when loaded).
     """
     if table is not None:
-        lut = table if isinstance(table, LatencyTable) else LatencyTable.load(table)
+        lut = table if hasattr(table, "predict") else load_latency_table(table)
 
         def predict(config: Mapping[str, Any]) -> float:
             return lut.predict(config, width_mult=width_mult, n_classes=n_classes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, Iterable, Iterator, Mapping, Optional, Sequence, Union
@@ -26,6 +27,7 @@ __all__ = [
     "LayerSpec",
     "LatencyTable",
     "MissingLatencyKeyError",
+    "table_format",
     "make_key",
     "layer_specs",
     "keys_for",
@@ -35,6 +37,21 @@ __all__ = [
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _SCALE = "calibration_scale:"
+
+
+OURS_PREFIXES = ("first_conv-", "MBConv-", "final_expand_layer-", "feature_mix_layer-", "classifier-")
+OFA_PREFIXES = ("Conv-", "expanded_conv-", "Conv_1-", "Conv_2-", "AvgPool2D-", "Logits-")
+_STEM = re.compile(r"^Conv-input:(\d+)x(\d+)x3-output:\d+x\d+x(\d+)$")
+
+
+def table_format(keys: Iterable[str]) -> Optional[str]:
+    """``"nsganetv2"`` (the original's keys), ``"ofa"`` (OFA's, ``ofa_table.py``), or ``None`` for anything else."""
+    keys = [str(k) for k in keys]
+    if any(k.startswith("expanded_conv-") for k in keys) or any(_STEM.match(k) for k in keys):
+        return "ofa"
+    if any(k.startswith(OURS_PREFIXES) for k in keys):
+        return "nsganetv2"
+    return None
 
 
 class MissingLatencyKeyError(KeyError, ValueError):
@@ -113,18 +130,20 @@ def _mbconv(fsize: int, cin: int, cout: int, e: float, k: int, stride: int, idsk
                      idskip=int(idskip), se=int(se), act=act, mid=middle_channels(cin, e) if e != 1 else cin)
 
 
-def layer_specs(config: Mapping[str, Any], width_mult: float = 1.0, n_classes: int = 1000,
+def layer_specs(config: Mapping[str, Any], width_mult: Optional[float] = None, n_classes: int = 1000,
                 resolution: Optional[int] = None) -> list[LayerSpec]:
     """Layers of the OFA MobileNetV3 subnet ``config`` (``{ks, e, d, r}``) in table order.
 
+    The width is the config's own (``"w"`` in NAT's ``net.subnet``, 1.0 when absent) unless ``width_mult`` is
+    given; a ``width_mult`` that contradicts the config's ``w`` is a ``ValueError``.
     Order: first_conv, final_expand_layer, feature_mix_layer, classifier, then the blocks (first block first),
     as in the original ``look_up_latency``.
     """
-    arch = Arch.from_config(config, resolution=resolution)
+    arch = Arch.from_config(config, resolution=resolution, width=width_mult)
     ks, e, d, r = arch.ks, arch.e, arch.d, arch.r
     if r is None:
         raise ValueError("config has no resolution 'r': pass resolution=")
-    widths = _widths(float(width_mult))
+    widths = _widths(float(arch.width))
     specs = list(_fixed_specs(r, widths, widths[6], int(n_classes)))
     fsize = _half(r)
     stem, cin = widths[0], widths[1]
@@ -143,9 +162,9 @@ def layer_specs(config: Mapping[str, Any], width_mult: float = 1.0, n_classes: i
     return specs
 
 
-def keys_for(config: Mapping[str, Any], width_mult: float = 1.0, n_classes: int = 1000,
+def keys_for(config: Mapping[str, Any], width_mult: Optional[float] = None, n_classes: int = 1000,
              resolution: Optional[int] = None) -> list[str]:
-    """Table keys whose sum is the latency of subnet ``config`` (``r`` from the config unless given)."""
+    """Table keys whose sum is the latency of subnet ``config`` (``r`` and ``w`` from the config unless given)."""
     return [s.key for s in layer_specs(config, width_mult, n_classes, resolution)]
 
 
@@ -154,7 +173,7 @@ def keys_for_net(net: Any, resolution: Optional[int] = None) -> list[str]:
     cfg = net.config if hasattr(net, "config") and not isinstance(net, Mapping) else net
     if not isinstance(cfg, Mapping) or "blocks" not in cfg:
         raise ValueError("keys_for_net needs a MobileNetV3 module or an OFA MobileNetV3 net.config dict")
-    r = resolution if resolution is not None else cfg.get("resolution")
+    r = resolution if resolution is not None else cfg.get("resolution", cfg.get("img_size"))
     if r is None:
         raise ValueError("the net config has no 'resolution': pass resolution=")
     r = int(r)
@@ -236,6 +255,14 @@ class LatencyTable:
             data = {}
         if not isinstance(data, Mapping):
             raise ValueError(f"{path}: a latency table must be a YAML map of key -> {{mean, var}}")
+        fmt = table_format(data) if data else "nsganetv2"
+        if fmt == "ofa":
+            raise ValueError(f"{path} is an OFA latency table (one resolution per file): read it with "
+                             "load_latency_table (the CLI's --lut does)")
+        if fmt is None:
+            raise ValueError(f"{path}: a latency table in a format this version cannot read (keys like "
+                             f"{next(iter(data))!r}); readable: the original NSGANetV2's ('first_conv-...', "
+                             "'MBConv-...') and OFA's ('Conv-...', 'expanded_conv-...', one file per resolution)")
         header = []
         for line in text.splitlines():
             if not line.startswith("#"):
@@ -296,13 +323,24 @@ class LatencyTable:
     # ---- prediction --------------------------------------------------------------------------------------------
     def keys_for(self, config: Mapping[str, Any], width_mult: Optional[float] = None,
                  n_classes: Optional[int] = None, resolution: Optional[int] = None) -> list[str]:
-        return keys_for(config, self.width_mult if width_mult is None else width_mult,
-                        self.n_classes if n_classes is None else n_classes, resolution)
+        """Keys of ``config``; its width is ``width_mult``, else the config's own ``w``, else the table's."""
+        if width_mult is None and Arch.from_config(config).width == 1.0:
+            width_mult = self.width_mult
+        return keys_for(config, width_mult, self.n_classes if n_classes is None else n_classes, resolution)
 
     def predict(self, config: Mapping[str, Any], width_mult: Optional[float] = None,
                 n_classes: Optional[int] = None, resolution: Optional[int] = None) -> float:
         """Latency (ms) of subnet ``config``: the sum of its layers' table means (times ``scale``)."""
-        return self.scale * float(sum(self.mean(k) for k in self.keys_for(config, width_mult, n_classes, resolution)))
+        keys = self.keys_for(config, width_mult, n_classes, resolution)
+        missing = self.missing(keys)
+        if missing:
+            arch = Arch.from_config(config, resolution=resolution)
+            w = width_mult or (arch.width if arch.width != 1.0 else self.width_mult)
+            raise MissingLatencyKeyError(
+                f"latency table has no entry {missing[0]!r} ({len(missing)} of the architecture's {len(keys)} layers "
+                f"missing at width {w}, resolution {arch.r}, {n_classes or self.n_classes} classes): build a table "
+                f"covering them with build_lut (nsganetv2 latency build-lut)")
+        return self.scale * float(sum(self.mean(k) for k in keys))
 
     def predict_net(self, net: Any, resolution: Optional[int] = None) -> float:
         """Latency (ms) of a built MobileNetV3 (or its ``net.config`` dict), as the original ``look_up_latency``."""
