@@ -20,7 +20,8 @@ DISPATCHERS = {"hv.h"}  # the only headers that include algorithm headers
 X86 = platform.machine().lower() in ("x86_64", "amd64")
 
 # name, extra flags, full compile (code generation, where target-attribute and intrinsic mismatches show) or syntax only
-VARIANTS = [("build", [], True), ("avx2", ["-mavx2", "-mfma"], False), ("portable", ["-DHV_NO_SIMD"], False)]
+VARIANTS = [("build", [], True), *([("avx2", ["-mavx2", "-mfma"], False)] if X86 else []),  # AVX2 paths: x86-64
+            ("portable", ["-DHV_NO_SIMD"], False)]
 
 
 def _local_includes(header: str) -> list[str]:
@@ -59,8 +60,7 @@ def _compiler() -> tuple[str, ...]:
 
     cc = ccompiler.new_compiler()
     sysconfig.customize_compiler(cc)
-    if cc.compiler_type != "unix":
-        pytest.skip(f"header checks need a unix-style C compiler, not {cc.compiler_type}")
+    assert cc.compiler_type == "unix", f"the kernels build with a unix-style C compiler, not {cc.compiler_type}"
     extra: list[str] = []
     for node in ast.walk(ast.parse((ROOT / "setup.py").read_text())):
         if isinstance(node, ast.keyword) and node.arg == "extra_compile_args":
@@ -69,11 +69,8 @@ def _compiler() -> tuple[str, ...]:
 
 
 def _compile(source: str, flags: list[str]) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run([*_compiler(), *flags, "-I", str(CSRC), "-x", "c", "-"], input=source, text=True,
-                              capture_output=True, timeout=300)
-    except FileNotFoundError as exc:
-        pytest.skip(f"no C compiler: {exc}")
+    return subprocess.run([*_compiler(), *flags, "-I", str(CSRC), "-x", "c", "-"], input=source, text=True,
+                          capture_output=True, timeout=300)
 
 
 @lru_cache(maxsize=None)
@@ -91,8 +88,6 @@ def test_each_header_compiles_alone(header: str, variant: tuple[str, list[str], 
     """A translation unit holding only `#include "moo/<header>"` compiles without a warning, with the build's flags
     (x86: the AVX2 paths behind target attributes), with -mavx2 -mfma, and as the portable build (-DHV_NO_SIMD)."""
     name, flags, full = variant
-    if name == "avx2" and not X86:
-        pytest.skip("x86-64 only")
     mode = ["-c", "-o", "/dev/null", *_keep_static()] if full else ["-fsyntax-only"]
     # entry points are unused in such a unit: that one warning is expected
     res = _compile(f'#include "moo/{header}"\n', [*flags, *mode, "-Werror", "-Wno-unused-function"])

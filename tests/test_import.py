@@ -132,7 +132,7 @@ def test_import_then_resume_with_our_loop(tmp_path):
     # new candidates count FLOPs as the imported ones do (the original's torchprofile definition)
     for r in new:
         assert r["stats"]["flops"] == round(count_flops(r["config"], n_classes=10, counter="original") / 1e6, 2)
-    with pytest.raises(ValueError, match="searched on another problem .*flops_counter"):
+    with pytest.raises(ValueError, match="searched with flops_counter=.original. but this run has flops_counter=.ofa."):
         api.open_search(api.SearchSettings(objectives=("top1", "params"), flops_counter="ofa", dataset="mnist5k"),
                         save, resume=True)
 

@@ -93,7 +93,7 @@ def test_fitted_model_pickles_and_predicts_the_same(est, data):
 
 
 def test_feature_names_are_recorded_and_checked(data):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
     X, y = data
     cols = [f"g{j}" for j in range(X.shape[1])]
     model = RBF().fit(pd.DataFrame(X, columns=cols), y)
