@@ -25,7 +25,7 @@ from typing import Any
 
 from nsganetv2.distributed import DevicePlan, plan_devices
 from nsganetv2.evaluation.objectives import objectives_from_flags
-from nsganetv2.search import MSuNAS, SearchResult, read_state, test_problem
+from nsganetv2.search import MSuNAS, SearchResult, SetupError, read_state, test_problem
 from nsganetv2.search.problems import TEST_PROBLEMS, OFANASProblem
 from nsganetv2.space import default_resolutions
 
@@ -95,6 +95,24 @@ class SearchSettings:
             raise ValueError(f"flops_counter must be 'ofa' or 'original', got {self.flops_counter!r}")
         if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
             raise ValueError(f"predictor_kwargs must be a JSON object (a dict), got {self.predictor_kwargs!r}")
+
+    def to_config(self) -> dict:
+        """The settings as plain values for ``config.yaml`` (what ``progress`` and a non-name predictor are not)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "progress"}
+        out["objectives"] = list(self.objectives)
+        if not isinstance(self.predictor, str):
+            out.pop("predictor")
+        return out
+
+    @classmethod
+    def from_config(cls, path: str | os.PathLike, **overrides: Any) -> SearchSettings:
+        """Settings from a YAML (or JSON) file of field names, e.g. a run folder's ``config.yaml``; ``overrides``
+        win. An unknown name is an error naming it."""
+        values = read_config(path)
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{path}: unknown setting(s) {unknown}; see `nsganetv2 search --help` for the names")
+        return cls(**{**values, **overrides})
 
     def search_kwargs(self) -> dict:
         return dict(n_doe=self.n_doe, iterations=self.iterations, n_iter=self.n_iter, predictor=self.predictor,
@@ -214,6 +232,35 @@ class LatencyTableSettings:
             _require(self, name, lambda v: v >= 1, ">= 1")
         _require(self, "calibrate", lambda v: v >= 0, ">= 0")
         _require(self, "width_mult", lambda v: v > 0, "> 0")
+
+
+CONFIG_FILE = "config.yaml"
+
+
+def read_config(path: str | os.PathLike) -> dict:
+    """A settings file: a YAML (or JSON) mapping of names to values; errors name the file."""
+    import yaml
+
+    try:
+        values = yaml.safe_load(Path(path).read_text())
+    except OSError as exc:
+        raise ValueError(f"config file {path}: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"config file {path} is not valid YAML ({str(exc).splitlines()[0]})") from None
+    if values is None:
+        return {}
+    if not isinstance(values, dict):
+        raise ValueError(f"config file {path} must hold a mapping of setting names to values")
+    return values
+
+
+def write_config(settings: SearchSettings, save: str | os.PathLike) -> Path:
+    """The fully resolved settings of a search, as ``config.yaml`` in its folder (so ``--resume`` needs no flags)."""
+    import yaml
+
+    from nsganetv2.atomic import atomic_write
+
+    return atomic_write(Path(save) / CONFIG_FILE, yaml.safe_dump(settings.to_config(), sort_keys=False))
 
 
 def _require(settings: Any, name: str, ok: Any, text: str) -> None:
@@ -409,18 +456,38 @@ def _run(settings: SearchSettings, save: str | os.PathLike, resume: bool, write_
         if isinstance(session.runner, DistributedRunner) and session.runner.rank > 0:
             session.runner.serve()  # ranks > 0 evaluate the shards rank 0 sends, until it closes the runner
             return MSuNAS.load(save, session.problem).result()
-        if resume:
+        if not resume:
+            search = MSuNAS(session.problem, save, **settings.search_kwargs())
+            search.check()  # settings refused before anything is written
+            existed = Path(save).exists()
+            write_config(settings, save)
+            try:
+                result = search.run()
+            except SetupError:
+                _remove_new_search(Path(save), existed)  # nothing was recorded: leave no search behind
+                raise
+        else:
             overrides = {"progress": settings.progress, "retry_failed": retry_failed}
             if iterations is not None:
                 overrides["iterations"] = iterations
             result = MSuNAS.load(save, session.problem, **overrides).run()
-        else:
-            result = MSuNAS(session.problem, save, **settings.search_kwargs()).run()
     finally:
         session.close()
     if write_report:
         report(save)
     return result
+
+
+def _remove_new_search(save: Path, existed: bool) -> None:
+    """Undo the files a new search wrote before its first evaluation failed (the folder too if it made it)."""
+    import shutil
+
+    if not existed:
+        shutil.rmtree(save, ignore_errors=True)
+        return
+    for name in ("search.json", CONFIG_FILE, "archive.jsonl"):
+        (save / name).unlink(missing_ok=True)
+    shutil.rmtree(save / "iter_0", ignore_errors=True)
 
 
 def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool = False,

@@ -1,8 +1,9 @@
-"""``nsganetv2 <command>``: the only place that parses arguments.
+"""Hardware-aware multi-objective neural architecture search (NSGANetV2 / MSuNAS).
 
 Commands: search, select, validate, evaluate, train, supernet, latency, import, report, demo. Each accepts the
 original scripts' flags where it has a counterpart (``--dataset --data --save --sec_obj --n_gpus --supernet_path
---vld_size --n_epochs``, ``-n --expr --prefer``, ...) plus our own. Run ``nsganetv2 <command> --help``.
+--vld_size --n_epochs``, ``-n --expr --prefer``, ...) plus our own, spelled with ``_`` or ``-`` alike.
+This module only maps argv to the settings of ``nsganetv2.api``.
 """
 from __future__ import annotations
 
@@ -14,6 +15,109 @@ import sys
 from pathlib import Path
 
 log = logging.getLogger("nsganetv2")
+
+EXIT_CODES = "exit codes: 0 done; 2 a bad setting or input, one 'error:' line (-v for the traceback); 130 interrupted"
+
+# one line of help for options that many commands share (an option's own help= wins)
+SHARED_HELP = {
+    "amp": "autocast: auto = fp16 on CUDA, bf16 on CPUs with native bf16, else off",
+    "batch_size": "images per batch",
+    "data": "dataset root folder (not needed for the bundled mnist5k)",
+    "dataset": "dataset name (imagenet, cifar10, ..., mnist5k)",
+    "device": "auto, cpu, cuda or cuda:N",
+    "epochs": "training epochs",
+    "eval_batch_size": "images per evaluation batch",
+    "flops_counter": "FLOPs definition: ofa (MACs of convolutions and linear layers) or original (torchprofile 0.0.1)",
+    "img_size": "input resolution (default: the config's, then a run.config beside it, then 224)",
+    "label_smoothing": "label smoothing of the cross-entropy",
+    "lr": "learning rate",
+    "model": "net.config of the network",
+    "n_calib": "training images for BN recalibration",
+    "n_classes": "classes of the head",
+    "n_doe": "architectures in the initial design (DOE)",
+    "n_gen": "NSGA-II generations on the surrogate per iteration",
+    "n_workers": "data loader workers",
+    "no_onnx": "do not export net.onnx",
+    "optimizer": "optimizer",
+    "pop_size": "NSGA-II population on the surrogate",
+    "pretrained": "weights (net.inherited, net.best or {'state_dict': ...})",
+    "quiet": "no progress bars and no INFO lines",
+    "resolution": "input resolution (default: the subnet's r)",
+    "resolutions": "resolution list, e.g. 192-256:4 or 32,36,40 (default: 192-256:4; 32,36,40 for mnist5k)",
+    "runs": "timed runs per measurement",
+    "save": "output folder or file",
+    "seed": "random seed",
+    "supernet_path": "OFA MobileNetV3 supernet checkpoint",
+    "threads": "CPU threads",
+    "trn_batch_size": "training images per batch",
+    "vld_batch_size": "evaluation images per batch",
+    "vld_size": "held-out training images for the top-1 (default: the dataset's)",
+    "width_mult": "width multiplier of the supernet (1.0 or 1.2)",
+    "workers": "data loader workers",
+    "verbose": "debug logging, and tracebacks for errors",
+    # fine-tuning (`train`), named as timm's train.py names them
+    "cutout": "Cutout augmentation",
+    "cutout_length": "side of the Cutout square (px)",
+    "decay_epochs": "epochs between step decays of the learning rate",
+    "decay_rate": "factor of each step decay",
+    "drop_path": "drop-path (stochastic depth) rate",
+    "grad_clip": "gradient-norm clipping (0: none)",
+    "kd_ratio": "weight of the distillation loss",
+    "kd_temperature": "distillation temperature",
+    "min_lr": "lowest learning rate of the schedule",
+    "model_ema_decay": "decay of the weights' moving average",
+    "momentum": "SGD / RMSprop momentum",
+    "opt_eps": "optimizer epsilon",
+    "recount": "random-erasing count",
+    "remode": "random-erasing mode",
+    "sync_bn": "synchronised BatchNorm across processes",
+    "teacher_mode": "the teacher in eval mode (default) or train mode, as OFA had it",
+    "warmup_epochs": "epochs of learning-rate warm-up",
+    "warmup_lr": "learning rate at the start of the warm-up",
+    "weight_decay": "weight decay",
+}
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: X)`` where the help does not state the default itself and the default says something."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _finish(parser: argparse.ArgumentParser) -> None:
+    """For every command: shared help where an option has none, both spellings (``--n_doe`` and ``--n-doe``), and
+    ``-v`` / ``-q`` accepted after the command too."""
+    for action in list(parser._actions):
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                sub.epilog = sub.epilog or EXIT_CODES
+                for a in sub._actions:  # the top-level -v / -q must survive a command's own flag defaults
+                    if a.dest in ("quiet", "verbose") and a.option_strings:
+                        a.default = argparse.SUPPRESS
+                        short = "-q" if a.dest == "quiet" else "-v"
+                        if short not in sub._option_string_actions:
+                            a.option_strings.insert(0, short)
+                            sub._option_string_actions[short] = a
+                if not any("--verbose" in a.option_strings for a in sub._actions):
+                    sub.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                                     help=SHARED_HELP["verbose"])
+                if not any("--quiet" in a.option_strings for a in sub._actions) and sub._subparsers is None:
+                    sub.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                                     help=SHARED_HELP["quiet"])
+                _finish(sub)
+            continue
+        if not action.help and action.dest in SHARED_HELP:
+            action.help = SHARED_HELP[action.dest]
+        for opt in list(action.option_strings):
+            if opt.startswith("--"):
+                for other in (opt.replace("_", "-"), opt.replace("-", "_").replace("__", "--", 1)):
+                    if other != opt and other not in parser._option_string_actions:
+                        action.option_strings.append(other)
+                        parser._option_string_actions[other] = action
 
 
 def parse_resolutions(text: str) -> list[int]:
@@ -239,13 +343,17 @@ def build_parser() -> argparse.ArgumentParser:
     from nsganetv2.search.problems import TEST_PROBLEMS
     from nsganetv2.surrogate import surrogate_names
 
-    p = argparse.ArgumentParser(prog="nsganetv2", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p = argparse.ArgumentParser(prog="nsganetv2", description=__doc__.split("\n\n")[0], epilog=EXIT_CODES,
+                                formatter_class=HelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help=SHARED_HELP["verbose"])
+    p.add_argument("-q", "--quiet", action="store_true", help=SHARED_HELP["quiet"])
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = HelpFormatter
 
     s = sub.add_parser("search", help="run (or --resume) an MSuNAS search", formatter_class=fmt)
+    p.search_parser = s  # type: ignore[attr-defined]  (its defaults come from --config / the resumed folder)
+    s.add_argument("--config", default=None,
+                   help="YAML file of settings (the names of these options); flags given as well win")
     _add_data_args(s)
     _add_eval_args(s)
     s.add_argument("--save", default="experiments/search", help="experiment folder")
@@ -281,7 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gpu", type=int, default=1,
                    help="the original's GPUs per evaluation job: 1 (each evaluation runs on one GPU)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--quiet", action="store_true", help="no progress bars")
+    s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_search)
 
     s = sub.add_parser("select", help="choose final architectures from an iter_<k>.stats and export them",
@@ -439,17 +547,68 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--quiet", action="store_true")
     s.set_defaults(func=cmd_demo)
+    _finish(p)
     return p
+
+
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    for i, a in enumerate(argv):
+        for spelling in (flag, flag.replace("_", "-")):
+            if a == spelling and i + 1 < len(argv):
+                return argv[i + 1]
+            if a.startswith(spelling + "="):
+                return a.split("=", 1)[1]
+    return None
+
+
+def _settings_files_as_defaults(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """``search --config FILE`` and ``search --resume DIR`` (its ``config.yaml``) become the search's defaults, so a
+    resume needs no other flag; flags given on the command line still win."""
+    if "search" not in argv:
+        return
+    from nsganetv2.api import CONFIG_FILE, read_config
+
+    search = parser.search_parser  # type: ignore[attr-defined]
+    dests = {a.dest for a in search._actions}
+    values: dict = {}
+    resume = _flag_value(argv, "--resume")
+    if resume and (Path(resume) / CONFIG_FILE).is_file():
+        recorded = read_config(Path(resume) / CONFIG_FILE)
+        recorded.pop("iterations", None)  # a resume continues the plan search.json records
+        values.update({k: v for k, v in recorded.items() if k in dests})
+    config = _flag_value(argv, "--config")
+    if config:
+        given = read_config(config)
+        unknown = sorted(k for k in given if k not in dests)
+        if unknown:
+            raise ValueError(f"config file {config}: unknown setting(s) {unknown}; use the names of "
+                             "`nsganetv2 search --help`'s options")
+        values.update(given)
+    if "objectives" in values and not isinstance(values["objectives"], str):
+        values["objectives"] = ",".join(values["objectives"])
+    search.set_defaults(**values)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one command; exit codes: 0 done, 2 a bad setting or input (one ``error:`` line), 130 interrupted."""
-    args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
     try:
-        return int(args.func(args) or 0)
+        _settings_files_as_defaults(parser, argv)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    args.argv = argv
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    logging.getLogger("nsganetv2").setLevel(level)
+    try:
+        with logging_redirect_tqdm():  # log lines print above the progress bars instead of through them
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         where = getattr(args, "resume", None) or getattr(args, "save", None)
         hint = f"; continue with --resume {where}" if args.command == "search" and where else ""
@@ -459,7 +618,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             raise
         text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
+        if isinstance(exc, FileNotFoundError) and exc.filename:
+            text = f"{exc.filename} does not exist"
+        elif isinstance(exc, OSError) and exc.filename and str(exc.filename) not in text:
             text = f"{text}: {exc.filename}"
         print(f"error: {text.splitlines()[0] if text else type(exc).__name__} (-v for the traceback)", file=sys.stderr)
         return 2

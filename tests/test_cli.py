@@ -127,3 +127,54 @@ def test_train_flags_and_files_that_are_wrong_are_one_line(tmp_path, capsys):
                  "--quiet"]) == 2  # an OSError on the save folder (read-only, full disk, not a folder)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "-v for the traceback" in err[0]
+
+
+def _actions(parser, path=()):
+    import argparse
+
+    for a in parser._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for name, sub in a.choices.items():
+                yield from _actions(sub, (*path, name))
+        elif a.dest != "help":
+            yield " ".join(path), a
+
+
+def test_every_option_has_help_both_spellings_and_no_contradicting_default():
+    parser = build_parser()
+    missing = [(cmd, a.dest) for cmd, a in _actions(parser) if not a.help]
+    assert missing == []
+    for cmd, a in _actions(parser):
+        long = [o for o in a.option_strings if o.startswith("--")]
+        for opt in long:
+            assert opt.replace("_", "-") in a.option_strings and opt.replace("-", "_").replace("__", "--", 1) in \
+                a.option_strings, (cmd, opt)
+    text = parser._subparsers._group_actions[0].choices["search"].format_help()
+    assert "(default: None)" not in text and text.count("(default: 192-256:4") == 1  # stated once, truly
+    assert "exit codes: 0 done; 2" in parser.format_help()
+
+
+def test_verbose_and_quiet_work_before_and_after_the_command():
+    p = build_parser()
+    for argv in (["-q", "report", "--save", "x"], ["report", "--save", "x", "-q"], ["report", "-q", "--save", "x"]):
+        args = p.parse_args(argv)
+        assert args.quiet is True and args.verbose is False, argv
+    assert p.parse_args(["demo", "-v"]).verbose is True and p.parse_args(["-v", "demo"]).verbose is True
+    a = p.parse_args(["search", "--n-doe", "7", "--pop-size", "9", "--supernet-path", "s.pth"])
+    assert (a.n_doe, a.pop_size, a.supernet_path) == (7, 9, "s.pth")
+
+
+def test_a_run_config_file_and_a_resume_that_needs_no_flags(tmp_path, capsys):
+    cfg = tmp_path / "run.yaml"
+    cfg.write_text("problem: zdt1\nn_doe: 10\niterations: 1\nn_iter: 2\npredictor: carts\n"
+                   "predictor_kwargs: {n_trees: 50}\nseed: 4\n")
+    save = tmp_path / "z"
+    assert main(["search", "--config", str(cfg), "--save", str(save), "--n_iter", "3", "-q"]) == 0
+    written = (save / "config.yaml").read_text()
+    assert "n_doe: 10" in written and "n_iter: 3" in written and "seed: 4" in written  # the flag won
+    assert len((save / "archive.jsonl").read_text().splitlines()) == 13
+    assert main(["search", "--resume", str(save), "--iterations", "2", "-q"]) == 0  # nothing else given
+    assert len((save / "archive.jsonl").read_text().splitlines()) == 16
+    (tmp_path / "bad.yaml").write_text("n_dooe: 3\n")
+    assert main(["search", "--config", str(tmp_path / "bad.yaml"), "--save", str(tmp_path / "b")]) == 2
+    assert "unknown setting(s) ['n_dooe']" in capsys.readouterr().err

@@ -89,12 +89,12 @@ def validate(config_path: str | os.PathLike, weights: str | os.PathLike | None, 
     """
     from nsganetv2.data import build_test_loader
 
+    net = load_network(config_path, weights)
     if amp is None:
         recorded = recorded_amp(config_path)
         amp = recorded or "off"
         log.info("validating with --amp %s (%s)", amp,
                  "as recorded in net.stats" if recorded else "no precision recorded beside the config")
-    net = load_network(config_path, weights)
     resolution, source = network_resolution(config_path, img_size)
     log.info("validating at %d px (%s)", resolution, source)
     loader = build_test_loader(dataset, data, resolution, batch_size=batch_size, n_workers=workers)

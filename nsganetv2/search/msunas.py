@@ -457,6 +457,14 @@ class MSuNAS:
             self._state["iterations_done"] = self.iterations
             self.folder.write_state(self._state)
 
+    def check(self) -> None:
+        """Refuse settings that cannot work before anything is written (``run()`` and ``ask()`` check too)."""
+        if self.folder.exists() and self._state is None:
+            raise ValueError(f"{self.save_dir} already holds a search: resume it (`nsganetv2 search --resume "
+                             f"{self.save_dir}`, or MSuNAS.load(folder, problem).run() in Python) or choose "
+                             "another folder")
+        self._check_budget()
+
     def _check_budget(self) -> None:
         """Refuse, before anything is evaluated, surrogate settings that cannot work: keyword arguments the surrogate
         does not take, or a DOE smaller than it needs to be fitted."""
