@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+from nsganetv2 import __version__
+
 log = logging.getLogger("nsganetv2")
 
 
@@ -199,6 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nsganetv2", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
     fmt = argparse.ArgumentDefaultsHelpFormatter
 

@@ -127,3 +127,12 @@ def test_train_flags_and_files_that_are_wrong_are_one_line(tmp_path, capsys):
                  "--quiet"]) == 2  # an OSError on the save folder (read-only, full disk, not a folder)
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and "-v for the traceback" in err[0]
+
+
+def test_version_prints_the_one_version(capsys):
+    import nsganetv2
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nsganetv2 {nsganetv2.__version__}"
