@@ -203,7 +203,7 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
         if not os.path.isfile(s.supernet_path):
             raise FileNotFoundError(f"supernet checkpoint {s.supernet_path} does not exist "
                                     "(train one with `nsganetv2 supernet train`)")
-        plan = plan or plan_devices(s.device, s.n_gpus, s.eval_workers)
+        plan = plan or plan_devices(s.device, s.n_gpus, s.eval_workers, ray_address=s.ray_address)
         recorded = read_state(resume)["problem"].get("amp") if resume else None
         amp = amp_for_record(s.amp, plan.amp_device, recorded, f"the search in {resume}")
         log.info("evaluating with --amp %s on %s", amp, plan.amp_device.type)
@@ -279,10 +279,14 @@ class _Session:
         if settings.problem:
             self.problem = test_problem(settings.problem)
         else:
-            plan = plan_devices(settings.device, settings.n_gpus, settings.eval_workers) if settings.supernet_path \
-                else None
+            plan = plan_devices(settings.device, settings.n_gpus, settings.eval_workers,
+                                ray_address=settings.ray_address) if settings.supernet_path else None
             self.runner = make_runner(plan) if plan is not None else None
-            self.problem = nas_problem(settings, plan, self.runner, resume=save if resume else None, save=save)
+            try:
+                self.problem = nas_problem(settings, plan, self.runner, resume=save if resume else None, save=save)
+            except BaseException:
+                self.close()  # a refused setting leaves no workers (or Ray instance) behind
+                raise
 
     def close(self) -> None:
         if self.runner is not None:
