@@ -514,7 +514,10 @@ class RayRunner(Runner):
         finally:
             if not done:  # interrupted: stop what is still queued or running
                 for ref in pending:
-                    ray.cancel(ref, force=True)
+                    try:
+                        ray.cancel(ref, force=True)
+                    except Exception:  # noqa: BLE001 - finished or already gone
+                        pass
         return out  # type: ignore[return-value]
 
     def close(self) -> None:
