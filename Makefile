@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 OUT     ?= experiments/demo
 
-.PHONY: install build test demo bench clean
+.PHONY: install build test demo bench wheel clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml setup.py
 	$(BIN)/pip install torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install -e ".[dev,tracking,ray]"
 	$(BIN)/pip install --no-deps ofa==0.1.0.post202307202001
 	touch $(STAMP)
 
@@ -36,5 +36,14 @@ demo: build
 bench: build
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
+# Wheels for a package index: the sdist, and this host's CPython wheel repaired by auditwheel to a manylinux tag, in
+# wheelhouse/ (`twine upload wheelhouse/*`). Every Python and platform at once: `cibuildwheel` (see pyproject.toml).
+wheel: $(STAMP)
+	rm -rf dist wheelhouse
+	$(BIN)/python -m build --outdir dist .
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/auditwheel repair --wheel-dir wheelhouse dist/*.whl
+	cp dist/*.tar.gz wheelhouse/
+	ls wheelhouse
+
 clean:
-	rm -rf build nsganetv2/*/*.so *.egg-info
+	rm -rf build dist wheelhouse nsganetv2/*/*.so *.egg-info

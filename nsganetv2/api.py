@@ -34,13 +34,17 @@ log = logging.getLogger(__name__)
 __all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "EvaluateSettings",
            "build_latency_table", "evaluate_one", "import_run", "load_result", "load_subnet", "nas_problem",
            "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "resume", "search", "select",
-           "train_supernet", "validate", "measure_latency", "finetune", "report", "TEST_PROBLEMS"]
+           "train_supernet", "validate", "measure_latency", "finetune", "report", "tracker", "TEST_PROBLEMS"]
 
 # ----------------------------------------------------------------------------------------------------- settings
 @dataclass
 class SearchSettings:
     """Everything a search depends on (the CLI's ``search`` flags). ``problem`` names a test problem (zdt1 ...)
-    instead of NAS. Without ``supernet_path`` a NAS search can only be driven by ask/tell."""
+    instead of NAS. Without ``supernet_path`` a NAS search can only be driven by ask/tell.
+
+    ``callbacks`` are called with an ``IterationInfo`` as each iteration completes (e.g. ``tracker("mlflow")``); they
+    are not recorded in ``search.json``. ``ray_address`` (``local``, ``auto``, ``ray://host:10001`` ...) evaluates on a
+    Ray cluster whose workers may join and leave (``pip install nsganetv2[ray]``)."""
 
     # what is searched
     problem: str | None = None
@@ -66,6 +70,7 @@ class SearchSettings:
     device: str = "auto"
     n_gpus: int = 0
     eval_workers: int | None = None
+    ray_address: str | None = None
     # the search
     n_doe: int = 100
     iterations: int = 30
@@ -76,9 +81,14 @@ class SearchSettings:
     n_gen: int = 20
     seed: int = 0
     progress: bool = True
+    callbacks: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.objectives = objectives_from_flags(objectives=self.objectives)
+        self.callbacks = list(self.callbacks or [])
+        for cb in self.callbacks:
+            if not callable(cb):
+                raise ValueError(f"callbacks must be callables taking an IterationInfo, got {cb!r}")
         for name in ("n_gpus", "n_epochs") + (("eval_workers",) if self.eval_workers is not None else ()):
             _require(self, name, lambda v: v >= 0 and v == int(v), "an integer >= 0")
         for name in ("n_calib", "trn_batch_size", "vld_batch_size") + (("vld_size",) if self.vld_size else ()):
@@ -98,7 +108,7 @@ class SearchSettings:
 
     def to_config(self) -> dict:
         """The settings as plain values for ``config.yaml`` (what ``progress`` and a non-name predictor are not)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "progress"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("progress", "callbacks")}
         out["objectives"] = list(self.objectives)
         if not isinstance(self.predictor, str):
             out.pop("predictor")
@@ -117,7 +127,7 @@ class SearchSettings:
     def search_kwargs(self) -> dict:
         return dict(n_doe=self.n_doe, iterations=self.iterations, n_iter=self.n_iter, predictor=self.predictor,
                     predictor_kwargs=self.predictor_kwargs, seed=self.seed, pop_size=self.pop_size,
-                    n_gen=self.n_gen, progress=self.progress)
+                    n_gen=self.n_gen, progress=self.progress, callbacks=self.callbacks)
 
 
 @dataclass
@@ -297,7 +307,7 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
         if not os.path.isfile(s.supernet_path):
             raise FileNotFoundError(f"supernet checkpoint {s.supernet_path} does not exist "
                                     "(train one with `nsganetv2 supernet train`)")
-        plan = plan or plan_devices(s.device, s.n_gpus, s.eval_workers)
+        plan = plan or plan_devices(s.device, s.n_gpus, s.eval_workers, ray_address=s.ray_address)
         recorded = read_state(resume)["problem"].get("amp") if resume else None
         amp = amp_for_record(s.amp, plan.amp_device, recorded, f"the search in {resume}")
         log.info("evaluating with --amp %s on %s", amp, plan.amp_device.type)
@@ -395,10 +405,14 @@ class _Session:
         if settings.problem:
             self.problem = test_problem(settings.problem)
         else:
-            plan = plan_devices(settings.device, settings.n_gpus, settings.eval_workers) if settings.supernet_path \
-                else None
+            plan = plan_devices(settings.device, settings.n_gpus, settings.eval_workers,
+                                ray_address=settings.ray_address) if settings.supernet_path else None
             self.runner = make_runner(plan) if plan is not None else None
-            self.problem = nas_problem(settings, plan, self.runner, resume=save if resume else None, save=save)
+            try:
+                self.problem = nas_problem(settings, plan, self.runner, resume=save if resume else None, save=save)
+            except BaseException:
+                self.close()  # a refused setting leaves no workers (or Ray instance) behind
+                raise
 
     def close(self) -> None:
         if self.runner is not None:
@@ -406,7 +420,8 @@ class _Session:
 
 
 def search(settings: SearchSettings, save: str | os.PathLike, write_report: bool = True) -> SearchResult:
-    """Run a new search into the folder ``save`` (refused if it holds one); writes the report at the end."""
+    """Run a new search into the folder ``save`` (refused if it holds one); writes the report at the end. The
+    callbacks that have a ``close()`` (the trackers) are closed when the search returns or fails."""
     return _run(settings, save, resume=False, write_report=write_report)
 
 
@@ -467,12 +482,13 @@ def _run(settings: SearchSettings, save: str | os.PathLike, resume: bool, write_
                 _remove_new_search(Path(save), existed)  # nothing was recorded: leave no search behind
                 raise
         else:
-            overrides = {"progress": settings.progress, "retry_failed": retry_failed}
+            overrides = {"progress": settings.progress, "retry_failed": retry_failed, "callbacks": settings.callbacks}
             if iterations is not None:
                 overrides["iterations"] = iterations
             result = MSuNAS.load(save, session.problem, **overrides).run()
     finally:
         session.close()
+        _close_callbacks(settings.callbacks)
     if write_report:
         report(save)
     return result
@@ -490,6 +506,25 @@ def _remove_new_search(save: Path, existed: bool) -> None:
     shutil.rmtree(save / "iter_0", ignore_errors=True)
 
 
+def _close_callbacks(callbacks: list) -> None:
+    for cb in callbacks:
+        if callable(getattr(cb, "close", None)):
+            try:
+                cb.close()
+            except Exception:  # noqa: BLE001 - closing a tracker never hides the search's own outcome
+                log.warning("closing search callback %r failed", cb, exc_info=True)
+
+
+def tracker(kind: str, uri: str | os.PathLike | None = None, save: str | os.PathLike | None = None,
+            experiment: str = "nsganetv2"):
+    """A search callback that tracks each iteration in ``kind`` (``mlflow``: ``uri`` is the tracking URI, default
+    MLflow's own; ``tensorboard``: ``uri`` is the log folder, default ``save/tensorboard``). Needs
+    ``pip install nsganetv2[tracking]``; see :mod:`nsganetv2.tracking`."""
+    from nsganetv2.tracking import make_tracker
+
+    return make_tracker(kind, uri, save=save, experiment=experiment)
+
+
 def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool = False,
                 iterations: int | None = None) -> MSuNAS:
     """The search in ``save`` as an ``MSuNAS`` object for ``ask()`` / ``tell()`` (your evaluation) or ``run()``;
@@ -498,15 +533,15 @@ def open_search(settings: SearchSettings, save: str | os.PathLike, resume: bool 
     Without ``settings.supernet_path`` the NAS problem has no evaluator: ``ask()`` gives architectures and
     ``tell()`` takes your results (a dict with ``"top1"`` accuracy per architecture, or an exception).
     """
-    if settings.supernet_path or settings.eval_workers or settings.n_gpus:
-        raise ValueError("open_search() evaluates nothing itself: drop supernet_path / n_gpus / eval_workers, or "
-                         "use search() to evaluate with the supernet")
+    if settings.supernet_path or settings.eval_workers or settings.n_gpus or settings.ray_address:
+        raise ValueError("open_search() evaluates nothing itself: drop supernet_path / n_gpus / eval_workers / "
+                         "ray_address, or use search() to evaluate with the supernet")
     if resume and not settings.problem:
         settings = recorded_settings(save, settings)
     problem = test_problem(settings.problem) if settings.problem else nas_problem(settings, save=save)
     if resume:
         more = {} if iterations is None else {"iterations": iterations}
-        return MSuNAS.load(save, problem, progress=settings.progress, **more)
+        return MSuNAS.load(save, problem, progress=settings.progress, callbacks=settings.callbacks, **more)
     return MSuNAS(problem, save, **settings.search_kwargs())
 
 
@@ -527,11 +562,15 @@ def load_result(save: str | os.PathLike) -> SearchResult:
     return SearchResult.load(save)
 
 
-def report(save: str | os.PathLike) -> list[Path]:
-    """Plots and ``summary.md`` of the search in ``save``; returns the files written."""
+def report(save: str | os.PathLike, csv: bool = False) -> list[Path]:
+    """Plots and ``summary.md`` of the search in ``save`` (and with ``csv`` the archive as a table,
+    ``report/archive.csv``); returns the files written."""
     from nsganetv2.report import make_report
 
-    return make_report(save)
+    files = make_report(save)
+    if csv:
+        files.append(SearchResult.load(save).to_csv(Path(save) / "report" / "archive.csv"))
+    return files
 
 
 # ----------------------------------------------------------------------------------------------------- select

@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from nsganetv2 import __version__
+
 log = logging.getLogger("nsganetv2")
 
 EXIT_CODES = "exit codes: 0 done; 2 a bad setting or input, one 'error:' line (-v for the traceback); 130 interrupted"
@@ -169,16 +171,16 @@ def cmd_search(args) -> int:
         objectives = api.recorded_objectives(args.resume)  # the search's own, as its resolutions and FLOPs counter
     else:
         objectives = objectives_from_flags(args.sec_obj, args.objectives)
+    save = args.resume or args.save
+    callbacks = [api.tracker(args.tracking, args.tracking_uri, save=save)] if args.tracking else []
     settings = api.SearchSettings(**_fields(args, api.SearchSettings, objectives=objectives,
-                                            progress=not args.quiet))
+                                            progress=not args.quiet, callbacks=callbacks))
     if not args.problem and not args.supernet_path:
         raise ValueError("search needs --supernet_path (train one with `nsganetv2 supernet train`), or --problem "
                          "for a test problem")
     if args.resume:
-        save = args.resume
         result = api.resume(save, settings, iterations=args.iterations, retry_failed=args.retry_failed)
     else:
-        save = args.save
         result = api.search(settings, save)
     print(f"search done: {result.n_evaluations} evaluations, front of {int(result.front.sum())}; "
           f"results and plots in {save} (summary: {Path(save) / 'report' / 'summary.md'})")
@@ -325,7 +327,7 @@ def cmd_import(args) -> int:
 def cmd_report(args) -> int:
     from nsganetv2 import api
 
-    print("\n".join(str(p) for p in api.report(args.save)))
+    print("\n".join(str(p) for p in api.report(args.save, csv=args.csv)))
     return 0
 
 
@@ -347,6 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=HelpFormatter)
     p.add_argument("-v", "--verbose", action="store_true", help=SHARED_HELP["verbose"])
     p.add_argument("-q", "--quiet", action="store_true", help=SHARED_HELP["quiet"])
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}", help="print the version and exit")
     sub = p.add_subparsers(dest="command", required=True, metavar="command")
     fmt = HelpFormatter
 
@@ -382,6 +385,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n_gen", type=int, default=20)
     s.add_argument("--n_gpus", type=int, default=0, help="GPUs on this machine (one evaluation worker each)")
     s.add_argument("--eval_workers", type=int, default=None, help="CPU evaluation worker processes")
+    s.add_argument("--ray", dest="ray_address", default=None, metavar="ADDRESS|local",
+                   help="evaluate on a Ray cluster whose workers may join and leave (`local` starts one here; auto, "
+                        "host:6379 or ray://host:10001 joins one); with --device cuda each evaluation takes one GPU; "
+                        "needs pip install nsganetv2[ray]")
+    s.add_argument("--tracking", default=None, choices=("mlflow", "tensorboard"),
+                   help="log every iteration (HV, archive size, surrogate rmse/rho/tau, timing) to MLflow or "
+                        "TensorBoard; needs pip install nsganetv2[tracking]")
+    s.add_argument("--tracking_uri", default=None,
+                   help="MLflow tracking URI (default: MLflow's own) or TensorBoard log folder (default: SAVE/tensorboard)")
     s.add_argument("--problem", default=None, choices=TEST_PROBLEMS, help="search a test problem instead of NAS")
     s.add_argument("--n_classes", type=int, default=None, help="the original's flag: checked against the dataset")
     s.add_argument("--test", action="store_true",
@@ -539,6 +551,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("report", help="plots and summary of a search folder", formatter_class=fmt)
     s.add_argument("--save", required=True)
+    s.add_argument("--csv", action="store_true", help="also write the archive as a table, report/archive.csv")
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("demo", help="the whole flow on the bundled mnist5k", formatter_class=fmt)

@@ -1,7 +1,8 @@
 """Devices and the process group: chosen once, at the top (the API), and handed down to whoever computes.
 
-- :func:`plan_devices` turns the user's ``device`` / ``n_gpus`` / ``n_workers`` into a :class:`DevicePlan`: the
-  driver's device and one device per evaluation worker process; a contradictory combination is refused.
+- :func:`plan_devices` turns the user's ``device`` / ``n_gpus`` / ``n_workers`` / ``ray_address`` into a
+  :class:`DevicePlan`: the driver's device and one device per evaluation worker process, or a Ray cluster; a
+  contradictory combination is refused.
 - :class:`DistEnv` / :func:`init_distributed`: the ``torchrun`` process group (NCCL on GPUs, gloo on CPUs) and this
   rank's device, for training and for evaluation shards; a no-op outside torchrun.
 - :func:`average_buffers`, :func:`state_digest`: keeping replicas identical and checking that they are.
@@ -51,11 +52,13 @@ def torchrun_world_size() -> int:
 
 @dataclass(frozen=True)
 class DevicePlan:
-    """Where evaluations run: ``device`` in this process, or one worker process per entry of ``workers``."""
+    """Where evaluations run: ``device`` in this process, one worker process per entry of ``workers``, or Ray tasks
+    on the cluster at ``ray_address`` (each on a ``device``-type device of the cluster)."""
 
     device: torch.device
     workers: tuple[str, ...] = ()
     distributed: bool = False
+    ray_address: str | None = None
 
     @property
     def amp_device(self) -> torch.device:
@@ -64,18 +67,33 @@ class DevicePlan:
 
 
 def plan_devices(device: str = "auto", n_gpus: int = 0, n_workers: int | None = None,
-                 distributed: bool | None = None) -> DevicePlan:
-    """The device plan for ``device`` (auto, cpu, cuda, cuda:N), ``n_gpus`` and CPU ``n_workers``.
+                 distributed: bool | None = None, ray_address: str | None = None) -> DevicePlan:
+    """The device plan for ``device`` (auto, cpu, cuda, cuda:N), ``n_gpus``, CPU ``n_workers`` and ``ray_address``.
 
     ``n_gpus`` > 1 gives one worker process per GPU, ``n_gpus`` == 1 evaluates in this process on the GPU,
     ``n_workers`` > 1 gives CPU worker processes; under torchrun (``distributed``, default: detected) every rank
-    evaluates on its own device. ``--device cpu`` with ``--n_gpus``, or GPUs together with CPU workers, are refused.
+    evaluates on its own device. ``ray_address`` (``local``, ``auto``, ``host:6379``, ``ray://host:10001``) evaluates on
+    a Ray cluster: one GPU per evaluation with ``device`` cuda, else one CPU (the cluster's devices are not this
+    process's, so ``auto`` means CPU there). ``--device cpu`` with ``--n_gpus``, GPUs together with CPU workers, and Ray
+    together with another way of placing workers are refused.
     """
     for name, v in (("n_gpus", n_gpus), ("n_workers", n_workers)):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
             raise ValueError(f"--{name} must be an integer >= 0, got {v!r}")
     if distributed is None:
         distributed = torchrun_world_size() > 1
+    if ray_address is not None:
+        if not isinstance(ray_address, str) or not ray_address.strip():
+            raise ValueError(f"--ray needs an address (local, auto, host:6379 or ray://host:10001), got {ray_address!r}")
+        other = [f for f, v in (("--n_gpus", n_gpus), ("--eval_workers", n_workers and n_workers > 1),
+                                ("torchrun", distributed)) if v]
+        if other:
+            raise ValueError(f"--ray and {other[0]} both place evaluation workers: drop {other[0]} (with --ray, "
+                             "--device cuda gives each evaluation one GPU of the cluster)")
+        if str(device) not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda"):
+            raise ValueError(f"--device {device} with --ray: use cpu or cuda (a GPU of the cluster per evaluation)")
+        dev = torch.device("cuda") if str(device).startswith("cuda") else torch.device("cpu")
+        return DevicePlan(dev, ray_address=ray_address.strip())
     if n_gpus and str(device) not in ("auto", "cuda") and not str(device).startswith("cuda"):
         raise ValueError(f"--device {device} contradicts --n_gpus {n_gpus}: drop --n_gpus to evaluate on the CPU "
                          "(--eval_workers N for CPU worker processes), or drop --device")

@@ -178,3 +178,12 @@ def test_a_run_config_file_and_a_resume_that_needs_no_flags(tmp_path, capsys):
     (tmp_path / "bad.yaml").write_text("n_dooe: 3\n")
     assert main(["search", "--config", str(tmp_path / "bad.yaml"), "--save", str(tmp_path / "b")]) == 2
     assert "unknown setting(s) ['n_dooe']" in capsys.readouterr().err
+
+
+def test_version_prints_the_one_version(capsys):
+    import nsganetv2
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"nsganetv2 {nsganetv2.__version__}"

@@ -18,6 +18,9 @@ device its process was given (chosen once, by :func:`nsganetv2.distributed.plan_
   list in order. Either
   all ranks call ``run`` (SPMD), or ranks > 0 call ``serve()`` and wait for rank 0's batches until
   rank 0 calls ``close()``.
+- ``RayRunner(address)``: one Ray task per item on a Ray cluster (``pip install nsganetv2[ray]``), so evaluation
+  workers may join and leave during a search. An item whose worker or node is lost (killed, preempted, out of
+  memory) is queued again and never recorded as failed; only an exception raised by ``fn`` is a failure.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import multiprocessing as mp
 import os
 import pickle
 import traceback as tb
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +43,7 @@ __all__ = [
     "DistributedRunner",
     "InProcessRunner",
     "MultiProcessRunner",
+    "RayRunner",
     "Result",
     "Runner",
     "make_runner",
@@ -386,10 +391,150 @@ class DistributedRunner(Runner):
             self._dist.destroy_process_group()
 
 
+# ----------------------------------------------------------------------------------------------------
+# Ray: elastic workers
+# ----------------------------------------------------------------------------------------------------
+
+_RAY_FN: dict[str, Any] = {}  # in a Ray worker: the fn of the current run (token -> fn), deserialised once per run
+
+
+def _ray_evaluate(token: str, box: list, item: Any, idx: int, use_gpu: bool, threads: int) -> Result:
+    """One Ray task: ``fn(item, device)`` on this worker's GPU (Ray narrowed CUDA_VISIBLE_DEVICES to it) or CPU."""
+    if token not in _RAY_FN:
+        import ray
+
+        _RAY_FN.clear()  # one run's fn at a time (it may hold a supernet)
+        _RAY_FN[token] = ray.get(box[0])
+    if use_gpu:
+        torch.cuda.set_device(0)
+        device = torch.device("cuda", 0)
+    else:
+        torch.set_num_threads(threads)
+        device = torch.device("cpu")
+    return _sendable(_call(_RAY_FN[token], item, device), idx)
+
+
+def _import_ray():
+    try:
+        import ray
+    except ImportError as exc:
+        raise RuntimeError(f"--ray needs Ray ({exc}): pip install 'nsganetv2[ray]'") from None
+    return ray
+
+
+class RayRunner(Runner):
+    """Evaluate each item as a Ray task on the cluster at ``address``; workers (nodes) may join and leave.
+
+    ``address``: ``local`` starts a Ray instance on this machine (``ray_init`` keyword arguments such as
+    ``num_cpus`` size it); ``auto``, ``host:6379`` or ``ray://host:10001`` joins a running cluster. When Ray is already
+    initialised in this process it is used as it is. Each task takes ``cpus`` CPUs (and that many torch threads) or,
+    with ``gpus`` > 0, a GPU (``fn`` gets ``cuda``). Every node needs this package and the files ``fn`` reads (supernet,
+    data) at the same paths, or a ``runtime_env``.
+
+    A task whose worker process or node is lost is submitted again, as often as it happens (``max_requeues`` bounds
+    it: beyond it the item fails with ``WorkerLost``), and ``on_result`` hears of each item once, when it is done.
+    ``fn`` is shipped once per ``run`` through Ray's object store and deserialised once per worker and run.
+    """
+
+    def __init__(self, address: str | None = "local", cpus: float = 1, gpus: float = 0,
+                 max_requeues: int | None = None, **ray_init: Any) -> None:
+        ray = _import_ray()
+        if cpus <= 0 or gpus < 0:
+            raise ValueError(f"RayRunner needs cpus > 0 and gpus >= 0 per task, got cpus={cpus}, gpus={gpus}")
+        if max_requeues is not None and max_requeues < 0:
+            raise ValueError(f"max_requeues must be >= 0 or None (no bound), got {max_requeues}")
+        self._ray = ray
+        self.address, self.cpus, self.gpus, self.max_requeues = address, cpus, gpus, max_requeues
+        self.requeued = 0  # items queued again after a lost worker, over this runner's life
+        self._owns = not ray.is_initialized()
+        if self._owns:
+            kwargs = {"include_dashboard": False, "log_to_driver": False, **ray_init}
+            try:
+                ray.init(address=None if address in (None, "local") else address, **kwargs)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise ValueError(f"--ray {address}: cannot reach the Ray cluster: {str(exc).splitlines()[0]}") from None
+        self._remote = ray.remote(_ray_evaluate).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
+        self._closed = False
+
+    def _lost(self, exc: BaseException) -> bool:
+        """A failure of the worker or node, not of ``fn``: the item goes back to the queue."""
+        e = self._ray.exceptions
+        return isinstance(exc, (e.WorkerCrashedError, e.NodeDiedError, e.ObjectLostError, e.OutOfMemoryError,
+                                e.LocalRayletDiedError))
+
+    def _warn_if_nothing_can_run(self) -> None:
+        need = "GPU" if self.gpus else "CPU"
+        have = self._ray.cluster_resources().get(need, 0)
+        if have < (self.gpus or self.cpus):
+            log.warning("the Ray cluster has %s %s now; the evaluations wait for workers with %s %s to join",
+                        have, need, self.gpus or self.cpus, need)
+
+    def run(self, fn: Callable[[Any, torch.device], Any], items: Sequence[Any],
+            on_result: OnResult | None = None) -> list[Result]:
+        if self._closed:
+            raise ValueError("this RayRunner was closed; create a new one")
+        items = list(items)
+        if not items:
+            return []
+        _check_picklable(fn)
+        ray = self._ray
+        self._warn_if_nothing_can_run()
+        token, box = uuid.uuid4().hex, [ray.put(fn)]
+        threads = max(1, int(self.cpus))
+
+        def submit(i: int):
+            return self._remote.remote(token, box, items[i], i, self.gpus > 0, threads)
+
+        out: list[Result | None] = [None] * len(items)
+        lost = [0] * len(items)
+        pending = {submit(i): i for i in range(len(items))}
+        done = False
+        try:
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                i = pending.pop(ready[0])
+                try:
+                    res = ray.get(ready[0])
+                except Exception as exc:  # noqa: BLE001 - Ray's errors: lost workers, or fn failing to load
+                    if self._lost(exc) and (self.max_requeues is None or lost[i] < self.max_requeues):
+                        lost[i] += 1
+                        self.requeued += 1
+                        log.warning("item %d: its Ray worker was lost (%s); queued again (%d time(s))", i,
+                                    type(exc).__name__, lost[i])
+                        pending[submit(i)] = i
+                        continue
+                    kind = "WorkerLost" if self._lost(exc) else type(exc).__name__
+                    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    res = Result(False, None, f"{kind}: {text} (item {i}, lost {lost[i]} time(s))",
+                                 "".join(tb.format_exception(exc)))
+                out[i] = res
+                if on_result is not None:
+                    on_result(i, res)
+            done = True
+        finally:
+            if not done:  # interrupted: stop what is still queued or running
+                for ref in pending:
+                    try:
+                        ray.cancel(ref, force=True)
+                    except Exception:  # noqa: BLE001 - finished or already gone
+                        pass
+        return out  # type: ignore[return-value]
+
+    def close(self) -> None:
+        """Shut Ray down if this runner started or joined it (a Ray session of the caller is left alone)."""
+        if not self._closed:
+            self._closed = True
+            if self._owns and self._ray.is_initialized():
+                self._ray.shutdown()
+
+
 def make_runner(plan: DevicePlan | None = None) -> Runner:
     """The runner for a device plan (default: :func:`plan_devices` with its defaults): distributed under torchrun,
-    one worker process per entry of ``plan.workers``, or in this process on ``plan.device``."""
+    Ray tasks with ``plan.ray_address``, one worker process per entry of ``plan.workers``, or in this process on
+    ``plan.device``."""
     plan = plan or plan_devices()
+    if plan.ray_address:
+        return RayRunner(plan.ray_address, gpus=1 if plan.device.type == "cuda" else 0)
     if plan.distributed:
         return DistributedRunner()
     if plan.workers:

@@ -15,7 +15,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +35,11 @@ from nsganetv2.surrogate.metrics import correlation
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ARCHIVE_FILE", "STATE_FILE", "Asked", "MSuNAS", "SearchResult", "SetupError", "read_state"]
+__all__ = ["ARCHIVE_FILE", "STATE_FILE", "Asked", "IterationInfo", "MSuNAS", "SearchResult", "SetupError",
+           "read_state"]
 
 FORMAT_VERSION = 1
-RESUME_OVERRIDES = ("iterations", "progress", "eval_batch_size", "predictor", "retry_failed")
+RESUME_OVERRIDES = ("iterations", "progress", "eval_batch_size", "predictor", "retry_failed", "callbacks")
 
 
 class SetupError(ValueError):
@@ -77,6 +78,21 @@ class SearchResult:
             k += 1
         return cls(folder.path, names, X, F, front, hv, list(archive.records))
 
+    @property
+    def columns(self) -> list[str]:
+        """The table's columns: iteration, index, status, each objective, error, config, key."""
+        return ["iteration", "index", "status", *self.objective_names, "error", "config", "key"]
+
+    def rows(self) -> list[dict]:
+        """One dict per evaluated genome (failures included), keyed by :attr:`columns`."""
+        rows = []
+        for r in self.records:
+            row = {"iteration": r.get("iteration"), "index": r.get("index"), "status": r["status"]}
+            row.update({n: (r.get("objectives") or {}).get(n) for n in self.objective_names})
+            row.update({"error": r.get("error"), "config": r.get("config"), "key": r["key"]})
+            rows.append(row)
+        return rows
+
     def to_dataframe(self):
         """One row per evaluated genome (failures included): iteration, index, status, each objective, error,
         config and key. Needs pandas (``pip install pandas``)."""
@@ -84,14 +100,61 @@ class SearchResult:
             import pandas as pd
         except ImportError:
             raise ImportError("to_dataframe() needs pandas: pip install pandas (or use .X, .F and .records)") from None
-        rows = []
-        for r in self.records:
-            row = {"iteration": r.get("iteration"), "index": r.get("index"), "status": r["status"]}
-            row.update({n: (r.get("objectives") or {}).get(n) for n in self.objective_names})
-            row.update({"error": r.get("error"), "config": r.get("config"), "key": r["key"]})
-            rows.append(row)
-        return pd.DataFrame(rows, columns=["iteration", "index", "status", *self.objective_names, "error", "config",
-                                           "key"])
+        return pd.DataFrame(self.rows(), columns=self.columns)
+
+    def to_csv(self, path: str | Path) -> Path:
+        """Write the table of :meth:`to_dataframe` as CSV (no pandas needed; config as JSON, a failure's objectives
+        empty) atomically to ``path``."""
+        import csv
+        import io
+
+        from nsganetv2.atomic import atomic_write
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=self.columns, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows():
+            row["config"] = json.dumps(row["config"], sort_keys=True) if row["config"] is not None else None
+            writer.writerow(row)
+        return Path(atomic_write(path, buf.getvalue().encode(), fsync=False))
+
+
+@dataclass(frozen=True)
+class IterationInfo:
+    """What a search callback gets when an iteration completes (iteration 0 is the DOE).
+
+    ``surrogate`` holds the accuracy of this iteration's predictions (``rmse``, ``rho``, ``tau``, the surrogate's
+    description; ``None`` for the DOE); ``timing`` the seconds spent proposing (``search_s``) and evaluating
+    (``eval_s``); ``front`` the objectives of the archive's non-dominated records (minimised; top1 as error).
+    """
+
+    iteration: int
+    iterations: int
+    n_evaluated: int
+    n_failed: int
+    archive_size: int
+    hv: float
+    surrogate: dict | None
+    timing: dict
+    front: np.ndarray
+    objective_names: tuple[str, ...]
+    save_dir: Path
+    settings: dict
+
+    def metrics(self) -> dict[str, float]:
+        """The numbers to track per iteration, flat: hv, archive size, evaluations and failures of the iteration,
+        front size, timing, and the surrogate's rmse / rho / tau when it has them."""
+        out = {"hv": self.hv, "archive_size": self.archive_size, "n_evaluated": self.n_evaluated,
+               "n_failed": self.n_failed, "front_size": len(self.front)}
+        out.update({k: float(v) for k, v in self.timing.items() if isinstance(v, (int, float))})
+        for k in ("rmse", "rho", "tau"):
+            v = (self.surrogate or {}).get(k)
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                out[f"surrogate_{k}"] = float(v)
+        return {k: float(v) for k, v in out.items()}
+
+
+Callback = Callable[[IterationInfo], Any]
 
 
 @dataclass
@@ -154,6 +217,10 @@ class MSuNAS:
     default cap of 1,000. None removes the cap. ``retry_failed`` (on resume) evaluates again the failed records of
     the unfinished iteration, e.g. a DOE that failed for a wrong setting.
 
+    ``callbacks`` are called with an :class:`IterationInfo` each time an iteration completes in this process (after
+    its ``iter_{k}.stats`` is written; iterations completed before a resume are not reported again). They are not
+    recorded in ``search.json``; one that raises is logged and the search goes on.
+
     Before anything is recorded, ``run()`` evaluates the first genome alone (for NAS the smallest network): if it
     fails, the setup is wrong (data, checkpoint, device, precision, table), and ``SetupError`` is raised with nothing
     recorded, so a bad setting never poisons the folder.
@@ -163,7 +230,8 @@ class MSuNAS:
                  n_iter: int = 8, predictor: Any = "rbf", seed: int = 0, pop_size: int = 40, n_gen: int = 20,
                  subset_pop: int = 100, subset_gen: int = 60, ref_point: Any = None,
                  eval_batch_size: int | None = None, max_train: int | None = 1000,
-                 predictor_kwargs: dict | None = None, progress: bool = True, retry_failed: bool = False) -> None:
+                 predictor_kwargs: dict | None = None, progress: bool = True, retry_failed: bool = False,
+                 callbacks: Sequence[Callback] | None = None) -> None:
         self.problem = check_problem(problem)
         self.folder = RunFolder(save_dir)
         for name, v, lo in (("n_doe", n_doe, 1), ("iterations", iterations, 0), ("n_iter", n_iter, 1),
@@ -185,6 +253,10 @@ class MSuNAS:
         self.max_train = max_train
         self.progress = progress
         self.retry_failed = bool(retry_failed)
+        self.callbacks = list(callbacks or [])
+        for cb in self.callbacks:
+            if not callable(cb):
+                raise ValueError(f"callbacks must be callables taking an IterationInfo, got {cb!r}")
         self._retry: set[str] = set()  # failed records being evaluated again (retry_failed)
         self.ref_point = None if ref_point is None else np.asarray(ref_point, dtype=float).reshape(-1)
         if self.ref_point is not None and len(self.ref_point) != problem.n_obj:
@@ -592,7 +664,8 @@ class MSuNAS:
             if len(p.expensive) > 1:
                 surrogate["per_objective"] = dict(zip([p.objective_names[j] for j in p.expensive], quality))
         hv = self._hv(k)
-        self._write_stats(k, X, hv, surrogate, seeds, {"search_s": search_s, "eval_s": time.perf_counter() - ready})
+        timing = {"search_s": search_s, "eval_s": time.perf_counter() - ready}
+        self._write_stats(k, X, hv, surrogate, seeds, timing)
         del self._pending[k]
         n_fail = sum(self.archive.get(p.key(x))["status"] != "ok" for x in X)
         if k == 0:
@@ -605,6 +678,25 @@ class MSuNAS:
                      _fmt(q.get("candidates_rmse")), _fmt(q.get("candidates_rho")), _fmt(q.get("candidates_tau")))
             if self._bars:
                 self._bars["iter"].update(1)
+        if self.callbacks:
+            self._notify(k, len(X), n_fail, hv, surrogate, timing)
+
+    def _notify(self, k: int, n: int, n_fail: int, hv: float, surrogate: dict | None, timing: dict) -> None:
+        """Call every callback with iteration k's :class:`IterationInfo`; a failing callback is logged, not raised."""
+        names = self.problem.objective_names
+        F = np.array([[r["objectives"][n] for n in names] for r in self._ok_records(k)], dtype=float)
+        F = F.reshape(-1, len(names))
+        front = F[pareto_mask(F)] if len(F) else F
+        settings = {**self._settings(), "seed": self.seed, "objectives": list(names),
+                    "problem": self.problem.describe().get("name")}
+        info = IterationInfo(k, self.iterations, n, n_fail, len(self.archive), float(hv),
+                             None if surrogate is None else dict(surrogate), dict(timing), front, tuple(names),
+                             self.save_dir, settings)
+        for cb in self.callbacks:
+            try:
+                cb(info)
+            except Exception:  # noqa: BLE001 - a tracking failure never stops a search
+                log.warning("search callback %r failed at iteration %d; the search goes on", cb, k, exc_info=True)
 
     # ------------------------------------------------------------------ metrics and files
     def _hv(self, upto: int) -> float:
