@@ -407,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("select", help="choose final architectures from an iter_<k>.stats and export them",
                        formatter_class=fmt)
     s.add_argument("--expr", required=True, help="iter_<k>.stats file of a search")
-    s.add_argument("-n", type=int, default=1, help="number of architectures")
+    s.add_argument("-n", type=int, default=1,
+                   help="number of architectures chosen; the most accurate one is always added, so up to n + 1 folders")
     s.add_argument("--prefer", default=None,
                    help="preference, e.g. top1#80+flops#150 (default, or None as in the original: high trade-off)")
     s.add_argument("--sec_obj", default=None, help="name of the 2nd column for the original's stats files")

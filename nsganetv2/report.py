@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from nsganetv2.evaluation.objectives import get_objective
+from nsganetv2.evaluation.objectives import column_name, get_objective
 from nsganetv2.search.archive import read_records
 
 log = logging.getLogger(__name__)
@@ -189,7 +189,7 @@ def write_summary(save_dir: str | Path, out_dir: str | Path | None = None, _s: _
     nd = np.flatnonzero(_front_mask(F))
     nd = nd[np.argsort(F[nd, 0], kind="stable")] if len(nd) else nd
     lines += ["", f"## Final front ({len(nd)} of {len(recs)} successful)", "",
-              "| # | " + " | ".join(s.names) + " | iteration | config |",
+              "| # | " + " | ".join(map(column_name, s.names)) + " | iteration | config |",
               "|---|" + "---|" * len(s.names) + "---|---|"]
     for i, j in enumerate(nd):
         r = recs[j]

@@ -23,5 +23,5 @@ def test_quick_demo_runs_end_to_end(tmp_path):
     assert selected and all((f / "net.onnx").exists() for f in selected)
     summary = (save / "SUMMARY.md").read_text()
     assert "validation of" in summary and '"top1"' in summary
-    assert "### Final front" in summary and "| top1 | flops | cpu |" in summary  # both searches' front tables
+    assert "### Final front" in summary and "| top1_err | flops | cpu |" in summary  # both searches' front tables
     assert summary.count("### Hypervolume") == 2

@@ -49,8 +49,8 @@ def test_the_archive_as_arrays_and_as_a_table(searched):
     result = api.load_result(save)
     assert result.objective_names == ("top1", "flops") and result.F.shape == (6, 2) and result.front.any()
     df = result.to_dataframe()
-    assert list(df.columns[:5]) == ["iteration", "index", "status", "top1", "flops"] and len(df) == 6
-    np.testing.assert_allclose(df[["top1", "flops"]].to_numpy(), result.F)
+    assert list(df.columns[:5]) == ["iteration", "index", "status", "top1_err", "flops"] and len(df) == 6
+    np.testing.assert_allclose(df[["top1_err", "flops"]].to_numpy(), result.F)
 
 
 def test_select_export_and_validate_reproduce_the_search_record(searched, tmp_path):

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Objective", "cheap_objective_names", "get_objective", "objective_names", "objectives_from_flags",
+__all__ = ["Objective", "column_name", "cheap_objective_names", "get_objective", "objective_names", "objectives_from_flags",
            "register_objective"]
 
 ConfigFn = Callable[[Mapping[str, Any]], float]
@@ -28,10 +28,17 @@ class Objective:
     label: str
     help: str
     build: Callable[..., ConfigFn] | None = None
+    column: str = ""  # the column header in tables we write (default: the name); says "err" where it is an error
 
     @property
     def expensive(self) -> bool:
         return self.build is None
+
+
+def column_name(name: str) -> str:
+    """The table column of an objective (``top1`` -> ``top1_err``: it holds the error); unknown names unchanged."""
+    objective = _REGISTRY.get(name)
+    return (objective.column or objective.name) if objective is not None else name
 
 
 _REGISTRY: dict[str, Objective] = {}
@@ -96,7 +103,8 @@ def _cpu(cpu_fn: ConfigFn | None = None, **_: Any) -> ConfigFn:
     return cpu_fn
 
 
-register_objective(Objective("top1", "%", "top-1 error (%)", "top-1 error on the held-out split (expensive)"))
+register_objective(Objective("top1", "%", "top-1 error (%)", "top-1 error on the held-out split (expensive)",
+                             column="top1_err"))
 register_objective(Objective("flops", "M", "FLOPs (M)", "multiply-accumulates for one image, millions", _flops))
 register_objective(Objective("params", "M", "params (M)", "trainable parameters, millions", _params))
 register_objective(Objective("cpu", "ms", "CPU latency (ms)",

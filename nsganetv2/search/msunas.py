@@ -24,6 +24,7 @@ import numpy as np
 import pymoo
 from sklearn.base import clone
 
+from nsganetv2.evaluation.objectives import column_name
 from nsganetv2.moo.hypervolume import hypervolume
 from nsganetv2.moo.sorting import pareto_mask
 from nsganetv2.search.archive import Archive
@@ -80,15 +81,16 @@ class SearchResult:
 
     @property
     def columns(self) -> list[str]:
-        """The table's columns: iteration, index, status, each objective, error, config, key."""
-        return ["iteration", "index", "status", *self.objective_names, "error", "config", "key"]
+        """The table's columns: iteration, index, status, each objective (``top1_err``: the error), error, config,
+        key."""
+        return ["iteration", "index", "status", *map(column_name, self.objective_names), "error", "config", "key"]
 
     def rows(self) -> list[dict]:
         """One dict per evaluated genome (failures included), keyed by :attr:`columns`."""
         rows = []
         for r in self.records:
             row = {"iteration": r.get("iteration"), "index": r.get("index"), "status": r["status"]}
-            row.update({n: (r.get("objectives") or {}).get(n) for n in self.objective_names})
+            row.update({column_name(n): (r.get("objectives") or {}).get(n) for n in self.objective_names})
             row.update({"error": r.get("error"), "config": r.get("config"), "key": r["key"]})
             rows.append(row)
         return rows
