@@ -619,7 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
-    logging.getLogger("nsganetv2").setLevel(level)
+    ours = logging.getLogger("nsganetv2")
+    saved = ours.level
+    ours.setLevel(level)  # for this command only: a caller's (or a test's) logging is left as it was
     try:
         with logging_redirect_tqdm():  # log lines print above the progress bars instead of through them
             return int(args.func(args) or 0)
@@ -638,6 +640,8 @@ def main(argv: list[str] | None = None) -> int:
             text = f"{text}: {exc.filename}"
         print(f"error: {text.splitlines()[0] if text else type(exc).__name__} (-v for the traceback)", file=sys.stderr)
         return 2
+    finally:
+        ours.setLevel(saved)
 
 
 if __name__ == "__main__":

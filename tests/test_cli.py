@@ -187,3 +187,12 @@ def test_version_prints_the_one_version(capsys):
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.strip() == f"nsganetv2 {nsganetv2.__version__}"
+
+
+def test_a_quiet_command_leaves_the_callers_logging_as_it_was(tmp_path):
+    import logging
+
+    ours = logging.getLogger("nsganetv2")
+    before = ours.level
+    main(["-q", "report", "--save", str(tmp_path / "none")])
+    assert ours.level == before
