@@ -2,18 +2,14 @@
 import json
 
 import pytest
-import torch
 
 from nsganetv2.cli import build_parser, main
-from nsganetv2.supernet import OFAMobileNetV3Supernet, save_supernet
+from nsganetv2.supernet import OFAMobileNetV3Supernet
 
 
 @pytest.fixture(scope="module")
-def supernet(tmp_path_factory):
-    path = tmp_path_factory.mktemp("cli") / "supernet.pth"
-    torch.manual_seed(0)
-    save_supernet(OFAMobileNetV3Supernet(n_classes=10), path)
-    return path
+def supernet(supernet_file):
+    return supernet_file
 
 
 SMALL = ["--dataset", "mnist5k", "--resolutions", "32", "--vld_size", "100", "--n_calib", "100",

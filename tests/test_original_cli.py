@@ -6,18 +6,15 @@ import torch
 
 from nsganetv2 import api
 from nsganetv2.cli import main
-from nsganetv2.supernet import OFAMobileNetV3Supernet, save_net_config, save_supernet
+from nsganetv2.supernet import save_net_config
 
 SUB = {"ks": [3, 5, 7, 3, 5, 7, 3, 5, 7, 3], "e": [3, 4, 6, 3, 4, 6, 3, 4, 6, 3], "d": [2] * 5, "r": 32}
 DATA = ["--dataset", "mnist5k", "--vld_size", "100", "--n_calib", "100"]
 
 
 @pytest.fixture(scope="module")
-def supernet(tmp_path_factory):
-    path = tmp_path_factory.mktemp("orig") / "supernet_w1.0.pth"
-    torch.manual_seed(0)
-    save_supernet(OFAMobileNetV3Supernet(n_classes=10), path)
-    return path
+def supernet(supernet_file):
+    return supernet_file
 
 
 def test_msunas_gpu_and_n_classes_flags(supernet, tmp_path, capsys):
