@@ -153,7 +153,7 @@ def export(front: Front, chosen: list[int], save_dir: str | os.PathLike, superne
             if onnx:
                 from nsganetv2.evaluation.latency import export_onnx
 
-                export_onnx(net, int(config["r"]), 1, folder / "net.onnx")
+                export_onnx(net, int(config["r"]), 1, folder / "net.onnx", dynamic_batch=True)
         write_json_atomic(folder / "net.stats", stats, indent=2)
         log.info("exported %s", folder)
         out.append(folder)

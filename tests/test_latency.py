@@ -359,3 +359,16 @@ def test_a_kill_in_the_calibration_keeps_its_finished_timings(tmp_path, monkeypa
         timed.clear()
         build.calibrate_lut(again, kept["configs"], warmup=1, runs=2, passes=2, statistic="min", state_path=state)
         assert len(timed) == expected
+
+
+@pytest.mark.parametrize("r", [32, 64, 160])
+def test_onnx_export_with_a_dynamic_batch_at_every_resolution(r):
+    torch.manual_seed(0)
+    sup = OFAMobileNetV3Supernet(n_classes=10).eval()
+    net = sup.extract({**sup.mid_config(), "r": r}).eval()  # maps of 1x1..4x4 at 32/64 px: the cropped-kernel path
+    sess = ort.InferenceSession(export_onnx(net, r, 1, dynamic_batch=True), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].shape[0] == "batch"
+    x = torch.randn(5, 3, r, r)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    np.testing.assert_allclose(sess.run(None, {"input": x.numpy()})[0], ref, rtol=1e-4, atol=1e-4)

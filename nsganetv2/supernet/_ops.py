@@ -56,6 +56,8 @@ def depthwise_conv2d(x: torch.Tensor, weight: torch.Tensor, stride: int = 1) -> 
       ``size - 1`` from the centre only multiplies padding zeros; the cropped taps' gradients are zero).
     """
     c, h, w = x.shape[1], x.shape[-2], x.shape[-1]
+    if torch.onnx.is_in_onnx_export():  # a dynamic batch axis traces shapes as values: the map size is static
+        c, h, w = int(c), int(h), int(w)
     k_h, k_w = weight.shape[-2:]
     if 2 <= h * w <= MATRIX_DW_MAX_PIXELS and not torch.onnx.is_in_onnx_export():
         # torch.compile traces the index construction into the graph (constants there); the cache is for eager

@@ -144,10 +144,11 @@ def _module_device(module: nn.Module) -> torch.device:
 
 def export_onnx(module: nn.Module, resolution: Union[int, Sequence[int], None] = None, batch_size: int = 1,
                 path: Union[str, os.PathLike, None] = None, *, input_shape: Optional[Sequence[int]] = None,
-                opset: int = 17) -> Union[str, bytes]:
+                opset: int = 17, dynamic_batch: bool = False) -> Union[str, bytes]:
     """Export ``module`` (in eval mode) to one self-contained ONNX file with the legacy exporter.
 
-    The input is ``(batch_size, 3, r, r)`` or ``(batch_size, *input_shape)``; names are ``input``/``output``.
+    The input is ``(batch_size, 3, r, r)`` or ``(batch_size, *input_shape)``; names are ``input``/``output``;
+    ``dynamic_batch`` makes the batch axis of both a named dynamic axis (``batch``), as deployment expects.
     Writes ``path`` atomically and returns it, or returns the model bytes when ``path`` is None.
     """
     if not isinstance(module, nn.Module):
@@ -158,8 +159,9 @@ def export_onnx(module: nn.Module, resolution: Union[int, Sequence[int], None] =
     buf = io.BytesIO()
     with _eval_mode(module), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        axes = {"input": {0: "batch"}, "output": {0: "batch"}} if dynamic_batch else None
         torch.onnx.export(module, (x,), buf, dynamo=False, input_names=["input"], output_names=["output"],
-                          opset_version=opset, do_constant_folding=True)
+                          opset_version=opset, do_constant_folding=True, dynamic_axes=axes)
     data = buf.getvalue()
     if path is None:
         return data
