@@ -338,6 +338,7 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
                          evaluation=evaluation, flops_counter=s.flops_counter or "ofa", gpu_fn=gpu_fn,
                          top1_split="test" if s.test else "held-out")
 
+
 def file_sha256(path: str | os.PathLike) -> str:
     """SHA-256 of a file's content (what a search records of its supernet)."""
     import hashlib
@@ -367,32 +368,36 @@ def _gpu_fn(n_classes: int, width_mult: float, folder: str | os.PathLike | None)
     ``gpu64``), cached in the search folder; refused where there is no CUDA device."""
     import torch
 
-    from nsganetv2.evaluation.latency import LatencyMeter
-    from nsganetv2.supernet import OFAMobileNetV3Supernet
-
     if not torch.cuda.is_available():
         raise ValueError("--sec_obj gpu measures latency on a CUDA GPU: not supported on this machine (no CUDA "
                          "device); use cpu, flops or params")
-    timing_net = OFAMobileNetV3Supernet(n_classes=n_classes, width_mult=width_mult).eval()  # weights do not matter
-    cache = Path(folder or ".") / "latency_gpu_cache.json"
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    return LatencyMeter(lambda config: timing_net.extract(config).cuda(), backend="torch", batch_size=64,
-                        warmup=10, runs=50, cache_path=cache, tag=f"cuda {torch.cuda.get_device_name()}")
+    return _timing_meter(n_classes, width_mult, folder, "latency_gpu_cache.json", on_gpu=True, backend="torch",
+                         batch_size=64, warmup=10, runs=50, tag=f"cuda {torch.cuda.get_device_name()}")
 
 
 def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | os.PathLike | None):
     """The cpu objective: the look-up table ``s.lut``, else ONNX Runtime measurement of each subnet."""
-    from nsganetv2.evaluation.latency import LatencyMeter, cpu_latency_fn
-    from nsganetv2.supernet import OFAMobileNetV3Supernet
+    from nsganetv2.evaluation.latency import cpu_latency_fn
 
     if s.lut:
         return cpu_latency_fn(s.lut, width_mult=width_mult, n_classes=n_classes)
     log.warning("no latency table: every network NSGA-II proposes is exported and timed (about a second each); "
                 "build a table once with `nsganetv2 latency build-lut` for a fast search")
-    timing_net = OFAMobileNetV3Supernet(n_classes=n_classes, width_mult=width_mult).eval()  # weights do not matter
-    cache = Path(folder or ".") / "latency_cache.json"
+    return cpu_latency_fn(meter=_timing_meter(n_classes, width_mult, folder, "latency_cache.json"))
+
+
+def _timing_meter(n_classes: int, width_mult: float, folder: str | os.PathLike | None, cache_name: str,
+                  on_gpu: bool = False, **meter_kwargs: Any):
+    """A ``LatencyMeter`` timing each subnet of a supernet of this head and width (its weights do not matter),
+    caching the measurements in ``folder/cache_name``."""
+    from nsganetv2.evaluation.latency import LatencyMeter
+    from nsganetv2.supernet import OFAMobileNetV3Supernet
+
+    timing_net = OFAMobileNetV3Supernet(n_classes=n_classes, width_mult=width_mult).eval()
+    cache = Path(folder or ".") / cache_name
     cache.parent.mkdir(parents=True, exist_ok=True)
-    return cpu_latency_fn(meter=LatencyMeter(timing_net.extract, cache_path=cache))
+    build = (lambda config: timing_net.extract(config).cuda()) if on_gpu else timing_net.extract
+    return LatencyMeter(build, cache_path=cache, **meter_kwargs)
 
 
 class _Session:
@@ -786,9 +791,3 @@ def finetune(config: Any) -> dict:
     from nsganetv2.train import train
 
     return train(config)
-
-
-def _settings_from(cls: type, values: dict) -> Any:
-    """``cls(**values)`` keeping only ``cls``'s fields (for callers holding a wider namespace, like the CLI)."""
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in names})

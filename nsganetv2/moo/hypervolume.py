@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike
 from nsganetv2.moo._hypervolume import hypervolume_kernel
 from nsganetv2.moo._validate import as_objectives, as_reference
 
-__all__ = ["hypervolume", "hypervolume_contributions"]
+__all__ = ["hypervolume", "hypervolume_contributions", "normalised_hypervolume"]
 
 MAX_OBJECTIVES = 64
 
@@ -75,6 +75,21 @@ def hypervolume_contributions(F: ArrayLike, ref: ArrayLike) -> np.ndarray:
         out[i] = total - hypervolume_kernel(np.ascontiguousarray(A[keep]), r) if n > 1 else total
         keep[i] = True
     return out
+
+
+def normalised_hypervolume(F: ArrayLike, ref: ArrayLike, ideal: ArrayLike | None = None) -> float:
+    """HV of the non-dominated rows of ``F`` strictly below ``ref``, divided by the volume of the box from ``ideal``
+    (default: the origin) to ``ref``; 0 for no such row or an empty box (the search reports' definition)."""
+    from nsganetv2.moo.sorting import pareto_mask
+
+    F = np.asarray(F, dtype=float)
+    ref = np.asarray(ref, dtype=float)
+    scale = float(np.prod(ref - (0.0 if ideal is None else np.asarray(ideal, dtype=float))))
+    if len(F) == 0 or scale <= 0:
+        return 0.0
+    nd = F[pareto_mask(F)]
+    nd = nd[np.all(nd < ref, axis=1)]
+    return float(hypervolume(nd, ref)) / scale if len(nd) else 0.0
 
 
 def _try_float_vector(ref: ArrayLike) -> np.ndarray | None:

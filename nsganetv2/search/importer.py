@@ -34,8 +34,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nsganetv2.moo.hypervolume import hypervolume
-from nsganetv2.moo.sorting import pareto_mask
+from nsganetv2.moo.hypervolume import normalised_hypervolume
 from nsganetv2.search.archive import Archive
 from nsganetv2.search.folder import ARCHIVE_FILE, RunFolder
 from nsganetv2.space import DEFAULT_RESOLUTIONS, Arch, OFAMobileNetV3Space
@@ -208,15 +207,6 @@ def _infer_head(rows: list[Row], notes: list[str]) -> tuple[float | None, int | 
     return None, None
 
 
-def _hv(F: np.ndarray, ref: np.ndarray) -> float:
-    """The original's normalised hypervolume: HV of the non-dominated set below ``ref``, divided by prod(ref)."""
-    if len(F) == 0:
-        return 0.0
-    nd = F[pareto_mask(F)]
-    nd = nd[np.all(nd < ref, axis=1)]
-    return float(hypervolume(nd, ref)) / float(np.prod(ref)) if len(nd) else 0.0
-
-
 def import_original_run(src: str | os.PathLike, save: str | os.PathLike, sec_obj: str | None = None,
                         resolutions: Sequence[int] | None = None, copy_files: bool = True) -> ImportReport:
     """Import the original run in ``src`` into a new search folder ``save`` (see the module docs)."""
@@ -308,7 +298,7 @@ def import_original_run(src: str | os.PathLike, save: str | os.PathLike, sec_obj
         # the original's archive at iteration k: every row, a failure at (100, 1000); where the second objective
         # runs above 1000 (a fork's score) a failure is not dominated and adds to the hypervolume
         F = np.array([_values(r, sec_obj) for r in rows if r.iteration <= k], dtype=float).reshape(-1, 2)
-        hv = _hv(F, ref)
+        hv = normalised_hypervolume(F, ref)  # the original's: divided by prod(ref)
         orig = stats.get(k, {}).get("hv")
         hv_rows.append((k, hv, None if orig is None else float(orig)))
         sur = dict(stats[k]["surrogate"]) if k in stats and isinstance(stats[k].get("surrogate"), dict) else None

@@ -25,7 +25,7 @@ import pymoo
 from sklearn.base import clone
 
 from nsganetv2.evaluation.objectives import column_name
-from nsganetv2.moo.hypervolume import hypervolume
+from nsganetv2.moo.hypervolume import normalised_hypervolume
 from nsganetv2.moo.sorting import pareto_mask
 from nsganetv2.search.archive import Archive
 from nsganetv2.search.folder import ARCHIVE_FILE, STATE_FILE, RunFolder, read_state
@@ -67,16 +67,20 @@ class SearchResult:
     def load(cls, save_dir: str | Path) -> SearchResult:
         """The archive of the search in ``save_dir`` (finished or not), without rebuilding its problem."""
         folder = RunFolder(save_dir)
-        names = tuple(folder.read_state()["problem"]["objectives"])
-        archive = folder.open_archive()
+        state = folder.read_state()
+        return cls.of(folder, tuple(state["problem"]["objectives"]), folder.open_archive(),
+                      int(state["settings"]["iterations"]))
+
+    @classmethod
+    def of(cls, folder: RunFolder, names: tuple[str, ...], archive: Archive, iterations: int) -> SearchResult:
+        """The result held by ``archive`` and the ``iter_k.stats`` (k = 0..iterations) of ``folder``."""
         X, F = archive.arrays(names)
         front = pareto_mask(F) if len(F) else np.zeros(0, bool)
         hv = []
-        k = 0
-        while folder.is_done(k):
-            s = folder.read_stats(k)
-            hv.append((int(s.get("n_evaluations", 0)), float(s["hv"])))
-            k += 1
+        for k in range(iterations + 1):
+            if folder.is_done(k):
+                s = folder.read_stats(k)
+                hv.append((int(s.get("n_evaluations", 0)), float(s["hv"])))
         return cls(folder.path, names, X, F, front, hv, list(archive.records))
 
     @property
@@ -177,6 +181,11 @@ def _seeds(seed: int, k: int) -> dict[str, int]:
     """The seeds of iteration k (numpy generator, pymoo, torch/surrogate), derived from (seed, k)."""
     s = np.random.SeedSequence([int(seed), int(k)]).generate_state(3)
     return {"numpy": int(s[0]), "pymoo": int(s[1]) % (2**31 - 1), "torch": int(s[2]) % (2**31 - 1)}
+
+
+def _objective_matrix(records: list[dict], names: Sequence[str]) -> np.ndarray:
+    """The objectives of successful records as an (n, M) array in the order of ``names``."""
+    return np.array([[r["objectives"][n] for n in names] for r in records], dtype=float).reshape(-1, len(names))
 
 
 def _nan_to_none(d: dict) -> dict:
@@ -432,15 +441,7 @@ class MSuNAS:
     def result(self) -> SearchResult:
         """The current archive as a ``SearchResult`` (also works on a finished or loaded search)."""
         archive = self.archive if self.archive is not None else self.folder.open_archive()
-        names = tuple(self.problem.objective_names)
-        X, F = archive.arrays(names)
-        front = pareto_mask(F) if len(F) else np.zeros(0, bool)
-        hv = []
-        for k in range(self.iterations + 1):
-            if self.folder.is_done(k):
-                s = self.folder.read_stats(k)
-                hv.append((int(s.get("n_evaluations", 0)), float(s["hv"])))
-        return SearchResult(self.save_dir, names, X, F, front, hv, list(archive.records))
+        return SearchResult.of(self.folder, tuple(self.problem.objective_names), archive, self.iterations)
 
     # ------------------------------------------------------------------ state
     def _settings(self) -> dict:
@@ -454,11 +455,7 @@ class MSuNAS:
         if self.archive is not None:
             return
         if self._state is None:
-            if self.folder.exists():
-                raise ValueError(f"{self.save_dir} already holds a search: resume it (`nsganetv2 search --resume "
-                                 f"{self.save_dir}`, or MSuNAS.load(folder, problem).run() in Python) or choose "
-                                 "another folder")
-            self._check_budget()
+            self.check()
             self.save_dir.mkdir(parents=True, exist_ok=True)
             import sys
 
@@ -589,7 +586,7 @@ class MSuNAS:
         names = self.problem.objective_names
         ok = self._ok_records(upto=k - 1)
         Xa = np.array([r["genome"] for r in ok])
-        Fa = np.array([[r["objectives"][n] for n in names] for r in ok], dtype=float).reshape(len(ok), len(names))
+        Fa = _objective_matrix(ok, names)
         taken = {r["key"] for r in self.archive.records if r.get("iteration", 0) < k}
         label = self.predictor if isinstance(self.predictor, str) else ""
         return propose(self.problem, Xa, Fa, taken, self.n_iter, self._make_model, seeds,
@@ -665,9 +662,10 @@ class MSuNAS:
             surrogate["metrics"] = QUALITY_DOC
             if len(p.expensive) > 1:
                 surrogate["per_objective"] = dict(zip([p.objective_names[j] for j in p.expensive], quality))
-        hv = self._hv(k)
+        ok = self._ok_records(upto=k)
+        hv = self._hv(k, ok)
         timing = {"search_s": search_s, "eval_s": time.perf_counter() - ready}
-        self._write_stats(k, X, hv, surrogate, seeds, timing)
+        self._write_stats(k, X, ok, hv, surrogate, seeds, timing)
         del self._pending[k]
         n_fail = sum(self.archive.get(p.key(x))["status"] != "ok" for x in X)
         if k == 0:
@@ -681,13 +679,13 @@ class MSuNAS:
             if self._bars:
                 self._bars["iter"].update(1)
         if self.callbacks:
-            self._notify(k, len(X), n_fail, hv, surrogate, timing)
+            self._notify(k, len(X), n_fail, ok, hv, surrogate, timing)
 
-    def _notify(self, k: int, n: int, n_fail: int, hv: float, surrogate: dict | None, timing: dict) -> None:
+    def _notify(self, k: int, n: int, n_fail: int, ok: list[dict], hv: float, surrogate: dict | None,
+                timing: dict) -> None:
         """Call every callback with iteration k's :class:`IterationInfo`; a failing callback is logged, not raised."""
         names = self.problem.objective_names
-        F = np.array([[r["objectives"][n] for n in names] for r in self._ok_records(k)], dtype=float)
-        F = F.reshape(-1, len(names))
+        F = _objective_matrix(ok, names)
         front = F[pareto_mask(F)] if len(F) else F
         settings = {**self._settings(), "seed": self.seed, "objectives": list(names),
                     "problem": self.problem.describe().get("name")}
@@ -701,25 +699,17 @@ class MSuNAS:
                 log.warning("search callback %r failed at iteration %d; the search goes on", cb, k, exc_info=True)
 
     # ------------------------------------------------------------------ metrics and files
-    def _hv(self, upto: int) -> float:
-        """Normalised HV of the records of iterations 0..upto (a rebuilt iter_k.stats sees only those)."""
-        names = self.problem.objective_names
-        F = np.array([[r["objectives"][n] for n in names] for r in self._ok_records(upto)], dtype=float)
-        F = F.reshape(-1, len(names))
+    def _hv(self, upto: int, ok: list[dict]) -> float:
+        """Normalised HV of ``ok``, the successful records of iterations 0..upto (a rebuilt iter_k.stats sees only
+        those)."""
+        F = _objective_matrix(ok, self.problem.objective_names)
         failure_point = (self._state or {}).get("failure_point")
         if failure_point is not None and any(r["status"] != "ok" or any(d.get("status") != "ok" for d in
                                                                            r.get("duplicates", ()))
                                              for r in self.archive.records if r.get("iteration", 0) <= upto):
             # an imported run of the original, which kept each failure in its archive at this point
             F = np.vstack([F, np.asarray(failure_point, dtype=float)])
-        if len(F) == 0:
-            return 0.0
-        nd = F[pareto_mask(F)]
-        nd = nd[np.all(nd < self.ref_point, axis=1)]
-        scale = float(np.prod(self.ref_point - self.hv_ideal))
-        if len(nd) == 0 or scale <= 0:
-            return 0.0
-        return float(hypervolume(nd, self.ref_point)) / scale
+        return normalised_hypervolume(F, self.ref_point, self.hv_ideal)
 
     def _quality(self, X: np.ndarray, pred: list | None, fit: dict | None) -> list[dict]:
         """Surrogate quality per expensive objective: ``candidates_rmse/rho/tau`` over this iteration's successful
@@ -744,7 +734,7 @@ class MSuNAS:
             out.append({k: row[k] for k in QUALITY_KEYS})
         return out
 
-    def _write_stats(self, k: int, X: np.ndarray, hv: float, surrogate: dict | None, seeds: dict,
+    def _write_stats(self, k: int, X: np.ndarray, ok: list[dict], hv: float, surrogate: dict | None, seeds: dict,
                      timing: dict) -> None:
         p = self.problem
         names = p.objective_names
@@ -752,7 +742,6 @@ class MSuNAS:
         def row(r: dict) -> list:
             return [r["config"], *[r["objectives"][n] for n in names]]
 
-        ok = self._ok_records(upto=k)
         n_records = sum(r.get("iteration", 0) <= k for r in self.archive.records)
         keys = {p.key(x) for x in X}
         stats = {

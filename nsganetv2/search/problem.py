@@ -161,10 +161,8 @@ class SearchProblem:
         expensive objective values (a number, or a sequence in the order of ``expensive``)."""
         if isinstance(raw, EvalResult):
             return raw
-        if isinstance(raw, BaseException):
-            return EvalResult.failure(f"{type(raw).__name__}: {raw}")
-        if isinstance(raw, str) or raw is None:
-            return EvalResult.failure(str(raw or "no result"))
+        if (failed := failure_of(raw)) is not None:
+            return failed
         try:
             values = [float(v) for v in np.ravel(np.asarray(raw, dtype=float))]
         except (TypeError, ValueError):
@@ -200,6 +198,15 @@ class SearchProblem:
         if self.cheap:
             F[:, list(self.cheap)] = np.asarray(self.cheap_objectives(X), dtype=float).reshape(len(X), len(self.cheap))
         return F
+
+
+def failure_of(raw: Any, stats: dict[str, Any] | None = None) -> EvalResult | None:
+    """The failure a raw result stands for (an exception, error text, or nothing at all), else ``None``."""
+    if isinstance(raw, BaseException):
+        return EvalResult.failure(f"{type(raw).__name__}: {raw}", stats)
+    if isinstance(raw, str) or raw is None:
+        return EvalResult.failure(str(raw or "no result"), stats)
+    return None
 
 
 def check_problem(problem: SearchProblem) -> SearchProblem:

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from nsganetv2.evaluation.objectives import get_objective, objectives_from_flags
-from nsganetv2.search.problem import EvalResult, SearchProblem
+from nsganetv2.search.problem import EvalResult, SearchProblem, failure_of
 
 __all__ = ["OFANASProblem", "PymooTestProblem", "TEST_PROBLEMS", "objectives_from_flags", "test_problem"]
 
@@ -248,15 +248,14 @@ class OFANASProblem(SearchProblem):
 
     def to_result(self, x: np.ndarray, raw: Any) -> EvalResult:
         """A stats dict with ``"top1"`` (accuracy in %), an ``EvalResult``, or an exception / error text."""
+        if isinstance(raw, EvalResult):
+            return raw
         cx = self.complexity(x)
         stats = {"params": round(cx["params"], 2), "flops": round(cx["flops"], 2),
                  "gpu": round(cx["gpu"], 2) if "gpu" in cx else None,
                  "cpu": round(cx["cpu"], 2) if "cpu" in cx else None}
-        if isinstance(raw, EvalResult):
-            return raw
-        if isinstance(raw, BaseException) or isinstance(raw, str) or raw is None:
-            err = f"{type(raw).__name__}: {raw}" if isinstance(raw, BaseException) else str(raw or "no result")
-            return EvalResult.failure(err, stats)
+        if (failed := failure_of(raw, stats)) is not None:
+            return failed
         if not isinstance(raw, dict) or "top1" not in raw:
             return EvalResult.failure(f"evaluation returned no 'top1': {raw!r}"[:300], stats)
         # params and flops are the search's definitions (its classes, width and FLOPs counter), as its objectives
