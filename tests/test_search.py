@@ -190,6 +190,8 @@ def test_nas_problem_files_failures_and_resume_lists(tmp_path):
     with pytest.raises(ValueError, match="top1"):
         OFANASProblem(evaluate, objectives=("flops", "top1"), space=_FakeSpace())
     with pytest.raises(ValueError, match="top1 followed by one or more of"):
+        OFANASProblem(evaluate, objectives=("top1", "energy"), space=_FakeSpace())
+    with pytest.raises(ValueError, match="pass --lut"):
         OFANASProblem(evaluate, objectives=("top1", "latency"), space=_FakeSpace())
 
 
