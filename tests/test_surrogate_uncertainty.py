@@ -186,3 +186,18 @@ def test_fit_on_a_thousand_genomes_is_fast_enough_for_a_search_loop():
     model = GPLinearEnsemble(encoding="ofa-mbv3", random_state=0).fit(X, y)
     model.predict(genomes(20000, 6), return_std=True)
     assert time.perf_counter() - t < 30.0  # a few seconds alone; generous for a shared machine
+
+
+def test_ensemble_weight_fixed_or_cross_validated():
+    X, Xt = genomes(80, 1), genomes(50, 2)
+    y = smooth_error(X)
+    gp_only = GPLinearEnsemble(encoding="ofa-mbv3", weight=1.0, random_state=0).fit(X, y)
+    np.testing.assert_allclose(gp_only.predict(Xt), gp_only.gp_.predict(Xt), rtol=1e-12)
+    cv = GPLinearEnsemble(encoding="ofa-mbv3", weight="cv", random_state=0).fit(X, y)
+    assert cv.cv_errors_.shape == (11,) and cv.weight_ == pytest.approx(np.linspace(0, 1, 11)[cv.cv_errors_.argmin()])
+    # a purely linear target: cross-validation leans on the linear member
+    lin = GPLinearEnsemble(weight="cv", random_state=0).fit(X[:, :10], X[:, :10] @ np.arange(10.0))
+    assert lin.weight_ <= 0.3
+    for bad in ("loo", 1.5):
+        with pytest.raises(ValueError, match="weight must be 'cv' or a number in"):
+            GPLinearEnsemble(weight=bad).fit(X, y)

@@ -144,7 +144,8 @@ class GPARD(SurrogateMixin, RegressorMixin, BaseEstimator):
         with blas_threads(X.shape[0]):
             return self._fit(encode(X, self.encoding), y)
 
-    def _fit(self, X: np.ndarray, y: np.ndarray) -> GPARD:
+    def _fit(self, X: np.ndarray, y: np.ndarray, hyper: np.ndarray | None = None) -> GPARD:
+        """Fit on encoded rows; ``hyper`` (log length-scales then log nugget) skips the likelihood fit."""
         groups = self._resolve_groups(X.shape[1])
         rng = check_random_state(self.random_state)
         self.x_mean_ = X.mean(0)
@@ -159,7 +160,7 @@ class GPARD(SurrogateMixin, RegressorMixin, BaseEstimator):
         idx = np.arange(n)
         if self.hyper_subsample is not None and n > self.hyper_subsample:
             idx = np.sort(rng.choice(n, self.hyper_subsample, replace=False))
-        p = self._fit_hyper(Xs[idx], ys[idx], groups, rng)
+        p = self._fit_hyper(Xs[idx], ys[idx], groups, rng) if hyper is None else np.asarray(hyper, float)
         k = len(groups)
         self.groups_ = groups
         self.theta_ = np.exp(p[:k])
@@ -177,6 +178,7 @@ class GPARD(SurrogateMixin, RegressorMixin, BaseEstimator):
         else:
             raise ValueError("GPARD could not factorise the correlation matrix; the archive may hold many duplicates")
         self.nugget_ = nug
+        self.hyper_ = p
         one = np.ones(n)
         self._ri1 = sla.cho_solve(self._chol, one, check_finite=False)
         self._one_ri1 = float(self._ri1.sum())
@@ -190,6 +192,11 @@ class GPARD(SurrogateMixin, RegressorMixin, BaseEstimator):
         """Predicted targets, shape (n,); with ``return_std`` also the latent function's standard deviation."""
         check_is_fitted(self, "gamma_")
         Q = encode(self._validate_query(X), self.encoding)
+        with blas_threads(Q.shape[0] if return_std else 0):
+            return self._predict_encoded(Q, return_std)
+
+    def _predict_encoded(self, Q: np.ndarray, return_std: bool = False
+                         ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
         Qs = (Q - self.x_mean_) / self.x_scale_
         mean = np.empty(Q.shape[0])
         std = np.empty(Q.shape[0]) if return_std else None
@@ -199,9 +206,9 @@ class GPARD(SurrogateMixin, RegressorMixin, BaseEstimator):
                                      axes=1))
             mean[s:s + block] = self.beta_ + r @ self.gamma_
             if return_std:
-                v = sla.cho_solve(self._chol, r.T, check_finite=False)
+                v = sla.solve_triangular(self._chol[0], r.T, lower=True, check_finite=False)
                 u = 1.0 - r @ self._ri1
-                var = 1.0 - np.einsum("ij,ji->i", r, v) + u * u / self._one_ri1
+                var = 1.0 - np.einsum("ij,ij->j", v, v) + u * u / self._one_ri1
                 std[s:s + block] = np.sqrt(np.maximum(var, 0.0) * self.sigma2_)
         mean = self.y_mean_ + self.y_scale_ * mean
         return (mean, self.y_scale_ * std) if return_std else mean
