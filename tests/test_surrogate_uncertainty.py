@@ -193,7 +193,7 @@ def test_ensemble_weight_fixed_or_cross_validated():
     y = smooth_error(X)
     gp_only = GPLinearEnsemble(encoding="ofa-mbv3", weight=1.0, random_state=0).fit(X, y)
     np.testing.assert_allclose(gp_only.predict(Xt), gp_only.gp_.predict(Xt), rtol=1e-12)
-    cv = GPLinearEnsemble(encoding="ofa-mbv3", weight="cv", random_state=0).fit(X, y)
+    cv = GPLinearEnsemble(encoding="ofa-mbv3", random_state=0).fit(X, y)  # weight="cv" by default
     assert cv.cv_errors_.shape == (11,) and cv.weight_ == pytest.approx(np.linspace(0, 1, 11)[cv.cv_errors_.argmin()])
     # a purely linear target: cross-validation leans on the linear member
     lin = GPLinearEnsemble(weight="cv", random_state=0).fit(X[:, :10], X[:, :10] @ np.arange(10.0))

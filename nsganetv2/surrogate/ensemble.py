@@ -31,9 +31,9 @@ class GPLinearEnsemble(SurrogateMixin, RegressorMixin, BaseEstimator):
 
     On real NAS archives the Gaussian process captures the non-linear part (resolution, interactions) and the
     linear model the additive trend that 100 samples support; together they rank held-out networks better than
-    either. ``weight`` fixes ``w`` (0.5 by default); ``weight="cv"`` picks it in 0, 0.1, ..., 1 by ``n_fold``
-    cross-validated squared error (the folds reuse the full fit's GP hyper-parameters, so this costs
-    ``n_fold`` Cholesky solves). ``encoding`` is passed to both members (``"ofa-mbv3"``: raw 46-gene genomes, see ``encoding.py``);
+    either, by a margin that depends on the landscape. ``weight="cv"`` (default) picks ``w`` in 0, 0.1, ..., 1
+    by ``n_fold`` cross-validated squared error (the folds reuse the full fit's GP hyper-parameters, so this
+    costs ``n_fold`` Cholesky solves); a number fixes it. ``encoding`` is passed to both members (``"ofa-mbv3"``: raw 46-gene genomes, see ``encoding.py``);
     ``gp_params`` go to ``GPARD``. ``predict(X, return_std=True)`` returns the mixture's standard deviation,
     ``sqrt(w s_gp^2 + (1 - w) s_lin^2 + w (1 - w) (m_gp - m_lin)^2)``: the GP's latent std, the linear
     model's parameter std and the members' disagreement.
@@ -41,7 +41,7 @@ class GPLinearEnsemble(SurrogateMixin, RegressorMixin, BaseEstimator):
 
     label = "ensemble"
 
-    def __init__(self, encoding: str = "plain", weight: float | str = 0.5, n_fold: int = 5,
+    def __init__(self, encoding: str = "plain", weight: float | str = "cv", n_fold: int = 5,
                  gp_params: Mapping[str, Any] | None = None,
                  random_state: int | np.random.RandomState | None = None) -> None:
         self.encoding = encoding
