@@ -195,6 +195,9 @@ def main() -> None:
     ap.add_argument("--ef_generations", type=int, default=500, help="EvolutionFinder generations (its default 500)")
     ap.add_argument("--ef_seeds", type=int, default=None, help="EvolutionFinder seeds (default: --seeds)")
     ap.add_argument("--json", default=None, help="write the raw results here")
+    ap.add_argument("--cache", default=None,
+                    help="folder keeping each run's objectives (row, settings, seed, budget): a rerun that adds rows "
+                         "computes only those")
     ap.add_argument("--quick", action="store_true", help="2 seeds, budgets 50-200, 20,000 reference calls, no slow peers")
     args = ap.parse_args()
     if args.quick:
@@ -211,22 +214,54 @@ def main() -> None:
     for v in args.variant:
         name, _, text = v.partition("=")
         variants[f"MSuNAS {name}"] = json.loads(text)
+    def cached(what: str, seed: int, run):
+        """A value (an array or a number) from the cache, or computed now and kept there."""
+        import hashlib
+
+        if not args.cache:
+            return run()
+        path = Path(args.cache) / (hashlib.sha1(f"{what}|{seed}".encode()).hexdigest()[:16] + ".npy")
+        if path.is_file():
+            return np.load(path)
+        value = run()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, value)
+        return value
+
+    def collect(name: str, what: str, seed: int, budget: int, run) -> None:
+        """One run of a row, read from the cache when it holds it."""
+        path = None
+        if args.cache:
+            import hashlib
+
+            tag = hashlib.sha1(f"{what}|{seed}|{budget}".encode()).hexdigest()[:16]
+            path = Path(args.cache) / f"{tag}.npz"
+            if path.is_file():
+                data = np.load(path)
+                rows.setdefault(name, []).append(data["F"])
+                walls.setdefault(name, []).append(float(data["wall"]))
+                return
+        t = time.perf_counter()
+        F = run()
+        wall = time.perf_counter() - t
+        rows.setdefault(name, []).append(F)
+        walls.setdefault(name, []).append(wall)
+        print(f"  {name} seed {seed}: {wall:.1f} s", file=sys.stderr, flush=True)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, F=F, wall=wall)
+
     for name, settings in variants.items():
         for seed in range(args.seeds):
-            t = time.perf_counter()
-            rows.setdefault(name, []).append(run_msunas(land, args, top, seed, settings))
-            walls.setdefault(name, []).append(time.perf_counter() - t)
-            print(f"  {name} seed {seed}: {walls[name][-1]:.1f} s", file=sys.stderr, flush=True)
+            collect(name, json.dumps(settings, sort_keys=True), seed, top,
+                    lambda: run_msunas(land, args, top, seed, settings))
     for peer in args.peers:
         slow = peer in args.slow_peers
         budget = min(top, args.slow_budget) if slow else top
         for seed in range(args.slow_seeds if slow else args.seeds):
-            t = time.perf_counter()
-            rows.setdefault(peer, []).append(run_peer(peer, land, budget, seed))
-            walls.setdefault(peer, []).append(time.perf_counter() - t)
-            print(f"  {peer} seed {seed}: {walls[peer][-1]:.1f} s", file=sys.stderr, flush=True)
+            collect(peer, peer, seed, budget, lambda: run_peer(peer, land, budget, seed))
     t = time.perf_counter()
-    ref_all = run_reference_nsga2(land, args.reference_evals)
+    ref_all = cached(f"reference|{args.reference_evals}", 0, lambda: run_reference_nsga2(land, args.reference_evals))
     print(f"  reference NSGA-II {args.reference_evals} calls: {time.perf_counter() - t:.1f} s", file=sys.stderr)
     reference = front_of(np.concatenate([front_of(ref_all)] + [front_of(F) for runs in rows.values() for F in runs]))
 
@@ -265,8 +300,8 @@ def main() -> None:
                 print(f"| {name} | {b} | " + " | ".join(f"{v:.2f}" for v in med) + " |")
     ef_cuts = [(g, f"{100 + 100 * g}") for g in sorted({max(0, (b - 100) // 100) for b in args.budgets if b >= 200})]
     for gens, label in ef_cuts + [(args.ef_generations, f"{100 + 100 * args.ef_generations:,} (its default)")]:
-        vals = [[run_evolution_finder(land, c, seed, generations=gens)[0] for c in CONSTRAINTS]
-                for seed in range(args.ef_seeds or args.seeds)]
+        vals = [[cached(f"ef|{c}|{gens}", seed, lambda: run_evolution_finder(land, c, seed, generations=gens)[0])
+                 for c in CONSTRAINTS] for seed in range(args.ef_seeds or args.seeds)]
         med = np.median(np.array(vals), axis=0)
         constrained[f"EvolutionFinder@{gens}"] = med.tolist()
         print(f"| EvolutionFinder | {label} | " + " | ".join(f"{v:.2f}" for v in med) + " |")

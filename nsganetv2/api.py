@@ -81,6 +81,7 @@ class SearchSettings:
     predictor_kwargs: dict | None = None
     features: str = "raw"  # the surrogate's encoding of a genome: raw (the original's), onehot or stages
     selection: str = "gaps"  # the batch: gaps (the original's subset selection) or hv (predicted-HV infill)
+    optimism: float = 0.0  # hv: predictions lowered by this many standard deviations (a surrogate with a std)
     pop_size: int = 40
     n_gen: int = 20
     seed: int = 0
@@ -134,7 +135,8 @@ class SearchSettings:
     def search_kwargs(self) -> dict:
         return dict(n_doe=self.n_doe, iterations=self.iterations, n_iter=self.n_iter, predictor=self.predictor,
                     predictor_kwargs=self.predictor_kwargs, seed=self.seed, pop_size=self.pop_size,
-                    n_gen=self.n_gen, progress=self.progress, callbacks=self.callbacks, selection=self.selection)
+                    n_gen=self.n_gen, progress=self.progress, callbacks=self.callbacks, selection=self.selection,
+                    optimism=self.optimism)
 
 
 @dataclass

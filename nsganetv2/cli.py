@@ -391,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--selection", default="gaps", choices=("gaps", "hv"),
                    help="how a batch is chosen: gaps (the original's subset selection) or hv (the batch that adds the "
                         "most predicted hypervolume to the archive's front)")
+    s.add_argument("--optimism", type=float, default=0.0,
+                   help="with --selection hv and a predictor with an uncertainty (gp-ard, ensemble): rank candidates by "
+                        "the prediction minus this many standard deviations (explores where the surrogate is unsure)")
     s.add_argument("--pop_size", type=int, default=40)
     s.add_argument("--n_gen", type=int, default=20)
     s.add_argument("--n_gpus", type=int, default=0, help="GPUs on this machine (one evaluation worker each)")

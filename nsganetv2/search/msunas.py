@@ -242,7 +242,8 @@ class MSuNAS:
                  subset_pop: int = 100, subset_gen: int = 60, ref_point: Any = None,
                  eval_batch_size: int | None = None, max_train: int | None = 1000,
                  predictor_kwargs: dict | None = None, progress: bool = True, retry_failed: bool = False,
-                 callbacks: Sequence[Callback] | None = None, selection: str = "gaps") -> None:
+                 callbacks: Sequence[Callback] | None = None, selection: str = "gaps",
+                 optimism: float = 0.0) -> None:
         self.problem = check_problem(problem)
         self.folder = RunFolder(save_dir)
         for name, v, lo in (("n_doe", n_doe, 1), ("iterations", iterations, 0), ("n_iter", n_iter, 1),
@@ -257,6 +258,9 @@ class MSuNAS:
         if selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
         self.selection = selection
+        if not (isinstance(optimism, (int, float)) and math.isfinite(optimism) and optimism >= 0):
+            raise ValueError(f"optimism must be a number >= 0 (standard deviations), got {optimism!r}")
+        self.optimism = float(optimism)
         self.n_doe, self.iterations, self.n_iter = int(n_doe), int(iterations), int(n_iter)
         self.predictor = predictor
         self.predictor_kwargs = dict(predictor_kwargs or {})
@@ -452,7 +456,8 @@ class MSuNAS:
         return {"n_doe": self.n_doe, "iterations": self.iterations, "n_iter": self.n_iter, "predictor": pred,
                 "pop_size": self.pop_size, "n_gen": self.n_gen, "subset_pop": self.subset_pop,
                 "subset_gen": self.subset_gen, "eval_batch_size": self.eval_batch_size,
-                "max_train": self.max_train, "predictor_kwargs": self.predictor_kwargs, "selection": self.selection}
+                "max_train": self.max_train, "predictor_kwargs": self.predictor_kwargs, "selection": self.selection,
+                "optimism": self.optimism}
 
     def _open(self) -> None:
         if self.archive is not None:
@@ -543,10 +548,18 @@ class MSuNAS:
         """Refuse, before anything is evaluated, surrogate settings that cannot work: keyword arguments the surrogate
         does not take, or a DOE smaller than it needs to be fitted."""
         try:
-            self._make_model(0)
+            model = self._make_model(0)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"predictor {self.predictor!r} with --predictor_kwargs {self.predictor_kwargs}: "
                              f"{str(exc).splitlines()[0]}") from None
+        if self.optimism > 0:
+            import inspect
+
+            if self.selection != "hv":
+                raise ValueError("--optimism lowers the predictions of the hv selection: add --selection hv")
+            if "return_std" not in inspect.signature(model.predict).parameters:
+                raise ValueError(f"--optimism needs a predictor with an uncertainty (predict(X, return_std=True)), "
+                                 f"such as gp-ard or ensemble; {self.predictor!r} has none")
         if self.iterations == 0 or not isinstance(self.predictor, str):
             return
         spec = get_surrogate(self.predictor)
@@ -595,7 +608,7 @@ class MSuNAS:
         return propose(self.problem, Xa, Fa, taken, self.n_iter, self._make_model, seeds,
                        self.pop_size, self.n_gen, self.subset_pop, self.subset_gen, self.max_train, label,
                        seed_torch=isinstance(self.predictor, str) and get_surrogate(self.predictor).uses_torch,
-                       selection=self.selection)
+                       selection=self.selection, optimism=self.optimism)
 
     def _make_model(self, random_state: int) -> Any:
         p = self.predictor

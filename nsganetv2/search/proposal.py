@@ -53,11 +53,20 @@ class SurrogateProblem(Problem):
         self.search_problem, self.models = problem, models
         self.seen_X: list[np.ndarray] = []
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, optimism: float = 0.0) -> np.ndarray:
+        """All objectives of ``X``: the surrogates' predictions of the expensive ones (lowered by ``optimism``
+        standard deviations when > 0: the lower confidence bound), the cheap ones exactly."""
         p = self.search_problem
         Xc = p.canonical(X)
         feats = p.features(Xc)
-        pred = np.column_stack([np.ravel(m.predict(feats)) for m in self.models])
+        if optimism > 0:
+            cols = []
+            for m in self.models:
+                mean, std = m.predict(feats, return_std=True)
+                cols.append(np.ravel(mean) - optimism * np.ravel(std))
+            pred = np.column_stack(cols)
+        else:
+            pred = np.column_stack([np.ravel(m.predict(feats)) for m in self.models])
         return p.full_objectives(pred, Xc)
 
     def _evaluate(self, X, out, *args, **kwargs):
@@ -145,7 +154,7 @@ def training_set(F: np.ndarray, max_train: int | None) -> np.ndarray:
 def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, n_iter: int,
             make_model: Callable[[int], Any], seeds: dict[str, int], pop_size: int = 40, n_gen: int = 20,
             subset_pop: int = 100, subset_gen: int = 60, max_train: int | None = 1000, model_label: str = "",
-            seed_torch: bool = False, selection: str = "gaps") -> Proposal:
+            seed_torch: bool = False, selection: str = "gaps", optimism: float = 0.0) -> Proposal:
     """The next ``n_iter`` genomes for the archive ``(Xa, Fa)`` (successful records; ``taken`` holds every recorded
     key, failures included). ``make_model(random_state)`` builds an unfitted surrogate; torch's generator is seeded
     first when the surrogate uses torch (``seed_torch``) or torch is loaded."""
@@ -186,7 +195,7 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
     cand = unique_new(p, p.canonical(res.pop.get("X")), taken)
     rng = np.random.default_rng(seeds["numpy"])
     if selection == "hv":
-        chosen = _hv_infill(p, sp, Fa[ranks == 0], taken, n_iter)
+        chosen = _hv_infill(p, sp, Fa[ranks == 0], taken, n_iter, optimism)
     elif len(cand):
         cols = list(p.cheap) or list(range(p.n_obj))
         front = Fa[ranks == 0][:, cols]
@@ -199,14 +208,15 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
     return Proposal(chosen, pred.tolist(), surrogate, archive_fit)
 
 
-def _hv_infill(p: SearchProblem, sp: SurrogateProblem, front: np.ndarray, taken: set, n_iter: int) -> np.ndarray:
+def _hv_infill(p: SearchProblem, sp: SurrogateProblem, front: np.ndarray, taken: set, n_iter: int,
+               optimism: float = 0.0) -> np.ndarray:
     """The batch that adds the most predicted hypervolume to the archive's front, from the predicted non-dominated
-    genomes among everything NSGA-II saw on the surrogate."""
+    genomes among everything NSGA-II saw on the surrogate (predicted optimistically with ``optimism`` > 0)."""
     seen = p.canonical(np.concatenate(sp.seen_X))
     pool = unique_new(p, seen, taken)
     if not len(pool):
         return pool
-    F = sp.predict(pool)
+    F = sp.predict(pool, optimism)
     pool, F = pool[pareto_mask(F)], F[pareto_mask(F)]
     return pool[hv_greedy_selection(F, front, n_iter)]
 
