@@ -48,11 +48,13 @@ static void hvc2_front(const double *U, ptrdiff_t u, const double *ref, double *
     }
 }
 
+#define HVC_RADIX_MIN 256 /* the sorts go through (x, index) keys from this many points on (radix from 2048) */
+
 /* Sort P (k points) by (x, y): the radix sort on x for many points, runs of equal x then by y. */
 static void hvc_sort_xy(hvc_p2 *P, ptrdiff_t k, moo_key *tmp) {
-    if (k < MOO_KEY_RADIX_MIN || !tmp) { hvc_sort_p2(P, k); return; }
+    if (k < HVC_RADIX_MIN || !tmp) { hvc_sort_p2(P, k); return; }
     for (ptrdiff_t i = 0; i < k; i++) { tmp[i].k = P[i].x; tmp[i].i = i; }
-    moo_sort_key(tmp, k);
+    if (k < MOO_KEY_RADIX_MIN || k >= INT32_MAX || moo_sort_key_radix(tmp, (int32_t)k)) moo_sort_key_intro(tmp, k);
     hvc_p2 *Q = (hvc_p2 *)malloc((size_t)k * sizeof(hvc_p2));
     if (!Q) { hvc_sort_p2(P, k); return; }
     for (ptrdiff_t i = 0; i < k; i++) Q[i] = P[tmp[i].i];
@@ -87,7 +89,7 @@ static inline double hvc3_cov_area(const int32_t *cov, int32_t lo, int32_t hi, c
  * 0 when done, -1 when out of memory. */
 static int hvc2_fast(const double *Y, ptrdiff_t k, const double *ref, int exact, const int32_t *orig, double *out) {
     hvc_p2 *P = (hvc_p2 *)malloc((size_t)k * sizeof(hvc_p2));
-    moo_key *tmp = k >= MOO_KEY_RADIX_MIN ? (moo_key *)malloc((size_t)k * sizeof(moo_key)) : NULL;
+    moo_key *tmp = k >= HVC_RADIX_MIN ? (moo_key *)malloc((size_t)k * sizeof(moo_key)) : NULL;
     ptrdiff_t *st = (ptrdiff_t *)malloc((size_t)k * sizeof(ptrdiff_t));
     int32_t *mult = (int32_t *)malloc((size_t)k * sizeof(int32_t));
     int status = -1;
@@ -123,7 +125,7 @@ static int hvc3_fast(const double *Y, ptrdiff_t k, const double *ref, int exact,
     size_t bytes = (size_t)k * (sizeof(hvc_zr) + sizeof(hvc_p2) + sizeof(ptrdiff_t) + 6 * sizeof(double) +
                                 4 * sizeof(int32_t));
     char *mem = (char *)malloc(bytes);
-    moo_key *tmp = k >= MOO_KEY_RADIX_MIN ? (moo_key *)malloc((size_t)k * sizeof(moo_key)) : NULL;
+    moo_key *tmp = k >= HVC_RADIX_MIN ? (moo_key *)malloc((size_t)k * sizeof(moo_key)) : NULL;
     moo_bits L;
     moo_bits_layout(&L, k);
     uint64_t *bits = mem ? (uint64_t *)calloc((size_t)L.W, sizeof(uint64_t)) : NULL;
@@ -144,8 +146,8 @@ static int hvc3_fast(const double *Y, ptrdiff_t k, const double *ref, int exact,
     }
     if (tmp) { /* stable radix sort by z of the x-ordered rows: (z, x rank) order */
         for (ptrdiff_t j = 0; j < k; j++) { tmp[j].k = pz[j]; tmp[j].i = j; }
-        moo_sort_key(tmp, k);
-        for (ptrdiff_t j = 0; j < k; j++) { zo[j].z = tmp[j].k; zo[j].r = tmp[j].i; }
+        if (k >= INT32_MAX || moo_sort_key_radix(tmp, (int32_t)k)) hvc_sort_zr(zo, k);
+        else for (ptrdiff_t j = 0; j < k; j++) { zo[j].z = tmp[j].k; zo[j].r = tmp[j].i; }
     } else {
         hvc_sort_zr(zo, k);
     }
