@@ -31,3 +31,5 @@ def test_known_values_and_errors() -> None:
         igd(A, [[1.0, 2.0, 3.0]])
     with pytest.raises(ValueError, match="row 0"):
         igd_plus([[np.nan, 1.0]], R)
+    with pytest.raises(ValueError, match="row 1"):  # float64 arrays take the fast path: the kernel sees the NaN
+        epsilon_additive(np.array(R), np.array([[1.0, 2.0], [np.inf, 0.0]]))
