@@ -48,15 +48,17 @@ static void hvc2_front(const double *U, ptrdiff_t u, const double *ref, double *
     }
 }
 
-#define HVC_RADIX_MIN 256 /* the sorts go through (x, index) keys from this many points on (radix from 2048) */
+#define HVC_RADIX_MIN 2048 /* the sorts go through (x, index) keys from this many points on */
+#ifndef HVC_KEY_RADIX_MIN
+#define HVC_KEY_RADIX_MIN 2048 /* ... and take the radix sort from this many */
+#endif
 
-/* Sort P (k points) by (x, y): the radix sort on x for many points, runs of equal x then by y. */
-static void hvc_sort_xy(hvc_p2 *P, ptrdiff_t k, moo_key *tmp) {
-    if (k < HVC_RADIX_MIN || !tmp) { hvc_sort_p2(P, k); return; }
+/* Sort P (k points) by (x, y): by (x, index) keys for many points (tmp, Q: scratch of k each), runs of equal x
+ * then by y. */
+static void hvc_sort_xy(hvc_p2 *P, ptrdiff_t k, moo_key *tmp, hvc_p2 *Q) {
+    if (k < HVC_RADIX_MIN || !tmp || !Q) { hvc_sort_p2(P, k); return; }
     for (ptrdiff_t i = 0; i < k; i++) { tmp[i].k = P[i].x; tmp[i].i = i; }
-    if (k < MOO_KEY_RADIX_MIN || k >= INT32_MAX || moo_sort_key_radix(tmp, (int32_t)k)) moo_sort_key_intro(tmp, k);
-    hvc_p2 *Q = (hvc_p2 *)malloc((size_t)k * sizeof(hvc_p2));
-    if (!Q) { hvc_sort_p2(P, k); return; }
+    if (k < HVC_KEY_RADIX_MIN || k >= INT32_MAX || moo_sort_key_radix(tmp, (int32_t)k)) moo_sort_key_intro(tmp, k);
     for (ptrdiff_t i = 0; i < k; i++) Q[i] = P[tmp[i].i];
     for (ptrdiff_t i = 0; i < k;) {
         ptrdiff_t j = i + 1;
@@ -65,7 +67,6 @@ static void hvc_sort_xy(hvc_p2 *P, ptrdiff_t k, moo_key *tmp) {
         i = j;
     }
     memcpy(P, Q, (size_t)k * sizeof(hvc_p2));
-    free(Q);
 }
 
 typedef struct { double z; ptrdiff_t r; } hvc_zr;
@@ -88,14 +89,18 @@ static inline double hvc3_cov_area(const int32_t *cov, int32_t lo, int32_t hi, c
  * on the way: with exact = 1 the first one returns 1 (the caller takes the general path), else they are skipped.
  * 0 when done, -1 when out of memory. */
 static int hvc2_fast(const double *Y, ptrdiff_t k, const double *ref, int exact, const int32_t *orig, double *out) {
-    hvc_p2 *P = (hvc_p2 *)malloc((size_t)k * sizeof(hvc_p2));
-    moo_key *tmp = k >= HVC_RADIX_MIN ? (moo_key *)malloc((size_t)k * sizeof(moo_key)) : NULL;
-    ptrdiff_t *st = (ptrdiff_t *)malloc((size_t)k * sizeof(ptrdiff_t));
-    int32_t *mult = (int32_t *)malloc((size_t)k * sizeof(int32_t));
+    /* one scratch block (slot 2, kept between calls): P, Q (k hvc_p2), tmp (k moo_key), st (k), mult (k) */
+    const size_t sp = MOO_ALIGN((size_t)k * sizeof(hvc_p2)), sk = MOO_ALIGN((size_t)k * sizeof(moo_key));
+    const size_t ss = MOO_ALIGN((size_t)k * sizeof(ptrdiff_t));
+    unsigned char *blk = (unsigned char *)moo_scratch_get(2, 2 * sp + sk + ss + (size_t)k * sizeof(int32_t));
+    if (!blk) return -1;
+    hvc_p2 *P = (hvc_p2 *)blk, *Q = (hvc_p2 *)(blk + sp);
+    moo_key *tmp = (moo_key *)(blk + 2 * sp);
+    ptrdiff_t *st = (ptrdiff_t *)(blk + 2 * sp + sk);
+    int32_t *mult = (int32_t *)(blk + 2 * sp + sk + ss);
     int status = -1;
-    if (!P || !st || !mult) goto done;
     for (ptrdiff_t i = 0; i < k; i++) { P[i].x = Y[2 * i]; P[i].y = Y[2 * i + 1]; P[i].i = i; }
-    hvc_sort_xy(P, k, tmp);
+    hvc_sort_xy(P, k, tmp, Q);
     ptrdiff_t u = 0;
     double ymin = INFINITY;
     for (ptrdiff_t t = 0; t < k; t++) {
@@ -111,7 +116,7 @@ static int hvc2_fast(const double *Y, ptrdiff_t k, const double *ref, int exact,
     }
     status = 0;
 done:
-    free(P); free(tmp); free(st); free(mult);
+    moo_scratch_release(2);
     return status;
 }
 
@@ -122,15 +127,19 @@ done:
  * them for good. A row whose (x, y) predecessor on the staircase is <= it in x and y is dominated (or a copy). */
 static int hvc3_fast(const double *Y, ptrdiff_t k, const double *ref, int exact, const int32_t *orig, double *out) {
     const double rx = ref[0], ry = ref[1], rz = ref[2];
-    size_t bytes = (size_t)k * (sizeof(hvc_zr) + sizeof(hvc_p2) + sizeof(ptrdiff_t) + 6 * sizeof(double) +
-                                4 * sizeof(int32_t));
-    char *mem = (char *)malloc(bytes);
-    moo_key *tmp = k >= HVC_RADIX_MIN ? (moo_key *)malloc((size_t)k * sizeof(moo_key)) : NULL;
     moo_bits L;
     moo_bits_layout(&L, k);
-    uint64_t *bits = mem ? (uint64_t *)calloc((size_t)L.W, sizeof(uint64_t)) : NULL;
+    /* one scratch block (slot 2, kept between calls): the arrays below, then tmp and Q for the sorts, then the bits */
+    const size_t main_b = MOO_ALIGN((size_t)k * (sizeof(hvc_zr) + sizeof(hvc_p2) + sizeof(ptrdiff_t) +
+                                                 6 * sizeof(double) + 4 * sizeof(int32_t)));
+    const size_t tmp_b = MOO_ALIGN((size_t)k * sizeof(moo_key)), q_b = MOO_ALIGN((size_t)k * sizeof(hvc_p2));
+    char *mem = (char *)moo_scratch_get(2, main_b + tmp_b + q_b + (size_t)L.W * sizeof(uint64_t));
+    if (!mem) return -1;
+    moo_key *tmp = (moo_key *)(mem + main_b);
+    hvc_p2 *Q = (hvc_p2 *)(mem + main_b + tmp_b);
+    uint64_t *bits = (uint64_t *)(mem + main_b + tmp_b + q_b);
+    memset(bits, 0, (size_t)L.W * sizeof(uint64_t));
     int status = -1;
-    if (!bits) goto done;
     hvc_zr *zo = (hvc_zr *)mem;
     hvc_p2 *xo = (hvc_p2 *)(zo + k);
     ptrdiff_t *xi = (ptrdiff_t *)(xo + k);
@@ -138,13 +147,13 @@ static int hvc3_fast(const double *Y, ptrdiff_t k, const double *ref, int exact,
     int32_t *cov = (int32_t *)(acc + k), *lo = cov + k, *hi = lo + k, *mult = hi + k;
     int32_t ncov = 0;
     for (ptrdiff_t i = 0; i < k; i++) { xo[i].x = Y[3 * i]; xo[i].y = Y[3 * i + 1]; xo[i].i = i; }
-    hvc_sort_xy(xo, k, tmp);
+    hvc_sort_xy(xo, k, tmp, Q);
     for (ptrdiff_t j = 0; j < k; j++) {
         px[j] = xo[j].x; py[j] = xo[j].y; pz[j] = Y[3 * xo[j].i + 2]; xi[j] = xo[j].i;
         acc[j] = 0.0; mult[j] = 0;
         zo[j].z = pz[j]; zo[j].r = j;
     }
-    if (tmp) { /* stable radix sort by z of the x-ordered rows: (z, x rank) order */
+    if (k >= HVC_RADIX_MIN) { /* stable radix sort by z of the x-ordered rows: (z, x rank) order */
         for (ptrdiff_t j = 0; j < k; j++) { tmp[j].k = pz[j]; tmp[j].i = j; }
         if (k >= INT32_MAX || moo_sort_key_radix(tmp, (int32_t)k)) hvc_sort_zr(zo, k);
         else for (ptrdiff_t j = 0; j < k; j++) { zo[j].z = tmp[j].k; zo[j].r = tmp[j].i; }
@@ -203,7 +212,7 @@ static int hvc3_fast(const double *Y, ptrdiff_t k, const double *ref, int exact,
         if (mult[j] == 1) out[orig[xi[j]]] = acc[j];
     status = 0;
 done:
-    free(bits); free(mem); free(tmp);
+    moo_scratch_release(2);
     return status;
 }
 
@@ -257,28 +266,40 @@ static int hvc_compute(const double *X, ptrdiff_t n, int d, const double *ref, i
     if (k == 0) return 0;
     if (k > INT32_MAX - 2) return -1;
     const size_t rowb = (size_t)d * sizeof(double);
-    double *Y = (double *)malloc((size_t)k * rowb), *U = NULL, *C = NULL, *cu = NULL;
+    double *Y = NULL, *U = NULL, *C = NULL, *cu = NULL;
+    const double *Yc = Y; /* the rows inside: Y, or X itself when all are */
     int32_t *orig = (int32_t *)malloc((size_t)k * sizeof(int32_t)), *idx = NULL, *grp = NULL, *mult = NULL;
     int32_t *own = NULL, *ostart = NULL, *olist = NULL;
     uint8_t *mask = (uint8_t *)malloc((size_t)k);
     hvc_p2 *order = NULL;
     ptrdiff_t *pos = NULL;
-    if (!Y || !orig || !mask) goto done;
-    k = 0;
-    for (ptrdiff_t i = 0; i < n; i++) {
-        int ok = 1;
-        for (int j = 0; j < d; j++) ok &= X[i * d + j] < ref[j];
-        if (ok) { memcpy(Y + k * d, X + i * d, rowb); orig[k++] = (int32_t)i; }
+    if (!orig || !mask) goto done;
+    if (k == n) { /* all inside (the usual case): no copy */
+        Yc = X;
+        for (ptrdiff_t i = 0; i < n; i++) orig[i] = (int32_t)i;
+    } else {
+        Y = (double *)malloc((size_t)k * rowb);
+        if (!Y) goto done;
+        Yc = Y;
+        k = 0;
+        for (ptrdiff_t i = 0; i < n; i++) {
+            int ok = 1;
+            for (int j = 0; j < d; j++) ok &= X[i * d + j] < ref[j];
+            if (ok) {
+                for (int j = 0; j < d; j++) Y[k * d + j] = X[i * d + j];
+                orig[k++] = (int32_t)i;
+            }
+        }
     }
-    if (k == 1) { out[orig[0]] = hvc_box(Y, d, ref); status = 0; goto done; }
+    if (k == 1) { out[orig[0]] = hvc_box(Yc, d, ref); status = 0; goto done; }
     if (d == 2 || d == 3) {
-        status = d == 2 ? hvc2_fast(Y, k, ref, !ignore_dominated, orig, out)
-                        : hvc3_fast(Y, k, ref, !ignore_dominated, orig, out);
+        status = d == 2 ? hvc2_fast(Yc, k, ref, !ignore_dominated, orig, out)
+                        : hvc3_fast(Yc, k, ref, !ignore_dominated, orig, out);
         if (status != 1) goto done;
         status = -1; /* dominated rows in exact mode: the general path */
         for (ptrdiff_t i = 0; i < n; i++) out[i] = 0.0;
     }
-    if (front(Y, (int32_t)k, d, NULL, mask, 1, 0) < 0) goto done;
+    if (front(Yc, (int32_t)k, d, NULL, mask, 1, 0) < 0) goto done;
     /* the first front's rows in lexicographic order, copies grouped: U holds one row per group */
     idx = (int32_t *)malloc((size_t)k * sizeof(int32_t));
     grp = (int32_t *)malloc((size_t)k * sizeof(int32_t));
@@ -286,7 +307,7 @@ static int hvc_compute(const double *X, ptrdiff_t n, int d, const double *ref, i
     if (!idx || !grp || !U) goto done;
     ptrdiff_t nf = 0;
     for (ptrdiff_t i = 0; i < k; i++) {
-        if (mask[i]) { memcpy(U + nf * d, Y + i * d, rowb); grp[nf++] = (int32_t)i; } /* grp: front row -> Y row */
+        if (mask[i]) { memcpy(U + nf * d, Yc + i * d, rowb); grp[nf++] = (int32_t)i; } /* grp: front row -> Y row */
     }
     if (moo_lexsort_rows(U, (int32_t)nf, d, idx)) goto done;
     mult = (int32_t *)malloc((size_t)nf * sizeof(int32_t));
@@ -295,7 +316,7 @@ static int hvc_compute(const double *X, ptrdiff_t n, int d, const double *ref, i
     for (ptrdiff_t i = 0; i < k; i++) own[i] = -1;
     ptrdiff_t u = 0;
     for (ptrdiff_t s = 0; s < nf; s++) {
-        const double *row = Y + (ptrdiff_t)grp[idx[s]] * d;
+        const double *row = Yc + (ptrdiff_t)grp[idx[s]] * d;
         int same = s > 0;
         for (int j = 0; j < d && same; j++) same = row[j] == U[(u - 1) * d + j]; /* -0.0 == 0.0 */
         if (same) {
@@ -336,7 +357,7 @@ static int hvc_compute(const double *X, ptrdiff_t n, int d, const double *ref, i
         ptrdiff_t nd = 0;
         for (ptrdiff_t i = 0; i < k; i++) {
             if (own[i] >= 0) continue;
-            const double *q = Y + i * d;
+            const double *q = Yc + i * d;
             int32_t who = -1, cnt = 0;
             if (d == 2) { /* order: U by x ascending, y descending; dominators: x <= qx (prefix) and y <= qy */
                 ptrdiff_t lo = 0, hi = u; /* a = #x <= qx */
@@ -380,7 +401,7 @@ static int hvc_compute(const double *X, ptrdiff_t n, int d, const double *ref, i
                     hvc_p2 *P = (hvc_p2 *)malloc((size_t)ne * sizeof(hvc_p2));
                     if (!P) goto done;
                     for (ptrdiff_t e = 0; e < ne; e++) {
-                        P[e].x = Y[(ptrdiff_t)olist[e0 + e] * 2]; P[e].y = Y[(ptrdiff_t)olist[e0 + e] * 2 + 1]; P[e].i = e;
+                        P[e].x = Yc[(ptrdiff_t)olist[e0 + e] * 2]; P[e].y = Yc[(ptrdiff_t)olist[e0 + e] * 2 + 1]; P[e].i = e;
                     }
                     hvc_sort_p2(P, ne);
                     double a = 0.0, ymin = yp;
@@ -390,7 +411,7 @@ static int hvc_compute(const double *X, ptrdiff_t n, int d, const double *ref, i
                     free(P);
                     cu[g] = (xn - order[t].x) * (yp - order[t].y) - a;
                 } else {
-                    ptrdiff_t m = hvc_clip(U, u, d, g, Y, olist + e0, ne, C);
+                    ptrdiff_t m = hvc_clip(U, u, d, g, Yc, olist + e0, ne, C);
                     cu[g] = hvc_box_minus(U + g * d, C, m, d, ref, mask, hv, front);
                     if (cu[g] != cu[g]) goto done;
                 }
