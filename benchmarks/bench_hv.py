@@ -9,8 +9,14 @@ call until it lasts about 2 ms (a single 100-µs call times too coarsely to comp
 rounds of the block time per call.
 
     python benchmarks/bench_hv.py [--quick] [--m 5 [6 ...]] [--n 100 [1000 ...]]
+    python benchmarks/bench_hv.py --contrib [--m 2 3 ...] [--n ...]
+    python benchmarks/bench_hv.py --indicators
 
 ``--m`` / ``--n`` restrict the table to those cells (a targeted timing: the other cells are not run).
+``--contrib`` times the hypervolume contributions of every point instead (ours ``hv_contributions`` vs
+``moocore.hv_contributions``, both in their default mode; on a front the modes agree), M = 2..6, N = 1e2..1e4
+where moocore finishes (it computes N + 1 hypervolumes for M >= 4). ``--indicators`` times IGD, IGD+ and the
+additive epsilon of a sphere front (N points) against another sphere front (N reference points), ours vs moocore.
 """
 from __future__ import annotations
 
@@ -80,7 +86,7 @@ def _time_turns(fns: dict, F, ref, budget: float, max_rounds: int) -> dict[str, 
     values, calls = {}, {}
     for name, fn in fns.items():  # the warm-up call also sizes the blocks (a slow cell runs twice, not 3 times)
         t = time.process_time()
-        values[name] = float(fn(F, ref))
+        values[name] = fn(F, ref)
         calls[name] = int(min(1000, max(1, BLOCK_S / max(time.process_time() - t, 1e-7))))
     times: dict[str, list[float]] = {name: [] for name in fns}
     start, rounds = time.perf_counter(), 0
@@ -92,7 +98,7 @@ def _time_turns(fns: dict, F, ref, budget: float, max_rounds: int) -> dict[str, 
                 fn(F, ref)
             times[name].append((time.process_time() - t) / k)
         rounds += 1
-    return {name: (float(np.median(times[name])), values[name]) for name in fns}
+    return {name: (float(np.median(times[name])), values[name]) for name in fns}  # values: what fn returned
 
 
 def main(quick: bool = False, ms: list[int] | None = None, ns: list[int] | None = None) -> list[dict]:
@@ -142,10 +148,61 @@ def _print(rows: list[dict], names: list[str]) -> None:
         print(f"{r['M']:>2} {r['N']:>6} {cells} {ratio} {err}")
 
 
+def main_contrib(ms: list[int] | None = None, ns: list[int] | None = None) -> list[dict]:
+    import moocore
+
+    from nsganetv2.moo import hv_contributions
+
+    fns = {"ours": hv_contributions, "moocore": lambda F, ref: moocore.hv_contributions(F, ref=ref)}
+    sizes = {2: (100, 1000, 10000), 3: (100, 1000, 10000), 4: (100, 300), 5: (100,), 6: (50,)}
+    rows = []
+    print("hypervolume contributions, sphere front, ref 1.1, CPU seconds per call (median of interleaved rounds)")
+    print(f"{'M':>2} {'N':>6} {'ours':>10} {'moocore':>10} {'ours/moocore':>12} {'max.abs.diff':>12}")
+    for m in (ms or range(2, 7)):
+        for n in (ns or sizes.get(m, (100,))):
+            F, ref = sphere(n, m), np.full(m, 1.1)
+            t = _time_turns(fns, F, ref, 0.5, 50)
+            diff = float(np.abs(hv_contributions(F, ref) - moocore.hv_contributions(F, ref=ref)).max())
+            row = {"M": m, "N": n, "ours": t["ours"][0], "moocore": t["moocore"][0], "diff": diff}
+            rows.append(row)
+            print(f"{m:>2} {n:>6} {row['ours']:10.3e} {row['moocore']:10.3e} {row['ours'] / row['moocore']:12.2f} "
+                  f"{diff:12.1e}")
+    return rows
+
+
+def main_indicators(ms: list[int] | None = None, ns: list[int] | None = None) -> list[dict]:
+    import moocore
+
+    from nsganetv2.moo import indicators
+
+    rows = []
+    print("IGD / IGD+ / eps+, sphere front vs a reference sphere front of as many points, CPU seconds per call")
+    print(f"{'indicator':>16} {'M':>2} {'N':>6} {'ours':>10} {'moocore':>10} {'ours/moocore':>12} {'abs.diff':>9}")
+    for name in ("igd", "igd_plus", "epsilon_additive"):
+        ours, theirs = getattr(indicators, name), getattr(moocore, name)
+        fns = {"ours": ours, "moocore": lambda F, R, f=theirs: f(F, ref=R)}
+        for m in (ms or (2, 3, 5)):
+            for n in (ns or (100, 1000)):
+                F, R = sphere(n, m, seed=1) * 1.05, sphere(n, m, seed=2)
+                t = _time_turns(fns, F, R, 0.3, 30)
+                diff = abs(t["ours"][1] - t["moocore"][1])
+                rows.append({"indicator": name, "M": m, "N": n, "ours": t["ours"][0], "moocore": t["moocore"][0]})
+                print(f"{name:>16} {m:>2} {n:>6} {t['ours'][0]:10.3e} {t['moocore'][0]:10.3e} "
+                      f"{t['ours'][0] / t['moocore'][0]:12.2f} {diff:9.1e}")
+    return rows
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1e2, 1e3 only, fewer repeats")
     parser.add_argument("--m", type=int, nargs="+", help="numbers of objectives to run (default 2..6)")
     parser.add_argument("--n", type=int, nargs="+", help="numbers of points to run (default 1e2, 1e3, 1e4)")
+    parser.add_argument("--contrib", action="store_true", help="hypervolume contributions instead of hypervolume")
+    parser.add_argument("--indicators", action="store_true", help="IGD, IGD+ and additive epsilon instead")
     args = parser.parse_args()
-    main(args.quick, args.m, args.n)
+    if args.indicators:
+        main_indicators(args.m, args.n)
+    elif args.contrib:
+        main_contrib(args.m, args.n)
+    else:
+        main(args.quick, args.m, args.n)

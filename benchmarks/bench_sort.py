@@ -9,6 +9,10 @@ wrong on ties; ours is checked against moocore on every cell). A peer whose esti
 "-". Ratio = ours / fastest correct peer.
 
     python benchmarks/bench_sort.py [--quick]
+    python benchmarks/bench_sort.py --threads [--n 100000 1000000]
+
+``--threads`` times ``pareto_mask`` at 1 and 2 threads (uniform points, M = 2, 3, 5; wall time, since CPU time adds
+up over threads) next to moocore's ``is_nondominated`` and prints the speed-up.
 """
 from __future__ import annotations
 
@@ -188,7 +192,40 @@ def main(quick: bool = False) -> list[dict]:
     return rows
 
 
+def main_threads(ns: list[int] | None = None) -> list[dict]:
+    import moocore
+
+    from nsganetv2.moo.sorting import pareto_mask
+
+    rows = []
+    print("first front (pareto_mask), uniform points, wall seconds per call (median of interleaved rounds)")
+    print(f"{'M':>2} {'N':>8} {'1 thread':>10} {'2 threads':>10} {'moocore':>10} {'1/2 thr.':>8} {'1thr/moocore':>12}")
+    for m in (2, 3, 5):
+        for n in (ns or (100000, 1000000)):
+            F = uniform(n, m)
+            fns = {1: lambda: pareto_mask(F), 2: lambda: pareto_mask(F, n_threads=2),
+                   "moocore": lambda: moocore.is_nondominated(F, keep_weakly=True)}
+            assert (fns[1]() == fns[2]()).all() and (fns[1]() == fns["moocore"]()).all()
+            times: dict = {k: [] for k in fns}
+            for _ in range(7):
+                for k, fn in fns.items():
+                    t = time.perf_counter()
+                    fn()
+                    times[k].append(time.perf_counter() - t)
+            med = {k: float(np.median(v)) for k, v in times.items()}
+            rows.append({"M": m, "N": n, **{str(k): v for k, v in med.items()}})
+            print(f"{m:>2} {n:>8} {med[1]:10.3e} {med[2]:10.3e} {med['moocore']:10.3e} {med[1] / med[2]:8.2f} "
+                  f"{med[1] / med['moocore']:12.2f}")
+    return rows
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1e2, 1e3 only, fewer repeats")
-    main(parser.parse_args().quick)
+    parser.add_argument("--threads", action="store_true", help="pareto_mask at 1 and 2 threads instead")
+    parser.add_argument("--n", type=int, nargs="+", help="numbers of points for --threads (default 1e5, 1e6)")
+    args = parser.parse_args()
+    if args.threads:
+        main_threads(args.n)
+    else:
+        main(args.quick)

@@ -22,6 +22,7 @@ cdef extern from "moo/moo_common.h":
 
 cdef extern from "moo/nds.h" nogil:
     int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only, int algo)
+    int64_t moo_first_front_mt(const double *F, int32_t n, int m, uint8_t *out8, int algo, int T)
 
 #: the C names and values of ``algo`` (what nsganetv2.moo._paths.NDSAlgo mirrors)
 C_ALGOS = {"AUTO": MOO_NDS_AUTO, "KDTREE": MOO_NDS_KDTREE, "TREAP": MOO_NDS_TREAP, "NO_FILTER": MOO_NDS_NO_FILTER,
@@ -62,9 +63,12 @@ def ranks(cnp.ndarray F, int algo=MOO_NDS_AUTO):
     return out if _finish(code) else None
 
 
-def first_front(cnp.ndarray F, int algo=MOO_NDS_AUTO):
-    """Boolean mask of the first front (all copies of a non-dominated point are kept); None on NaN or inf."""
+def first_front(cnp.ndarray F, int algo=MOO_NDS_AUTO, int n_threads=1):
+    """Boolean mask of the first front (all copies of a non-dominated point are kept); None on NaN or inf.
+    ``n_threads`` > 1 runs the filter passes over the rows on that many threads (the same mask)."""
     _check(F, algo)
+    if n_threads < 1:
+        raise ValueError(f"n_threads must be >= 1, not {n_threads}")
     cdef int32_t n = <int32_t>F.shape[0]
     cdef int m = <int>F.shape[1]
     cdef cnp.npy_intp dims[1]
@@ -74,5 +78,5 @@ def first_front(cnp.ndarray F, int algo=MOO_NDS_AUTO):
     cdef uint8_t *dst = <uint8_t *>cnp.PyArray_DATA(out)
     cdef int64_t code
     with nogil:
-        code = moo_nds(src, n, m, NULL, dst, 1, algo)
+        code = moo_first_front_mt(src, n, m, dst, algo, n_threads)
     return out if _finish(code) else None

@@ -10,6 +10,7 @@
  *                   its per-thread scratch, row lexsort; an introsort generator for small structs, and moo_sort_key
  *                   for (double, index) pairs (introsort when short, the radix sort otherwise)
  *   bitsets         64-ary hierarchical bitsets: predecessor / successor in O(log_64 n)
+ *   threads         moo_parallel_for: a function over contiguous chunks of a range on T threads
  *   staircases      the clipped 2-D staircase shared by the 4-D and 5-D hypervolume sweeps
  */
 #ifndef NSGANETV2_MOO_COMMON_H
@@ -579,6 +580,41 @@ static inline ptrdiff_t moo_bits_succ(const uint64_t *B, const moo_bits *L, ptrd
         x = (x << 6) | __builtin_ctzll(B[L->off[l] + x]);
     }
     return x;
+}
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* threads                                                                                                      */
+/* ------------------------------------------------------------------------------------------------------------ */
+/* fn(ctx, t, lo, hi) on T contiguous chunks of [0, n) in order (chunk t = [t n / T, (t + 1) n / T)), chunk 0 on the
+ * calling thread, the others on new threads, all joined before it returns. A thread that cannot be started runs
+ * its chunk on the caller: the chunks, hence the results, never depend on how many threads actually ran. */
+typedef void (*moo_chunk_fn)(void *ctx, int t, ptrdiff_t lo, ptrdiff_t hi);
+typedef struct { moo_chunk_fn fn; void *ctx; int t; ptrdiff_t lo, hi; } moo_chunk_job;
+
+MOO_UNUSED static void *moo_chunk_run(void *a) {
+    moo_chunk_job *j = (moo_chunk_job *)a;
+    j->fn(j->ctx, j->t, j->lo, j->hi);
+    return NULL;
+}
+
+#define MOO_MAX_THREADS 64
+MOO_UNUSED static void moo_parallel_for(int T, ptrdiff_t n, moo_chunk_fn fn, void *ctx) {
+    if (T > MOO_MAX_THREADS) T = MOO_MAX_THREADS;
+    if (T <= 1) { fn(ctx, 0, 0, n); return; }
+    pthread_t th[MOO_MAX_THREADS];
+    moo_chunk_job job[MOO_MAX_THREADS];
+    int started[MOO_MAX_THREADS];
+    for (int t = 0; t < T; t++) {
+        job[t].fn = fn; job[t].ctx = ctx; job[t].t = t;
+        job[t].lo = (ptrdiff_t)((double)n * t / T);
+        job[t].hi = t + 1 == T ? n : (ptrdiff_t)((double)n * (t + 1) / T);
+        started[t] = t > 0 && pthread_create(&th[t], NULL, moo_chunk_run, &job[t]) == 0;
+    }
+    moo_chunk_run(&job[0]);
+    for (int t = 1; t < T; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else moo_chunk_run(&job[t]);
+    }
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */

@@ -696,4 +696,127 @@ static int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_
     return moo_nds_core(F, n, m, out64, out8, first_only, algo == MOO_NDS_NO_FILTER ? MOO_NDS_AUTO : algo);
 }
 
+/* The same on T threads: every pass over the rows (finiteness, sums, each filter's argmin and compaction) runs on
+ * contiguous chunks, combined in chunk order, so that the mask is the one moo_first_filtered computes. */
+typedef struct {
+    const double *F;
+    int m;
+    double *sum;
+    int32_t *keep;
+    const double *p;           /* the filter point of a compaction */
+    int64_t bad[MOO_MAX_THREADS];     /* first non-finite row of a chunk, or -1 */
+    double bs[MOO_MAX_THREADS];       /* least sum of a chunk */
+    int32_t best[MOO_MAX_THREADS], o[MOO_MAX_THREADS];
+} moo_ff_ctx;
+
+static void moo_ff_init(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ff_ctx *x = (moo_ff_ctx *)c;
+    const int m = x->m;
+    x->bad[t] = -1;
+    for (ptrdiff_t i = lo; i < hi; i++) {
+        const double *row = x->F + (int64_t)i * m;
+        double acc = 0.0, fin = 0.0;
+        for (int j = 0; j < m; j++) {
+            acc += row[j];
+            fin += row[j] * 0.0;
+        }
+        if (fin != fin && x->bad[t] < 0) x->bad[t] = i;
+        x->sum[i] = acc;
+        x->keep[i] = (int32_t)i;
+    }
+}
+
+static void moo_ff_argmin(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ff_ctx *x = (moo_ff_ctx *)c;
+    int32_t best = -1;
+    double bs = INFINITY;
+    for (ptrdiff_t i = lo; i < hi; i++) {
+        if (x->sum[x->keep[i]] < bs) {
+            bs = x->sum[x->keep[i]];
+            best = x->keep[i];
+        }
+    }
+    x->bs[t] = bs;
+    x->best[t] = best;
+}
+
+static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ff_ctx *x = (moo_ff_ctx *)c;
+    const double *p = x->p;
+    const int m = x->m;
+    int32_t o = (int32_t)lo;
+    for (ptrdiff_t i = lo; i < hi; i++) {
+        const double *q = x->F + (int64_t)x->keep[i] * m;
+        int le = 1, lt = 0;
+        for (int j = 0; j < m; j++) {
+            le &= p[j] <= q[j];
+            lt |= p[j] < q[j];
+        }
+        if (!(le && lt)) x->keep[o++] = x->keep[i];
+    }
+    x->o[t] = o - (int32_t)lo;
+}
+
+static int64_t moo_first_filtered_mt(const double *F, int32_t n, int m, uint8_t *out8, int algo, int T) {
+    if (T > MOO_MAX_THREADS) T = MOO_MAX_THREADS;
+    size_t s_f = MOO_ALIGN((size_t)n * sizeof(double));
+    unsigned char *blk = (unsigned char *)moo_scratch_get(3, s_f + (size_t)n * sizeof(int32_t));
+    int64_t K = MOO_ERR_MEMORY;
+    double *C = NULL;
+    uint8_t *cm = NULL;
+    moo_ff_ctx x;
+    if (!blk) goto done;
+    x.F = F; x.m = m; x.sum = (double *)blk; x.keep = (int32_t *)(blk + s_f);
+    moo_parallel_for(T, n, moo_ff_init, &x);
+    for (int t = 0; t < T; t++) {
+        if (x.bad[t] >= 0) { K = -(x.bad[t] + 2); goto done; }
+    }
+    int32_t cnt = n;
+    for (int round = 0; round < 4 && cnt > 32; round++) {
+        moo_parallel_for(T, cnt, moo_ff_argmin, &x);
+        int32_t best = -1;
+        double bs = INFINITY;
+        for (int t = 0; t < T; t++) {
+            if (x.bs[t] < bs) { bs = x.bs[t]; best = x.best[t]; }
+        }
+        if (best < 0) break;
+        x.sum[best] = INFINITY;
+        x.p = F + (int64_t)best * m;
+        moo_parallel_for(T, cnt, moo_ff_filter, &x);
+        int32_t o = 0;
+        for (int t = 0; t < T; t++) { /* chunk t kept x.o[t] rows at its start: close the gaps in order */
+            const int32_t lo = (int32_t)((double)cnt * t / T);
+            if (o != lo) memmove(x.keep + o, x.keep + lo, (size_t)x.o[t] * sizeof(int32_t));
+            o += x.o[t];
+        }
+        int32_t removed = cnt - o;
+        cnt = o;
+        if (removed < cnt / 8) break; /* not worth another pass */
+    }
+    if (cnt == n) {
+        K = moo_nds_core(F, n, m, NULL, out8, 1, algo);
+        goto done;
+    }
+    C = (double *)malloc((size_t)cnt * m * sizeof(double));
+    cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
+    if (!C || !cm) goto done;
+    for (int32_t i = 0; i < cnt; i++) memcpy(C + (int64_t)i * m, F + (int64_t)x.keep[i] * m, (size_t)m * sizeof(double));
+    K = moo_nds_core(C, cnt, m, NULL, cm, 1, algo);
+    if (K < 0) goto done;
+    memset(out8, 0, (size_t)n);
+    for (int32_t i = 0; i < cnt; i++) out8[x.keep[i]] = cm[i];
+done:
+    moo_scratch_release(3);
+    free(C);
+    free(cm);
+    return K;
+}
+
+/* moo_nds's first front on T threads (T <= 1: moo_nds itself). */
+MOO_UNUSED static int64_t moo_first_front_mt(const double *F, int32_t n, int m, uint8_t *out8, int algo, int T) {
+    const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
+    if (T <= 1 || n <= 64 || !filter) return moo_nds(F, n, m, NULL, out8, 1, algo);
+    return moo_first_filtered_mt(F, n, m, out8, algo, T);
+}
+
 #endif

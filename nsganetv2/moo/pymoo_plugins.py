@@ -1,17 +1,19 @@
-"""pymoo plug-ins that run on our kernels: a survival in place of ``RankAndCrowding`` and an HV indicator."""
+"""pymoo plug-ins that run on our kernels: a survival in place of ``RankAndCrowding``, an SMS-EMOA survival (least
+hypervolume contributor removed one at a time) and an HV indicator."""
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from pymoo.algorithms.moo.sms import LeastHypervolumeContributionSurvival
 from pymoo.core.indicator import Indicator
 from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 from pymoo.operators.survival.rank_and_crowding.metrics import FunctionalDiversity
 
 from nsganetv2.moo._validate import as_real_vector
 from nsganetv2.moo.crowding import crowding_distance
-from nsganetv2.moo.hypervolume import hypervolume
+from nsganetv2.moo.hypervolume import hv_contributions, hypervolume
 from nsganetv2.moo.sorting import non_dominated_sort
 
 
@@ -67,6 +69,43 @@ class RankAndCrowdingSurvival(RankAndCrowding):
     def __init__(self) -> None:
         super().__init__(nds=FastNonDominatedSorting())
         self.crowding_func = FunctionalDiversity(_crowding, filter_out_duplicates=False)
+
+
+class LeastHVContributionSurvival(LeastHypervolumeContributionSurvival):
+    """SMS-EMOA survival (pymoo's ``LeastHypervolumeContributionSurvival``) on our kernels: fronts by our sorting,
+    and on the front that does not fit, the point of least exclusive hypervolume (normalised objectives, reference
+    ``1 + eps``) removed one at a time. Same survivors as pymoo's, e.g. ``SMSEMOA(survival=...)``."""
+
+    def _do(self, problem: Any, pop: Any, *args: Any, n_survive: int | None = None, ideal: Any = None,
+            nadir: Any = None, **kwargs: Any) -> Any:
+        from pymoo.core.population import Population
+        from pymoo.util.normalization import normalize
+
+        F = pop.get("F").astype(float, copy=False)
+        ideal = F.min(axis=0) if ideal is None else ideal
+        nadir = F.max(axis=0) if nadir is None else nadir
+        survivors: list[Any] = []
+        for k, front in enumerate(FastNonDominatedSorting().do(F, n_stop_if_ranked=n_survive)):
+            members = pop[front]
+            members.set("rank", k)
+            if len(survivors) + len(members) > n_survive:
+                keep = least_contributor_order(normalize(members.get("F"), ideal, nadir),
+                                               np.full(problem.n_obj, 1.0 + self.eps), n_survive - len(survivors))
+                members = members[keep]
+            survivors.extend(members)
+        return Population.create(*survivors)
+
+
+def least_contributor_order(F: np.ndarray, ref: np.ndarray, n_keep: int) -> np.ndarray:
+    """Indices (in their original order) of the ``n_keep`` rows left after removing, one at a time, the row of least
+    hypervolume contribution (the first on ties, like ``argmin``)."""
+    idx = np.arange(len(F))
+    F = np.ascontiguousarray(F, dtype=float)
+    while len(idx) > n_keep:
+        k = int(hv_contributions(F, ref, ignore_dominated=True).argmin())
+        F = np.delete(F, k, axis=0)
+        idx = np.delete(idx, k)
+    return idx
 
 
 class HV(Indicator):

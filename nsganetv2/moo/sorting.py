@@ -54,14 +54,17 @@ def fronts(F: ArrayLike) -> list[np.ndarray]:
     return np.split(order, np.cumsum(counts)[:-1])
 
 
-def pareto_mask(F: ArrayLike) -> np.ndarray:
+def pareto_mask(F: ArrayLike, n_threads: int = 1) -> np.ndarray:
     """Boolean mask of the first front (non-dominated points) of ``F``.
 
     Only the first front is computed (cheaper than :func:`non_dominated_sort`). Every copy of a duplicated
-    non-dominated point is kept (``True``).
+    non-dominated point is kept (``True``). ``n_threads`` > 1 runs the linear filter passes over the rows on that
+    many threads; the mask is the same for any thread count.
     """
+    if not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool) or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
     A = _objectives(F)
-    mask = _sorting.first_front(A)
+    mask = _sorting.first_front(A, n_threads=int(n_threads))
     if mask is None:
         _nonfinite(F)
     return mask

@@ -7,10 +7,14 @@ and fills the rest from the positions set in exactly one; mutation swaps one set
 child. Survival keeps the best by fitness, with duplicates removed. This is the same GA, vectorised in numpy.
 With several complexity columns the objective sums each column's gap std divided by the column's range (for
 one column that is the original up to a constant factor, so it picks the same subsets).
+
+``hv_contribution_selection`` is the alternative: greedy, each pick the candidate adding the most hypervolume.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from nsganetv2.moo.hypervolume import hypervolume
 
 
 def gap_std(values: np.ndarray, front: np.ndarray, masks: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
@@ -94,3 +98,46 @@ def subset_selection(values: np.ndarray, front: np.ndarray, k: int, rng: np.rand
         order = np.argsort(mfit, kind="stable")[:pop_size]
         pop, fit = merged[order], mfit[order]
     return np.flatnonzero(pop[int(np.argmin(fit))])
+
+
+def hv_contribution_selection(values: np.ndarray, front: np.ndarray, k: int,
+                              rng: np.random.Generator | None = None, ref_offset: float = 0.1) -> np.ndarray:
+    """Indices (sorted) of ``k`` rows of ``values`` (M, d) picked greedily, each the one adding the most hypervolume
+    to ``front`` (P, d) plus the rows picked before (all objectives minimised).
+
+    Objectives are normalised to [0, 1] over ``front`` and ``values`` together (a constant column is left as is) and
+    the reference point is ``1 + ref_offset`` in every objective. Ties (e.g. all the rows left add nothing) go to the
+    first such row, or to a random one when ``rng`` is given. With M <= k all M indices are returned.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    m = len(values)
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    if ref_offset <= 0:
+        raise ValueError(f"ref_offset must be > 0 (the reference point is 1 + ref_offset), got {ref_offset}")
+    if m <= k:
+        return np.arange(m)
+    if k == 0:
+        return np.zeros(0, dtype=int)
+    front = np.asarray(front, dtype=float).reshape(-1, values.shape[1])
+    both = np.concatenate([front, values])
+    lo = both.min(axis=0)
+    scale = np.ptp(both, axis=0)
+    scale[scale <= 0] = 1.0
+    V = (values - lo) / scale
+    S = (front - lo) / scale
+    ref = np.full(values.shape[1], 1.0 + ref_offset)
+    chosen: list[int] = []
+    left = np.ones(m, dtype=bool)
+    for _ in range(k):
+        base = hypervolume(S, ref) if len(S) else 0.0
+        cand = np.flatnonzero(left)
+        gain = np.array([hypervolume(np.vstack([S, V[i]]), ref) - base for i in cand])
+        best = np.flatnonzero(gain == gain.max())
+        pick = int(cand[best[0] if rng is None else rng.choice(best)])
+        chosen.append(pick)
+        left[pick] = False
+        S = np.vstack([S, V[pick]])
+    return np.sort(np.array(chosen, dtype=int))

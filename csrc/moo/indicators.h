@@ -1,0 +1,135 @@
+/* Quality indicators of a point set A (n x d) against a reference front R (r x d), minimisation; depends on
+ * moo_common.h only. Each is an outer loop over R and an inner minimum over A:
+ *   igd       mean over R of the Euclidean distance to the nearest point of A
+ *   igd_plus  the same with d+(a, z) = || max(a - z, 0) || (Ishibuchi et al. 2015)
+ *   eps_add   max over R of min over A of max_j (a_j - z_j) (additive epsilon, Zitzler et al. 2003)
+ * igd and eps_add scan A sorted by the first objective outwards from z's place (moo_ind_scan): the gap in the
+ * first objective bounds the rest of a side (both sides for igd, the right side for eps_add), each point's sum (max)
+ * stops once it cannot win, and eps_add leaves z as soon as a point is within the largest value so far (for d = 2
+ * the scan follows a0 - a1 instead, where the best point is near z0 - z1). igd_plus, and igd from d = 4, are a
+ * vectorised sweep over A stored column by column. O(n r d) in the worst case.
+ */
+#ifndef NSGANETV2_INDICATORS_H
+#define NSGANETV2_INDICATORS_H
+
+#include "moo_common.h"
+
+enum { MOO_IND_IGD = 0, MOO_IND_IGD_PLUS = 1, MOO_IND_EPS_ADD = 2 };
+
+/* min over the rows of S (n rows sorted by column 0, c0 its column 0) of the squared distance (igd) or of the
+ * max difference (eps_add) to z; stops early once the min is <= floor (eps_add). */
+static inline double moo_ind_scan(const double *S, const double *c0, ptrdiff_t n, int d, const double *z, int eps,
+                                  double floor) {
+    ptrdiff_t hi = moo_lower_bound(c0, n, z[0]), lo = hi - 1;
+    double best = INFINITY;
+    int right = 1, left = 1;
+    while ((right && hi < n) || (left && lo >= 0)) {
+        /* the side whose next point is nearer in the first objective */
+        ptrdiff_t i;
+        if (!(right && hi < n)) i = lo--;
+        else if (!(left && lo >= 0)) i = hi++;
+        else i = (c0[hi] - z[0] <= z[0] - c0[lo]) ? hi++ : lo--;
+        const double g = c0[i] - z[0];
+        if (eps) {
+            if (g >= best) { if (g >= 0) { right = 0; continue; } }
+            const double *a = S + i * d;
+            double e = g;
+            for (int j = 1; j < d && e < best; j++) e = a[j] - z[j] > e ? a[j] - z[j] : e;
+            if (e < best) {
+                best = e;
+                if (best <= floor) return best;
+            }
+        } else {
+            if (g * g >= best) {
+                if (g >= 0) right = 0;
+                else left = 0;
+                continue;
+            }
+            const double *a = S + i * d;
+            double e = g * g;
+            for (int j = 1; j < d && e < best; j++) { const double t = a[j] - z[j]; e += t * t; }
+            if (e < best) best = e;
+        }
+    }
+    return best;
+}
+
+/* eps_add for d = 2 with A sorted by k = a0 - a1 (S rows in that order): the best point has a0 - z0 = a1 - z1 near
+ * balance, so the scan starts at z0 - z1 and goes outwards, leaving once a point is within floor. */
+static inline double moo_ind_eps2(const double *S, const double *key, ptrdiff_t n, const double *z, double floor) {
+    const double kz = z[0] - z[1];
+    ptrdiff_t hi = moo_lower_bound(key, n, kz), lo = hi - 1;
+    double best = INFINITY;
+    while (hi < n || lo >= 0) {
+        ptrdiff_t i;
+        if (hi >= n) i = lo--;
+        else if (lo < 0) i = hi++;
+        else i = (key[hi] - kz <= kz - key[lo]) ? hi++ : lo--;
+        const double p = S[2 * i] - z[0], q = S[2 * i + 1] - z[1], e = p > q ? p : q;
+        if (e < best) {
+            best = e;
+            if (best <= floor) return best;
+        }
+    }
+    return best;
+}
+
+/* NaN when out of memory. */
+static double moo_indicator(const double *A, ptrdiff_t n, const double *R, ptrdiff_t r, int d, int which) {
+    if (which == MOO_IND_IGD_PLUS || (which == MOO_IND_IGD && d >= 4)) {
+        const int plus = which == MOO_IND_IGD_PLUS;
+        double *T = (double *)malloc((size_t)n * (size_t)(d + 1) * sizeof(double));
+        if (!T) return NAN;
+        double *acc = T + (size_t)n * d;
+        for (ptrdiff_t i = 0; i < n; i++)
+            for (int j = 0; j < d; j++) T[(size_t)j * n + i] = A[i * d + j];
+        double total = 0.0;
+        for (ptrdiff_t t = 0; t < r; t++) {
+            const double *z = R + t * d;
+            for (ptrdiff_t i = 0; i < n; i++) acc[i] = 0.0;
+            for (int j = 0; j < d; j++) {
+                const double *c = T + (size_t)j * n, zj = z[j];
+                if (plus) {
+                    for (ptrdiff_t i = 0; i < n; i++) {
+                        const double e = c[i] - zj, p = 0.5 * (e + fabs(e)); /* max(e, 0), exactly */
+                        acc[i] += p * p;
+                    }
+                } else {
+                    for (ptrdiff_t i = 0; i < n; i++) { const double e = c[i] - zj; acc[i] += e * e; }
+                }
+            }
+            double best = INFINITY;
+            for (ptrdiff_t i = 0; i < n; i++) best = acc[i] < best ? acc[i] : best;
+            total += sqrt(best);
+        }
+        free(T);
+        return total / (double)r;
+    }
+    /* A sorted by the first objective */
+    moo_key *o = (moo_key *)malloc((size_t)n * sizeof(moo_key));
+    double *S = (double *)malloc((size_t)n * (size_t)(d + 1) * sizeof(double));
+    if (!o || !S) { free(o); free(S); return NAN; }
+    double *c0 = S + (size_t)n * d;
+    const int eps2 = which == MOO_IND_EPS_ADD && d == 2;
+    for (ptrdiff_t i = 0; i < n; i++) { o[i].k = eps2 ? A[i * d] - A[i * d + 1] : A[i * d]; o[i].i = i; }
+    moo_sort_key(o, n);
+    for (ptrdiff_t i = 0; i < n; i++) { memcpy(S + i * d, A + o[i].i * d, (size_t)d * sizeof(double)); c0[i] = o[i].k; }
+    free(o);
+    double total;
+    if (which == MOO_IND_EPS_ADD) {
+        total = -INFINITY;
+        for (ptrdiff_t t = 0; t < r; t++) {
+            const double b = eps2 ? moo_ind_eps2(S, c0, n, R + t * d, total)
+                                  : moo_ind_scan(S, c0, n, d, R + t * d, 1, total);
+            total = b > total ? b : total;
+        }
+    } else {
+        total = 0.0;
+        for (ptrdiff_t t = 0; t < r; t++) total += sqrt(moo_ind_scan(S, c0, n, d, R + t * d, 0, 0.0));
+        total /= (double)r;
+    }
+    free(S);
+    return total;
+}
+
+#endif

@@ -1,0 +1,35 @@
+"""IGD, IGD+ and the additive epsilon indicator (nsganetv2.moo.indicators) against moocore."""
+from __future__ import annotations
+
+import moocore
+import numpy as np
+import pytest
+
+from nsganetv2.moo.indicators import epsilon_additive, igd, igd_plus
+
+PAIRS = [(igd, moocore.igd), (igd_plus, moocore.igd_plus), (epsilon_additive, moocore.epsilon_additive)]
+
+
+@pytest.mark.parametrize("ours,theirs", PAIRS, ids=[p[0].__name__ for p in PAIRS])
+@pytest.mark.parametrize("m", [1, 2, 3, 5])
+def test_equal_to_moocore(ours, theirs, m: int) -> None:
+    rng = np.random.default_rng(m)
+    for trial in range(30):
+        A, R = rng.random((int(rng.integers(1, 60)), m)), rng.random((int(rng.integers(1, 60)), m))
+        if trial % 3 == 0:  # ties and copies
+            A, R = np.round(A * 4) / 4, np.round(R * 4) / 4
+        assert ours(A, R) == pytest.approx(theirs(A, ref=R), rel=1e-10, abs=1e-15)
+
+
+def test_known_values_and_errors() -> None:
+    A, R = [[1.0, 3.0], [2.0, 2.0]], [[1.5, 2.5], [0.5, 3.5], [3.0, 1.0]]
+    assert igd(A, R) == pytest.approx((np.sqrt(0.5) + np.sqrt(0.5) + np.sqrt(2.0)) / 3)
+    assert igd_plus(A, R) == pytest.approx((0.5 + 0.5 + 1.0) / 3)
+    assert epsilon_additive(A, R) == 1.0
+    assert igd(R, R) == igd_plus(R, R) == epsilon_additive(R, R) == 0.0
+    with pytest.raises(ValueError, match="ref has 3 objectives"):
+        igd(A, [[1.0, 2.0, 3.0]])
+    with pytest.raises(ValueError, match="row 0"):
+        igd_plus([[np.nan, 1.0]], R)
+    with pytest.raises(ValueError, match="row 1"):  # float64 arrays take the fast path: the kernel sees the NaN
+        epsilon_additive(np.array(R), np.array([[1.0, 2.0], [np.inf, 0.0]]))

@@ -1,0 +1,33 @@
+"""n_threads of pareto_mask: the same mask for any thread count."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nsganetv2.moo._paths import NDSAlgo
+from nsganetv2.moo import _sorting
+from nsganetv2.moo.sorting import pareto_mask
+
+
+@pytest.mark.parametrize("m", [2, 3, 5])
+def test_pareto_mask_is_the_same_for_any_thread_count(m: int) -> None:
+    rng = np.random.default_rng(m)
+    sets = [rng.random((20000, m)), np.round(rng.random((5000, m)) * 6),  # uniform; ties and copies
+            np.vstack([rng.random((3000, m)), np.abs(rng.normal(size=(300, m)))]), rng.random((65, m))]
+    for F in sets:
+        one = pareto_mask(F)
+        np.testing.assert_array_equal(one, _sorting.first_front(np.ascontiguousarray(F), int(NDSAlgo.NO_FILTER)))
+        for t in (2, 3, 7, 64, 100):
+            np.testing.assert_array_equal(pareto_mask(F, n_threads=t), one)
+
+
+def test_threads_report_the_first_bad_row_and_bad_counts() -> None:
+    F = np.random.default_rng(0).random((5000, 3))
+    F[3000, 1] = np.nan
+    F[4000, 0] = np.inf
+    for t in (1, 2, 4):
+        with pytest.raises(ValueError, match="row 3000"):
+            pareto_mask(F, n_threads=t)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="n_threads"):
+            pareto_mask(F[:10], n_threads=bad)
