@@ -1,4 +1,4 @@
-"""OFA's ImageNet accuracy predictor as a search's expensive objective, the latency objective, hv infill."""
+"""OFA's ImageNet accuracy predictor as a search's expensive objective, and the latency objective."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,6 @@ from torch import nn
 from nsganetv2 import api
 from nsganetv2.cli import main
 from nsganetv2.evaluation.ofa_predictor import OFAAccuracyPredictor, predictor_features
-from nsganetv2.search.infill import hv_greedy_selection
 from nsganetv2.space import OFAMobileNetV3Space
 from tests.ofa_oracle import complete_ofa_specs, ofa_accuracy_module, ofa_latency_table, ofa_specs, write_ofa_tables
 
@@ -128,32 +127,3 @@ def test_cli_search_on_the_predictor(tmp_path, predictor_file, note10_tables, ca
     assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="give one"):
         api.SearchSettings(acc_predictor="a.pth", supernet_path="b.pth")
-
-
-def _hv2(P, ref):
-    P = P[np.argsort(P[:, 0])]
-    hv, best = 0.0, ref[1]
-    for x, y in P:
-        if y < best:
-            hv += (ref[0] - x) * (best - y)
-            best = y
-    return hv
-
-
-def test_hv_greedy_selection_picks_the_best_gain_each_step_and_stops_without_gain():
-    rng = np.random.default_rng(0)
-    front = np.array([[0.0, 1.0], [0.6, 0.6], [1.0, 0.0]])
-    angle = rng.uniform(0, np.pi / 2, 30)
-    cand = 1 - 0.8 * np.column_stack([np.cos(angle), np.sin(angle)])  # mutually non-dominated
-    picks = hv_greedy_selection(cand, front, 4)
-    assert len(picks) == len(set(picks.tolist())) == 4
-    both = np.concatenate([front, cand])
-    ideal, nadir = both.min(0), both.max(0)
-    norm = lambda A: (A - ideal) / (nadir - ideal)  # noqa: E731
-    S = norm(front)
-    for p in picks:  # each pick is the best single addition given the earlier ones (brute force in 2-D)
-        gains = [_hv2(np.concatenate([S, norm(cand[i:i + 1])]), np.full(2, 1.1)) for i in range(len(cand))]
-        assert gains[p] == pytest.approx(max(gains), rel=1e-12)
-        S = np.concatenate([S, norm(cand[p:p + 1])])
-    # candidates that are all dominated by the front add nothing: no pick
-    assert len(hv_greedy_selection(np.array([[0.7, 0.6], [1.0, 1.0]]), front, 2)) == 0

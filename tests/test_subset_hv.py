@@ -21,7 +21,7 @@ def _greedy_by_moocore(values: np.ndarray, front: np.ndarray, k: int, offset: fl
                  for i in range(len(V))]
         chosen.append(int(np.argmax(gains)))
         S = np.vstack([S, V[chosen[-1]]])
-    return sorted(chosen)
+    return chosen  # in the order picked
 
 
 @pytest.mark.parametrize("d", [2, 3])
@@ -41,7 +41,7 @@ def test_picks_the_gap_and_skips_dominated_candidates() -> None:
                        [2.0, 2.0],   # dominated by the front: adds nothing
                        [0.2, 0.8]])
     assert hv_contribution_selection(values, front, 1).tolist() == [1]
-    assert hv_contribution_selection(values, front, 2).tolist() == [1, 3]
+    assert sorted(hv_contribution_selection(values, front, 2).tolist()) == [1, 3]
 
 
 def test_ties_and_edge_cases() -> None:
@@ -50,9 +50,14 @@ def test_ties_and_edge_cases() -> None:
     assert hv_contribution_selection(values, front, 1).tolist() == [0]
     picks = {hv_contribution_selection(values, front, 1, np.random.default_rng(s)).item() for s in range(20)}
     assert picks == {0, 1, 2}
-    assert hv_contribution_selection(values, front, 3).tolist() == [0, 1, 2]
+    assert sorted(hv_contribution_selection(values, front, 3).tolist()) == [0, 1, 2]
     assert hv_contribution_selection(values, front, 0).tolist() == []
     assert hv_contribution_selection(np.array([3.0, 1.0, 2.0]), np.array([5.0]), 1).tolist() == [1]  # 1-D values
     assert hv_contribution_selection(values, np.empty((0, 2)), 1).tolist() == [0]  # empty front
+    # stop_without_gain: nothing adds hypervolume, nothing is picked; otherwise only the rows that add some
+    assert hv_contribution_selection(values, front, 2, stop_without_gain=True).tolist() == []
+    gap = np.array([[0.5, 0.5], [0.2, 0.9], [2.0, 2.0]])
+    assert hv_contribution_selection(gap, np.array([[0.0, 1.0], [1.0, 0.0]]), 3, stop_without_gain=True).tolist() \
+        == [0, 1]
     with pytest.raises(ValueError, match="k must be >= 0"):
         hv_contribution_selection(values, front, -1)

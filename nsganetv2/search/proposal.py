@@ -24,9 +24,8 @@ from pymoo.optimize import minimize
 
 from nsganetv2.moo.pymoo_plugins import RankAndCrowdingSurvival
 from nsganetv2.moo.sorting import non_dominated_sort, pareto_mask
-from nsganetv2.search.infill import hv_greedy_selection
 from nsganetv2.search.problem import SearchProblem
-from nsganetv2.search.subset import subset_selection
+from nsganetv2.search.subset import hv_contribution_selection, subset_selection
 from nsganetv2.surrogate import describe_fitted
 
 __all__ = ["SELECTIONS", "Proposal", "SurrogateProblem", "initial_design", "propose", "training_set", "unique_new"]
@@ -218,7 +217,7 @@ def _hv_infill(p: SearchProblem, sp: SurrogateProblem, front: np.ndarray, taken:
         return pool
     F = sp.predict(pool, optimism)
     pool, F = pool[pareto_mask(F)], F[pareto_mask(F)]
-    return pool[hv_greedy_selection(F, front, n_iter)]
+    return pool[hv_contribution_selection(F, front, n_iter, stop_without_gain=True)]
 
 
 def _top_up(p: SearchProblem, chosen: np.ndarray, sp: SurrogateProblem, taken: set, rng: np.random.Generator,

@@ -64,9 +64,9 @@ def subset_selection(values: np.ndarray, front: np.ndarray, k: int, rng: np.rand
     m = len(values)
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
-    if m <= k:
+    if m <= k and not stop_without_gain:
         return np.arange(m)
-    if k == 0:
+    if k == 0 or m == 0:
         return np.zeros(0, dtype=int)
     front = np.asarray(front, dtype=float).reshape(-1, values.shape[1])
     both = np.concatenate([front, values])
@@ -101,13 +101,16 @@ def subset_selection(values: np.ndarray, front: np.ndarray, k: int, rng: np.rand
 
 
 def hv_contribution_selection(values: np.ndarray, front: np.ndarray, k: int,
-                              rng: np.random.Generator | None = None, ref_offset: float = 0.1) -> np.ndarray:
-    """Indices (sorted) of ``k`` rows of ``values`` (M, d) picked greedily, each the one adding the most hypervolume
-    to ``front`` (P, d) plus the rows picked before (all objectives minimised).
+                              rng: np.random.Generator | None = None, ref_offset: float = 0.1,
+                              stop_without_gain: bool = False) -> np.ndarray:
+    """Indices, in the order picked, of ``k`` rows of ``values`` (M, d) picked greedily, each the one adding the most
+    hypervolume to ``front`` (P, d) plus the rows picked before (all objectives minimised).
 
     Objectives are normalised to [0, 1] over ``front`` and ``values`` together (a constant column is left as is) and
     the reference point is ``1 + ref_offset`` in every objective. Ties (e.g. all the rows left add nothing) go to the
-    first such row, or to a random one when ``rng`` is given. With M <= k all M indices are returned.
+    first such row, or to a random one when ``rng`` is given; with ``stop_without_gain`` the picking stops instead
+    once no row adds anything (fewer than ``k`` are returned). With M <= k (and not ``stop_without_gain``) all M
+    indices are returned.
     """
     values = np.asarray(values, dtype=float)
     if values.ndim == 1:
@@ -117,9 +120,9 @@ def hv_contribution_selection(values: np.ndarray, front: np.ndarray, k: int,
         raise ValueError(f"k must be >= 0, got {k}")
     if ref_offset <= 0:
         raise ValueError(f"ref_offset must be > 0 (the reference point is 1 + ref_offset), got {ref_offset}")
-    if m <= k:
+    if m <= k and not stop_without_gain:
         return np.arange(m)
-    if k == 0:
+    if k == 0 or m == 0:
         return np.zeros(0, dtype=int)
     front = np.asarray(front, dtype=float).reshape(-1, values.shape[1])
     both = np.concatenate([front, values])
@@ -131,13 +134,15 @@ def hv_contribution_selection(values: np.ndarray, front: np.ndarray, k: int,
     ref = np.full(values.shape[1], 1.0 + ref_offset)
     chosen: list[int] = []
     left = np.ones(m, dtype=bool)
-    for _ in range(k):
+    for _ in range(min(k, m)):
         base = hypervolume(S, ref) if len(S) else 0.0
         cand = np.flatnonzero(left)
         gain = np.array([hypervolume(np.vstack([S, V[i]]), ref) - base for i in cand])
+        if stop_without_gain and gain.max() <= 0:
+            break
         best = np.flatnonzero(gain == gain.max())
         pick = int(cand[best[0] if rng is None else rng.choice(best)])
         chosen.append(pick)
         left[pick] = False
         S = np.vstack([S, V[pick]])
-    return np.sort(np.array(chosen, dtype=int))
+    return np.array(chosen, dtype=int)
