@@ -68,7 +68,8 @@ def _likelihood(D2: np.ndarray, F: np.ndarray, y: np.ndarray, theta: float, mu: 
 
 
 class GP(SurrogateMixin, RegressorMixin, BaseEstimator):
-    """Kriging surrogate as in pydacefit ``DACE(regr_linear, corr_gauss, theta=1, thetaL=1e-5, thetaU=100)``.
+    """Kriging surrogate as in pydacefit ``DACE(regr_linear, corr_gauss, theta=1, thetaL=1e-5, thetaU=100)``
+    (that start is ``theta0=1.0``; the default start is ``"auto"``, see below).
 
     ``X`` and ``y`` are standardised (ddof 1; a constant column gets scale 1 instead of a division by zero).
     The correlation is ``exp(-theta |x - x'|^2)`` with one ``theta`` for all dimensions, maximised in
