@@ -80,7 +80,7 @@ class SearchSettings:
     predictor: Any = "rbf"
     predictor_kwargs: dict | None = None
     features: str = "raw"  # the surrogate's encoding of a genome: raw (the original's), onehot or stages
-    selection: str = "gaps"  # the batch: gaps (the original's subset selection) or hv (predicted-HV infill)
+    selection: str = "hv"  # the batch: hv (predicted-HV infill) or gaps (the original's subset selection)
     optimism: float = 0.0  # hv: predictions lowered by this many standard deviations (a surrogate with a std)
     pop_size: int = 40
     n_gen: int = 20
@@ -108,6 +108,14 @@ class SearchSettings:
                              "N evaluates N architectures at a time); drop --gpu")
         if self.flops_counter is not None and self.flops_counter not in ("ofa", "original"):
             raise ValueError(f"flops_counter must be 'ofa' or 'original', got {self.flops_counter!r}")
+        from nsganetv2.search.proposal import SELECTIONS
+        from nsganetv2.space.ofa_mbv3 import FEATURE_KINDS
+
+        if self.selection not in SELECTIONS:
+            raise ValueError(f"--selection must be one of {SELECTIONS}, got {self.selection!r}")
+        if self.features not in FEATURE_KINDS:
+            raise ValueError(f"--features must be one of {FEATURE_KINDS}, got {self.features!r}")
+        _require(self, "optimism", lambda v: v >= 0, "a number >= 0 (standard deviations)")
         if self.acc_predictor and self.supernet_path:
             raise ValueError("--acc_predictor and --supernet_path both say how top-1 is obtained: give one (the "
                              "predictor's top-1 is OFA's ImageNet prediction, the supernet's is measured)")

@@ -388,9 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--features", default="raw", choices=("raw", "onehot", "stages"),
                    help="the surrogate's inputs: raw (the original's 46-integer genome), onehot (OFA's encoding) or "
                         "stages (per stage: depth and sums of kernel and expand indices; few features, for small DOEs)")
-    s.add_argument("--selection", default="gaps", choices=("gaps", "hv"),
-                   help="how a batch is chosen: gaps (the original's subset selection) or hv (the batch that adds the "
-                        "most predicted hypervolume to the archive's front)")
+    s.add_argument("--selection", default="hv", choices=("hv", "gaps"),
+                   help="how a batch is chosen: hv (the batch that adds the most predicted hypervolume to the "
+                        "archive's front; default) or gaps (the original's subset selection: with --n_doe 100 and "
+                        "--predictor rbf, the original algorithm exactly)")
     s.add_argument("--optimism", type=float, default=0.0,
                    help="with --selection hv and a predictor with an uncertainty (gp-ard, ensemble): rank candidates by "
                         "the prediction minus this many standard deviations (explores where the surrogate is unsure)")

@@ -352,6 +352,11 @@ def test_a_whole_search_through_ask_and_tell_with_an_outside_evaluation(tmp_path
     assert [h for _, h in res.hv] == pytest.approx([h for _, h in ref.hv])
     with pytest.raises(ValueError, match="not asked"):
         search.tell(np.zeros((1, 5)), [0.0])
+    # a search recorded before the selection was a setting (it used gaps) resumes with gaps
+    state = json.loads((tmp_path / "run" / "search.json").read_text())
+    del state["settings"]["selection"]
+    (tmp_path / "run" / "search.json").write_text(json.dumps(state))
+    assert MSuNAS.load(tmp_path / "run", test_problem("zdt1", n_var=5)).selection == "gaps"
 
 
 class _OneBad(_TinyInt):

@@ -320,7 +320,7 @@ def import_original_run(src: str | os.PathLike, save: str | os.PathLike, sec_obj
         "format_version": 1, "problem": problem,
         "settings": {"n_doe": int(len(doe)), "iterations": K, "n_iter": int(n_iter), "predictor": predictor,
                      "pop_size": 40, "n_gen": 20, "subset_pop": 100, "subset_gen": 60, "eval_batch_size": None,
-                     "max_train": 1000, "predictor_kwargs": {}},
+                     "max_train": 1000, "predictor_kwargs": {}, "selection": "gaps", "optimism": 0.0},
         "seed": 0, "seeds": {"rule": "numpy.random.SeedSequence([seed, iteration]).generate_state(3) -> numpy "
                                      "Generator, pymoo seed, torch/surrogate seed (mod 2**31-1); the imported "
                                      "iterations were run unseeded by the original"},

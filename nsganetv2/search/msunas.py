@@ -242,7 +242,7 @@ class MSuNAS:
                  subset_pop: int = 100, subset_gen: int = 60, ref_point: Any = None,
                  eval_batch_size: int | None = None, max_train: int | None = 1000,
                  predictor_kwargs: dict | None = None, progress: bool = True, retry_failed: bool = False,
-                 callbacks: Sequence[Callback] | None = None, selection: str = "gaps",
+                 callbacks: Sequence[Callback] | None = None, selection: str = "hv",
                  optimism: float = 0.0) -> None:
         self.problem = check_problem(problem)
         self.folder = RunFolder(save_dir)
@@ -304,6 +304,8 @@ class MSuNAS:
         if bad:
             raise ValueError(f"cannot override {sorted(bad)} on resume; only {list(RESUME_OVERRIDES)}")
         settings = dict(state["settings"])
+        settings.setdefault("selection", "gaps")  # searches recorded before hv became the default used gaps
+        settings.setdefault("optimism", 0.0)
         if isinstance(settings.get("predictor"), dict) and "predictor" not in overrides:
             raise ValueError(f"the search used predictor {settings['predictor']['repr']}; pass predictor= again")
         settings.update(overrides)
