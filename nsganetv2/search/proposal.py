@@ -6,7 +6,9 @@ candidates that fill the gaps of the archive front (topped up from everything NS
 """
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ from pymoo.operators.crossover.sbx import SBX
 from pymoo.operators.mutation.pm import PM
 from pymoo.operators.repair.rounding import RoundingRepair
 from pymoo.optimize import minimize
+from sklearn.exceptions import ConvergenceWarning
 
 from nsganetv2.moo.pymoo_plugins import RankAndCrowdingSurvival
 from nsganetv2.moo.sorting import non_dominated_sort, pareto_mask
@@ -170,7 +173,13 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
     models = []
     for j in p.expensive:
         m = make_model(seeds["torch"])
-        m.fit(feats, Fa[idx, j])
+        with warnings.catch_warnings(record=True) as caught:  # once per fit in the log, not once per fold
+            warnings.simplefilter("always", ConvergenceWarning)
+            m.fit(feats, Fa[idx, j])
+        if caught:
+            logging.getLogger(__name__).info("surrogate fit for %s: %s%s", p.objective_names[j],
+                                             str(caught[0].message).splitlines()[0],
+                                             f" (and {len(caught) - 1} more)" if len(caught) > 1 else "")
         models.append(m)
     surrogate = {"model": model_label or type(models[0]).__name__, **describe_fitted(models[0]),
                  "n_train": int(len(idx))}
@@ -223,8 +232,6 @@ def _hv_infill(p: SearchProblem, sp: SurrogateProblem, front: np.ndarray, taken:
 def _top_up(p: SearchProblem, chosen: np.ndarray, sp: SurrogateProblem, taken: set, rng: np.random.Generator,
             n_iter: int) -> np.ndarray:
     """Too few new genomes: add the best-ranked of everything NSGA-II saw, then random ones not yet evaluated."""
-    import logging
-
     used = taken | {p.key(x) for x in chosen}
     seen = p.canonical(np.concatenate(sp.seen_X)) if sp.seen_X else np.zeros((0, p.n_var))
     extra = unique_new(p, seen, used)
