@@ -51,6 +51,21 @@ def _pick_k(allowed: np.ndarray, need: np.ndarray, rng: np.random.Generator) -> 
     return (ranks < need[:, None]) & allowed
 
 
+def _columns(values: np.ndarray, front: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``values`` as (M, d) and ``front`` as (P, d) floats, and the minimum and range of both together per column (a
+    zero range as 1); ``k`` checked."""
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    front = np.asarray(front, dtype=float).reshape(-1, values.shape[1])
+    both = np.concatenate([front, values])
+    scale = np.ptp(both, axis=0)
+    scale[scale <= 0] = 1.0
+    return values, front, both.min(axis=0), scale
+
+
 def subset_selection(values: np.ndarray, front: np.ndarray, k: int, rng: np.random.Generator,
                      pop_size: int = 100, n_gen: int = 60) -> np.ndarray:
     """Indices (sorted) of ``k`` rows of ``values`` (M, d) chosen by the gap-std GA against ``front`` (P, d).
@@ -58,20 +73,12 @@ def subset_selection(values: np.ndarray, front: np.ndarray, k: int, rng: np.rand
     With M <= k all M indices are returned (the caller tops up the batch from other genomes, where the original
     evaluated fewer than asked).
     """
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 1:
-        values = values[:, None]
+    values, front, _, scale = _columns(values, front, k)
     m = len(values)
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
-    if m <= k and not stop_without_gain:
+    if m <= k:
         return np.arange(m)
-    if k == 0 or m == 0:
+    if k == 0:
         return np.zeros(0, dtype=int)
-    front = np.asarray(front, dtype=float).reshape(-1, values.shape[1])
-    both = np.concatenate([front, values])
-    scale = np.ptp(both, axis=0)
-    scale[scale <= 0] = 1.0
 
     def fitness(masks: np.ndarray) -> np.ndarray:
         return gap_std(values, front, masks, scale)
@@ -112,23 +119,14 @@ def hv_contribution_selection(values: np.ndarray, front: np.ndarray, k: int,
     once no row adds anything (fewer than ``k`` are returned). With M <= k (and not ``stop_without_gain``) all M
     indices are returned.
     """
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 1:
-        values = values[:, None]
+    values, front, lo, scale = _columns(values, front, k)
     m = len(values)
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
     if ref_offset <= 0:
         raise ValueError(f"ref_offset must be > 0 (the reference point is 1 + ref_offset), got {ref_offset}")
     if m <= k and not stop_without_gain:
         return np.arange(m)
     if k == 0 or m == 0:
         return np.zeros(0, dtype=int)
-    front = np.asarray(front, dtype=float).reshape(-1, values.shape[1])
-    both = np.concatenate([front, values])
-    lo = both.min(axis=0)
-    scale = np.ptp(both, axis=0)
-    scale[scale <= 0] = 1.0
     V = (values - lo) / scale
     S = (front - lo) / scale
     ref = np.full(values.shape[1], 1.0 + ref_offset)

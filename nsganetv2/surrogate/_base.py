@@ -24,6 +24,17 @@ class SurrogateMixin:
     def _describe_model(self) -> str:
         return type(self).__name__
 
+    def _standardise(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Set ``x_mean_``, ``x_scale_``, ``y_mean_``, ``y_scale_`` (sample std; 1 where it is 0) and return the
+        standardised ``X`` and ``y``."""
+        self.x_mean_ = X.mean(0)
+        sx = X.std(0, ddof=1) if X.shape[0] > 1 else np.ones(X.shape[1])
+        self.x_scale_ = np.where(sx > 0, sx, 1.0)
+        self.y_mean_ = float(y.mean())
+        sy = float(y.std(ddof=1)) if len(y) > 1 else 0.0
+        self.y_scale_ = sy if sy > 0 else 1.0
+        return (X - self.x_mean_) / self.x_scale_, (y - self.y_mean_) / self.y_scale_
+
     def _validate_fit(self, X: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         return validate_training_data(self, X, y)
 

@@ -171,14 +171,7 @@ class GP(SurrogateMixin, RegressorMixin, BaseEstimator):
 
     def _fit(self, X: np.ndarray, y: np.ndarray, lo: float, up: float) -> GP:
         n = X.shape[0]
-        self.x_mean_ = X.mean(0)
-        sx = X.std(0, ddof=1)
-        self.x_scale_ = np.where(sx > 0, sx, 1.0)
-        self.y_mean_ = float(y.mean())
-        sy = float(y.std(ddof=1))
-        self.y_scale_ = sy if sy > 0 else 1.0
-        Xs = (X - self.x_mean_) / self.x_scale_
-        ys = (y - self.y_mean_) / self.y_scale_
+        Xs, ys = self._standardise(X, y)
         F = _regression(Xs, self.regr)
         _, Rf, piv = sla.qr(F, mode="economic", pivoting=True)
         diag = np.abs(np.diag(Rf))

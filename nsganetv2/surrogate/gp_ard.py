@@ -148,14 +148,7 @@ class GPARD(SurrogateMixin, RegressorMixin, BaseEstimator):
         """Fit on encoded rows; ``hyper`` (log length-scales then log nugget) skips the likelihood fit."""
         groups = self._resolve_groups(X.shape[1])
         rng = check_random_state(self.random_state)
-        self.x_mean_ = X.mean(0)
-        sx = X.std(0, ddof=1) if X.shape[0] > 1 else np.ones(X.shape[1])
-        self.x_scale_ = np.where(sx > 0, sx, 1.0)
-        self.y_mean_ = float(y.mean())
-        sy = float(y.std(ddof=1))
-        self.y_scale_ = sy if sy > 0 else 1.0
-        Xs = (X - self.x_mean_) / self.x_scale_
-        ys = (y - self.y_mean_) / self.y_scale_
+        Xs, ys = self._standardise(X, y)
         n = X.shape[0]
         idx = np.arange(n)
         if self.hyper_subsample is not None and n > self.hyper_subsample:
