@@ -618,6 +618,27 @@ done:
     return K;
 }
 
+/* The first front of the n rows of F once the filters left the cnt rows keep[0..cnt): the non-dominated sort of
+ * those rows alone (of F itself when none was removed), scattered back into out8. Returns moo_nds_core's K. */
+static int64_t moo_ff_finish(const double *F, int32_t n, int m, const int32_t *keep, int32_t cnt, uint8_t *out8,
+                             int algo) {
+    if (cnt == n) return moo_nds_core(F, n, m, NULL, out8, 1, algo);
+    int64_t K = MOO_ERR_MEMORY;
+    double *C = (double *)malloc((size_t)cnt * m * sizeof(double));
+    uint8_t *cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
+    if (C && cm) {
+        for (int32_t i = 0; i < cnt; i++) memcpy(C + (int64_t)i * m, F + (int64_t)keep[i] * m, (size_t)m * sizeof(double));
+        K = moo_nds_core(C, cnt, m, NULL, cm, 1, algo);
+        if (K >= 0) {
+            memset(out8, 0, (size_t)n);
+            for (int32_t i = 0; i < cnt; i++) out8[keep[i]] = cm[i];
+        }
+    }
+    free(C);
+    free(cm);
+    return K;
+}
+
 /* First-front early exit: points dominated by a few points of small coordinate sum are dropped in linear passes
  * (any point may serve as a filter: what it dominates is not in the first front), and only the survivors are
  * sorted. On random data this removes almost everything; on a single front it costs one pass. */
@@ -627,8 +648,6 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
     double *sum = blk ? (double *)blk : NULL;
     int32_t *keep = blk ? (int32_t *)(blk + s_f) : NULL;
     int64_t K = MOO_ERR_MEMORY;
-    double *C = NULL;
-    uint8_t *cm = NULL;
     if (!keep || !sum) goto done;
     for (int32_t i = 0; i < n; i++) {
         const double *row = F + (int64_t)i * m;
@@ -665,22 +684,9 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         cnt = o;
         if (removed < cnt / 8) break; /* not worth another pass */
     }
-    if (cnt == n) {
-        K = moo_nds_core(F, n, m, NULL, out8, 1, algo);
-        goto done;
-    }
-    C = (double *)malloc((size_t)cnt * m * sizeof(double));
-    cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
-    if (!C || !cm) goto done;
-    for (int32_t i = 0; i < cnt; i++) memcpy(C + (int64_t)i * m, F + (int64_t)keep[i] * m, (size_t)m * sizeof(double));
-    K = moo_nds_core(C, cnt, m, NULL, cm, 1, algo);
-    if (K < 0) goto done;
-    memset(out8, 0, (size_t)n);
-    for (int32_t i = 0; i < cnt; i++) out8[keep[i]] = cm[i];
+    K = moo_ff_finish(F, n, m, keep, cnt, out8, algo);
 done:
     moo_scratch_release(3);
-    free(C);
-    free(cm);
     return K;
 }
 
@@ -762,8 +768,6 @@ static int64_t moo_first_filtered_mt(const double *F, int32_t n, int m, uint8_t 
     size_t s_f = MOO_ALIGN((size_t)n * sizeof(double));
     unsigned char *blk = (unsigned char *)moo_scratch_get(3, s_f + (size_t)n * sizeof(int32_t));
     int64_t K = MOO_ERR_MEMORY;
-    double *C = NULL;
-    uint8_t *cm = NULL;
     moo_ff_ctx x;
     if (!blk) goto done;
     x.F = F; x.m = m; x.sum = (double *)blk; x.keep = (int32_t *)(blk + s_f);
@@ -793,22 +797,9 @@ static int64_t moo_first_filtered_mt(const double *F, int32_t n, int m, uint8_t 
         cnt = o;
         if (removed < cnt / 8) break; /* not worth another pass */
     }
-    if (cnt == n) {
-        K = moo_nds_core(F, n, m, NULL, out8, 1, algo);
-        goto done;
-    }
-    C = (double *)malloc((size_t)cnt * m * sizeof(double));
-    cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
-    if (!C || !cm) goto done;
-    for (int32_t i = 0; i < cnt; i++) memcpy(C + (int64_t)i * m, F + (int64_t)x.keep[i] * m, (size_t)m * sizeof(double));
-    K = moo_nds_core(C, cnt, m, NULL, cm, 1, algo);
-    if (K < 0) goto done;
-    memset(out8, 0, (size_t)n);
-    for (int32_t i = 0; i < cnt; i++) out8[x.keep[i]] = cm[i];
+    K = moo_ff_finish(F, n, m, x.keep, cnt, out8, algo);
 done:
     moo_scratch_release(3);
-    free(C);
-    free(cm);
     return K;
 }
 
