@@ -67,6 +67,7 @@ class SearchSettings:
     n_calib: int = 2000
     amp: str = "auto"
     compile: bool = False
+    backend: str = "torch"  # auto, torch, onnxruntime, openvino (nsganetv2.evaluation.backends)
     device: str = "auto"
     n_gpus: int = 0
     eval_workers: int | None = None
@@ -103,6 +104,7 @@ class SearchSettings:
                              "N evaluates N architectures at a time); drop --gpu")
         if self.flops_counter is not None and self.flops_counter not in ("ofa", "original"):
             raise ValueError(f"flops_counter must be 'ofa' or 'original', got {self.flops_counter!r}")
+        _check_backend(self.backend)
         if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
             raise ValueError(f"predictor_kwargs must be a JSON object (a dict), got {self.predictor_kwargs!r}")
 
@@ -177,11 +179,13 @@ class EvaluateSettings:
     vld_batch_size: int = 256
     n_workers: int = 0
     amp: str = "auto"
+    backend: str = "torch"  # auto, torch, onnxruntime, openvino (nsganetv2.evaluation.backends)
     device: str = "auto"
     flops_counter: str = "ofa"
     seed: int = 0
 
     def __post_init__(self) -> None:
+        _check_backend(self.backend)
         if (self.subnet is None) == (self.config is None):
             raise ValueError("give either --subnet (with --supernet_path) or --config (with --init), as evaluator.py")
         if self.subnet is not None and not self.supernet_path:
@@ -273,6 +277,30 @@ def write_config(settings: SearchSettings, save: str | os.PathLike) -> Path:
     return atomic_write(Path(save) / CONFIG_FILE, yaml.safe_dump(settings.to_config(), sort_keys=False))
 
 
+def _check_backend(backend: str) -> None:
+    from nsganetv2.evaluation.backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+
+
+def _backend_and_amp(amp: str, backend: str, device: Any, recorded: dict | None, what: str) -> tuple[str, str]:
+    """The concrete backend and ``--amp`` of an evaluation; ``recorded`` (a search's problem record) keeps its own
+    (``auto``) or refuses a different one (see ``backend_for_record`` and ``amp_for_record``)."""
+    from nsganetv2.evaluation.accuracy import amp_for_record
+    from nsganetv2.evaluation.backends import backend_amp, backend_for_record
+
+    recorded = recorded or {}
+    backend = backend_for_record(backend, device, (recorded.get("environment") or {}).get("backend") if recorded
+                                 else None, what)
+    if amp == "auto" and recorded.get("amp") is not None:
+        amp = amp_for_record("auto", device, recorded["amp"], what)
+    else:
+        amp = amp_for_record(backend_amp(amp, backend), device, recorded.get("amp"), what)
+    backend_amp(amp, backend)  # the kept precision must run on this backend
+    return backend, amp
+
+
 def _require(settings: Any, name: str, ok: Any, text: str) -> None:
     """A numeric setting that is not a finite number, or fails ``ok``, is one clear error naming its flag."""
     import math
@@ -288,7 +316,7 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
     """The OFA NAS problem of ``settings``: the precision is fixed here once (a resumed search keeps the one its
     archive was measured in), the expensive evaluation maps a ``SubnetEvaluator`` with ``runner``."""
     from nsganetv2.data import num_classes
-    from nsganetv2.evaluation.accuracy import amp_for_record, precision_record, resolve_amp
+    from nsganetv2.evaluation.accuracy import precision_record, resolve_amp
     from nsganetv2.evaluation.evaluator import EvalSpec, SubnetEvaluator
     from nsganetv2.space import OFAMobileNetV3Space
 
@@ -308,18 +336,18 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
             raise FileNotFoundError(f"supernet checkpoint {s.supernet_path} does not exist "
                                     "(train one with `nsganetv2 supernet train`)")
         plan = plan or plan_devices(s.device, s.n_gpus, s.eval_workers, ray_address=s.ray_address)
-        recorded = read_state(resume)["problem"].get("amp") if resume else None
-        amp = amp_for_record(s.amp, plan.amp_device, recorded, f"the search in {resume}")
-        log.info("evaluating with --amp %s on %s", amp, plan.amp_device.type)
+        recorded = read_state(resume)["problem"] if resume else None
+        backend, amp = _backend_and_amp(s.amp, s.backend, plan.amp_device, recorded, f"the search in {resume}")
+        log.info("evaluating with --backend %s --amp %s on %s", backend, amp, plan.amp_device.type)
         evaluator = SubnetEvaluator(EvalSpec(
             supernet_path=s.supernet_path, dataset=s.dataset, data=s.data, vld_size=s.vld_size, n_calib=s.n_calib,
             trn_batch_size=s.trn_batch_size, vld_batch_size=s.vld_batch_size, n_workers=s.n_workers,
-            n_epochs=s.n_epochs, amp=amp, compile=s.compile, seed=s.seed, test=s.test))
+            n_epochs=s.n_epochs, amp=amp, compile=s.compile, backend=backend, seed=s.seed, test=s.test))
         if s.test:
             log.warning("--test: top-1 is measured on the test split of %s (as the original's --test); the search "
                         "then selects on the test set", s.dataset)
         width_mult = infer_width_mult(read_state_dict(s.supernet_path))
-        precision = precision_record(resolve_amp(amp, plan.amp_device), plan.amp_device)
+        precision = precision_record(resolve_amp(amp, plan.amp_device), plan.amp_device, backend)
         evaluation = {"dataset": s.dataset, "vld_size": s.vld_size, "n_calib": s.n_calib, "n_epochs": s.n_epochs,
                       "seed": s.seed, "supernet_sha256": file_sha256(s.supernet_path)}
         if runner is None:
@@ -613,12 +641,14 @@ def evaluate_one(settings: EvaluateSettings) -> dict:
     flops (M, in ``flops_counter``'s definition), top1, top5 and loss (%), the resolution, split and precision."""
 
     from nsganetv2.data import build_loaders, build_test_loader, num_classes
-    from nsganetv2.evaluation.accuracy import evaluate, precision_record, recalibrate_bn, resolve_amp
+    from nsganetv2.evaluation.accuracy import evaluate, precision_record, resolve_amp
+    from nsganetv2.evaluation.backends import recalibrate, validation_model
     from nsganetv2.evaluation.complexity import complexity, in_millions, profile_module
 
     s = settings
     plan = plan_devices(s.device, 0, None)
     device = plan.amp_device
+    backend, amp = _backend_and_amp(s.amp, s.backend, device, None, "evaluate")
     if s.n_classes is not None and s.n_classes != num_classes(s.dataset, s.data):
         raise ValueError(f"--n_classes {s.n_classes}, but {s.dataset} has {num_classes(s.dataset, s.data)} classes")
     split = "test" if s.test else "held-out"
@@ -630,7 +660,7 @@ def evaluate_one(settings: EvaluateSettings) -> dict:
         evaluator = SubnetEvaluator(EvalSpec(
             supernet_path=s.supernet_path, dataset=s.dataset, data=s.data, vld_size=s.vld_size, n_calib=s.n_calib,
             trn_batch_size=s.trn_batch_size, vld_batch_size=s.vld_batch_size, n_workers=s.n_workers,
-            n_epochs=s.n_epochs, amp=s.amp, seed=s.seed, test=s.test))
+            n_epochs=s.n_epochs, amp=amp, backend=backend, seed=s.seed, test=s.test))
         out = evaluator(config, device)
         supernet, loaders = evaluator._setup()
         cx = complexity(config, loaders.n_classes, supernet.width_mult, counter=s.flops_counter)
@@ -648,15 +678,16 @@ def evaluate_one(settings: EvaluateSettings) -> dict:
             raise ValueError(f"{s.config} has a {net.n_classes}-class head but {s.dataset} has {loaders.n_classes} "
                              "classes; evaluate it on its own dataset")
         if s.reset_running_statistics:
-            recalibrate_bn(net, loaders.calib, device)
+            recalibrate(net, loaders.calib, backend, device)
         loader = build_test_loader(s.dataset, s.data, r, batch_size=s.vld_batch_size, n_workers=s.n_workers) \
             if s.test else loaders.valid
-        amp_dtype = resolve_amp(s.amp, device)
-        acc = evaluate(net, loader, device, amp_dtype)
+        amp_dtype = resolve_amp(amp, device)
+        acc = evaluate(validation_model(net, r, backend, amp), loader, device,
+                       amp_dtype if backend == "torch" else None)
         cx = profile_module(net, r, counter=s.flops_counter)
         out = {"top1": acc.top1, "top5": acc.top5, "loss": acc.loss, "n_vld": acc.n,
                "params": in_millions(cx.params), "flops": in_millions(cx.flops), "resolution": r,
-               "precision": precision_record(amp_dtype, device)}
+               "precision": precision_record(amp_dtype, device, backend)}
     out.update(split=split, flops_counter=s.flops_counter)
     return out
 

@@ -20,6 +20,10 @@ log = logging.getLogger("nsganetv2")
 
 EXIT_CODES = "exit codes: 0 done; 2 a bad setting or input, one 'error:' line (-v for the traceback); 130 interrupted"
 
+BACKEND_HELP = ("BN recalibration and validation in: torch (eager, or --compile), or on CPU the runtimes openvino "
+                "(pip install nsganetv2[openvino]) or onnxruntime (fp32; bf16 on openvino only with --amp bf16); auto "
+                "= torch on CUDA, on CPU the fastest installed one that matches eager fp32 to 1e-4")
+
 # one line of help for options that many commands share (an option's own help= wins)
 SHARED_HELP = {
     "amp": "autocast: auto = fp16 on CUDA, bf16 on CPUs with native bf16, else off",
@@ -160,6 +164,8 @@ def _add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="autocast: auto = fp16 on CUDA, bf16 on CPUs with native bf16, else off; on --resume, auto "
                         "keeps the precision the search recorded")
     p.add_argument("--compile", action="store_true", help="torch.compile the subnets (pays on GPUs, rarely on CPU)")
+    p.add_argument("--backend", default="torch", choices=("auto", "torch", "onnxruntime", "openvino"),
+                   help=BACKEND_HELP + "; on --resume, auto keeps the backend the search recorded")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
 
 
@@ -533,6 +539,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recalibrate BN on training images (--config; a --subnet is always recalibrated)")
     s.add_argument("--n_calib", type=int, default=2000)
     s.add_argument("--amp", default="auto", choices=("auto", "off", "fp16", "bf16"))
+    s.add_argument("--backend", default="torch", choices=("auto", "torch", "onnxruntime", "openvino"),
+                   help=BACKEND_HELP)
     s.add_argument("--device", default="auto")
     s.add_argument("--flops_counter", default="ofa", choices=("ofa", "original"))
     s.add_argument("--seed", type=int, default=0)

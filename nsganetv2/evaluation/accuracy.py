@@ -81,9 +81,16 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     return torch.float16 if amp == "fp16" else torch.bfloat16
 
 
-def precision_record(dtype: torch.dtype | None, device: torch.device) -> dict:
-    """What a measured accuracy depends on besides weights and data: autocast dtype, device type, torch version."""
-    return {"amp": amp_name(dtype), "device": torch.device(device).type, "torch": torch.__version__}
+def precision_record(dtype: torch.dtype | None, device: torch.device, backend: str = "torch") -> dict:
+    """What a measured accuracy depends on besides weights and data: autocast dtype (the runtime's precision for
+    another backend), device type, torch version, and for a backend other than torch its name and version (a
+    record without ``backend`` was measured by torch, so older records keep their meaning)."""
+    out = {"amp": amp_name(dtype), "device": torch.device(device).type, "torch": torch.__version__}
+    if backend != "torch":
+        from nsganetv2.evaluation.runtimes import runtime_version
+
+        out.update(backend=backend, backend_version=runtime_version(backend))
+    return out
 
 
 def amp_for_record(amp: str, device: torch.device, recorded: str | None, what: str) -> str:
