@@ -291,8 +291,9 @@ def _backend_and_amp(amp: str, backend: str, device: Any, recorded: dict | None,
     from nsganetv2.evaluation.backends import backend_amp, backend_for_record
 
     recorded = recorded or {}
-    backend = backend_for_record(backend, device, (recorded.get("environment") or {}).get("backend") if recorded
-                                 else None, what)
+    # a search recorded before backends existed was measured by torch
+    kept = (recorded.get("environment") or {}).get("backend", "torch") if recorded else None
+    backend = backend_for_record(backend, device, kept, what)
     if amp == "auto" and recorded.get("amp") is not None:
         amp = amp_for_record("auto", device, recorded["amp"], what)
     else:
