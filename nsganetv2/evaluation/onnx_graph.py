@@ -97,7 +97,7 @@ class _Writer:
         return y
 
     def act(self, x: str, act: nn.Module) -> str:
-        from nsganetv2.supernet._ops import Hsigmoid, Hswish
+        from nsganetv2.supernet.layers import Hsigmoid, Hswish
 
         if isinstance(act, nn.ReLU):
             return self.op("Relu", [x])
