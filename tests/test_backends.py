@@ -101,7 +101,7 @@ def test_batch_stats_graph_outputs_every_batchnorm(supernet):
     assert sorted(map(id, written.batchnorms)) == sorted(map(id, bns))
     assert written.map_sizes[0] == 16 * 16 and written.map_sizes[-1] == 1  # first conv stride 2; the last map 1x1
     mean, var = load_graph(written.model, "onnxruntime")(np.zeros((2, 3, 32, 32), np.float32))
-    assert mean.shape == var.shape == (sum(b.num_features for b in bns),) and (var >= 0).all()
+    assert mean.shape == var.shape == (1, sum(b.num_features for b in bns), 1, 1) and (var >= 0).all()
 
 
 def test_auto_picks_a_runtime_that_matches_eager_on_cpu_and_torch_on_cuda(monkeypatch):

@@ -45,7 +45,7 @@ def recalibrate_bn_runtime(net: nn.Module, batches: Iterable, runtime: str = "op
             order = written.batchnorms
             map_size = np.repeat(np.array(written.map_sizes, dtype=np.float64), [bn.num_features for bn in order])
             sums = [np.zeros(map_size.size), np.zeros(map_size.size)]
-        mean, var = graph(x)
+        mean, var = (v.reshape(-1) for v in graph(x))
         n = x.shape[0] * map_size
         sums[0] += mean
         sums[1] += var.astype(np.float64) * n / np.maximum(n - 1, 1)

@@ -5,7 +5,8 @@ Two forms, both with a dynamic batch axis named ``batch``:
 * ``"eval"``: the inference network (BatchNorm with its running statistics), output ``output`` (the logits);
 * ``"batch_stats"``: every BatchNorm in training form (normalised by its batch's mean and biased variance, as
   training-mode ``nn.BatchNorm2d`` computes it), with outputs ``mean`` and ``var``: each BatchNorm's per-channel batch
-  statistics concatenated in the order the BatchNorms run; the classifier is left out.
+  statistics concatenated along the channels (shape ``(1, sum C, 1, 1)``) in the order the BatchNorms run; the
+  classifier is left out.
 
 Opset 17. Only the layers of :class:`nsganetv2.supernet.MobileNetV3` are known; anything else is a clear error (the
 torch backend evaluates any network).
@@ -86,12 +87,10 @@ class _Writer:
         centred = self.op("Sub", [x, mean])
         var = self.op("ReduceMean", [self.op("Mul", [centred, centred])], axes=[0, 2, 3], keepdims=1)
         std = self.op("Sqrt", [self.op("Add", [var, self.const(np.float32(bn.eps), "eps")])])
-        shape = self.const(np.array([1, c, 1, 1]), "shape", np.int64)
-        scale = self.op("Div", [self.op("Reshape", [self.const(weight, "g"), shape]), std])
-        y = self.op("Add", [self.op("Mul", [centred, scale]), self.op("Reshape", [self.const(bias, "beta"), shape])])
-        flat = self.const(np.array([-1]), "flat", np.int64)
-        self.means.append(self.op("Reshape", [mean, flat]))
-        self.vars.append(self.op("Reshape", [var, flat]))
+        scale = self.op("Div", [self.const(weight.reshape(1, c, 1, 1), "g"), std])
+        y = self.op("Add", [self.op("Mul", [centred, scale]), self.const(bias.reshape(1, c, 1, 1), "beta")])
+        self.means.append(mean)  # (1, C, 1, 1): concatenated along the channels for the outputs
+        self.vars.append(var)
         self.batchnorms.append(bn)
         self.map_sizes.append(hw)
         return y
@@ -199,9 +198,9 @@ def mobilenet_onnx(net: nn.Module, input_shape: tuple[int, int, int], form: str 
             x = wr.op("ReduceMean", [x], axes=[2, 3], keepdims=1)
             wr.sequence(x, net.feature_mix_layer, (1, 1))
         n = sum(bn.num_features for bn in wr.batchnorms)
-        wr.nodes.append(wr.h.make_node("Concat", wr.means, ["mean"], axis=0))
-        wr.nodes.append(wr.h.make_node("Concat", wr.vars, ["var"], axis=0))
-        outputs += [wr.h.make_tensor_value_info(k, onnx.TensorProto.FLOAT, [n]) for k in ("mean", "var")]
+        wr.nodes.append(wr.h.make_node("Concat", wr.means, ["mean"], axis=1))
+        wr.nodes.append(wr.h.make_node("Concat", wr.vars, ["var"], axis=1))
+        outputs += [wr.h.make_tensor_value_info(k, onnx.TensorProto.FLOAT, [1, n, 1, 1]) for k in ("mean", "var")]
     graph = wr.h.make_graph(wr.nodes, f"mobilenetv3_{form}",
                             [wr.h.make_tensor_value_info("input", onnx.TensorProto.FLOAT, ["batch", c, h, w])],
                             outputs, wr.inits)
