@@ -51,6 +51,7 @@ class SearchSettings:
     objectives: tuple[str, ...] = ("top1", "flops")
     resolutions: list[int] | None = None
     lut: str | None = None
+    runtime: str = "onnxruntime"  # the cpu objective's runtime (onnxruntime, openvino); a --lut must record the same
     flops_counter: str | None = None  # "ofa" (default) or "original" (torchprofile's, as the original's files)
     n_classes: int | None = None  # the original's --n_classes: checked against the dataset's
     test: bool = False  # the original's --test: top-1 on the test split (it leaks the test set into the search)
@@ -105,6 +106,7 @@ class SearchSettings:
         if self.flops_counter is not None and self.flops_counter not in ("ofa", "original"):
             raise ValueError(f"flops_counter must be 'ofa' or 'original', got {self.flops_counter!r}")
         _check_backend(self.backend)
+        _check_runtime(self.runtime)
         if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
             raise ValueError(f"predictor_kwargs must be a JSON object (a dict), got {self.predictor_kwargs!r}")
 
@@ -239,10 +241,14 @@ class LatencyTableSettings:
     threads: int = 1
     runs: int = 20
     calibrate: int = 8
+    runtime: str = "onnxruntime"  # or openvino (pip install nsganetv2[openvino])
+    precision: str = "fp32"  # bf16: openvino only
+    batch_size: int = 1
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("n_classes", "threads", "runs"):
+        _check_runtime(self.runtime, self.precision)
+        for name in ("n_classes", "threads", "runs", "batch_size"):
             _require(self, name, lambda v: v >= 1, ">= 1")
         _require(self, "calibrate", lambda v: v >= 0, ">= 0")
         _require(self, "width_mult", lambda v: v > 0, "> 0")
@@ -275,6 +281,17 @@ def write_config(settings: SearchSettings, save: str | os.PathLike) -> Path:
     from nsganetv2.atomic import atomic_write
 
     return atomic_write(Path(save) / CONFIG_FILE, yaml.safe_dump(settings.to_config(), sort_keys=False))
+
+
+def _check_runtime(runtime: str, precision: str = "fp32") -> None:
+    from nsganetv2.evaluation.runtimes import RUNTIME_PRECISIONS, RUNTIMES
+
+    if runtime not in RUNTIMES:
+        raise ValueError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if precision not in RUNTIME_PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(RUNTIME_PRECISIONS)}, got {precision!r}")
+    if precision == "bf16" and runtime == "onnxruntime":
+        raise ValueError("--precision bf16 needs --runtime openvino (onnxruntime times fp32 only)")
 
 
 def _check_backend(backend: str) -> None:
@@ -409,10 +426,27 @@ def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | 
     from nsganetv2.evaluation.latency import cpu_latency_fn
 
     if s.lut:
+        _check_table_runtime(s.lut, s.runtime)
         return cpu_latency_fn(s.lut, width_mult=width_mult, n_classes=n_classes)
     log.warning("no latency table: every network NSGA-II proposes is exported and timed (about a second each); "
                 "build a table once with `nsganetv2 latency build-lut` for a fast search")
-    return cpu_latency_fn(meter=_timing_meter(n_classes, width_mult, folder, "latency_cache.json"))
+    return cpu_latency_fn(meter=_timing_meter(n_classes, width_mult, folder, "latency_cache.json",
+                                              runtime=s.runtime))
+
+
+def _check_table_runtime(lut: str, runtime: str) -> None:
+    """A table built with another runtime than the search's ``--runtime`` is refused (tables from before runtime
+    records, the original's and OFA's count as onnxruntime)."""
+    from nsganetv2.evaluation.latency.build import table_runtime
+
+    if not os.path.isfile(lut):
+        return  # a folder of OFA tables, or a missing file that the loader names
+    header = "\n".join(line[1:].strip() for line in Path(lut).read_text().splitlines() if line.startswith("#"))
+    recorded = (table_runtime(header) or {}).get("runtime", "onnxruntime")
+    if recorded != runtime:
+        raise ValueError(f"latency table {lut} was measured with {recorded}, but --runtime is {runtime}: pass "
+                         f"--runtime {recorded}, or build a table with `nsganetv2 latency build-lut --runtime "
+                         f"{runtime}`")
 
 
 def _timing_meter(n_classes: int, width_mult: float, folder: str | os.PathLike | None, cache_name: str,
@@ -711,7 +745,7 @@ def build_latency_table(settings: LatencyTableSettings, save: str | os.PathLike)
     s = settings
     return build_lut(resolutions=s.resolutions or default_resolutions("imagenet"), width_mult=s.width_mult,
                      n_classes=s.n_classes, path=save, threads=s.threads, runs=s.runs, calibrate=s.calibrate,
-                     progress=s.progress)
+                     progress=s.progress, runtime=s.runtime, precision=s.precision, batch_size=s.batch_size)
 
 
 def predict_latency(lut: str | os.PathLike, config: Any, resolution: int | None = None,
@@ -762,15 +796,18 @@ def load_subnet(path: str | os.PathLike, resolution: int | None = None, width: f
 
 
 def measure_latency(config: str | os.PathLike, weights: str | os.PathLike | None = None, img_size: int | None = None,
-                    batch_size: int = 1, threads: int = 1, runs: int = 50):
-    """ONNX Runtime latency statistics of a ``net.config`` network."""
+                    batch_size: int = 1, threads: int = 1, runs: int = 50, runtime: str = "onnxruntime",
+                    precision: str = "fp32"):
+    """Latency statistics of a ``net.config`` network in ``runtime`` (ONNX Runtime, or OpenVINO in fp32 / bf16)."""
     from nsganetv2.evaluation.latency import measure_onnx
     from nsganetv2.evaluation.validate import load_network, network_resolution
 
     net = load_network(config, weights)
     resolution, source = network_resolution(config, img_size)
     log.info("measuring at %d px (%s)", resolution, source)
-    return measure_onnx(net, resolution, batch_size=batch_size, threads=threads, runs=runs)
+    _check_runtime(runtime, precision)
+    return measure_onnx(net, resolution, batch_size=batch_size, threads=threads, runs=runs, runtime=runtime,
+                        precision=precision)
 
 
 # ----------------------------------------------------------------------------------------------------- training

@@ -36,6 +36,21 @@ def cpu_has_native_bf16() -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
+def cpu_model() -> str:
+    """This CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``), e.g. ``"AMD EPYC 9B45"``."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def cpu_description() -> str:
     """This CPU's model name and the features that change evaluation numerics, e.g.
     ``"AMD EPYC (AVX-512: yes, native bf16: yes)"``; for benchmark headers and notes."""

@@ -119,8 +119,9 @@ class Graph:
                 self._model = core.read_model(os.fspath(model))
             self._compiled: dict[tuple, tuple] = {}
 
-    def compile(self, shape: tuple[int, ...]) -> Callable[[np.ndarray], list[np.ndarray]]:
-        """The runner for inputs of ``shape`` (OpenVINO compiles it on first use)."""
+    def compile(self, shape: tuple[int, ...], copy: bool = True) -> Callable[[np.ndarray], list[np.ndarray]]:
+        """The runner for inputs of ``shape`` (OpenVINO compiles it on first use); ``copy=False`` returns views of
+        the runtime's output buffers, valid until the next call (for timing)."""
         if self.runtime == "onnxruntime":
             return self._run_ort
         shape = tuple(int(s) for s in shape)
@@ -131,9 +132,12 @@ class Graph:
             self._compiled[shape] = (compiled, compiled.create_infer_request())
         compiled, request = self._compiled[shape]
 
+        n_out = len(compiled.outputs)
+
         def run(x: np.ndarray) -> list[np.ndarray]:
-            request.infer({0: x}, share_inputs=True)
-            return [request.get_output_tensor(i).data.copy() for i in range(len(compiled.outputs))]
+            request.infer({0: x}, share_inputs=True, share_outputs=not copy)
+            out = [request.get_output_tensor(i).data for i in range(n_out)]
+            return [o.copy() for o in out] if copy else out
 
         return run
 
