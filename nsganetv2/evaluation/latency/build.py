@@ -33,7 +33,8 @@ import torch.nn as nn
 from ...atomic import write_json_atomic
 from ...supernet.layers import ConvLayer, IdentityLayer, LinearLayer, MBConvLayer, ResidualBlock
 from ...supernet.ofa_mbv3 import ACT_STAGES, SE_STAGES, STRIDE_STAGES
-from .measure import LatencyStats, _clock, export_onnx, measure_onnx, runtime_record, time_model, torch_threads
+from .measure import (LatencyStats, _clock, _time_session, export_onnx, make_session, measure_onnx, runtime_record,
+                      time_model, torch_threads)
 from .table import LatencyTable, LayerSpec, _fixed_specs, _half, _mbconv, _widths
 
 __all__ = ["space_lists", "lut_specs", "count_lut_keys", "build_layer", "measure_layer", "calibrate_lut", "build_lut",
@@ -239,7 +240,10 @@ def _time_in_passes(models: list[tuple[bytes, tuple[int, ...]]], threads: int, w
         for i, (model, shape) in enumerate(models):
             if len(done[i]) > p:
                 continue
-            stats = time_model(model, shape, runtime, threads, precision, warmup, runs, timer)
+            if runtime == "onnxruntime" and precision == "fp32":
+                stats = _time_session(make_session(model, threads), shape, warmup, runs, timer)
+            else:
+                stats = time_model(model, shape, runtime, threads, precision, warmup, runs, timer)
             value = stats.value(statistic)
             if value < min(done[i], default=math.inf):
                 best[i] = stats
