@@ -11,14 +11,27 @@ Part 2, overhead: the time of one search iteration minus its real evaluations (s
 surrogate, subset selection, HV, archive and stats writes) at archive sizes 100, 1,000 and 10,000, on the NAS
 problem (46-integer OFA genome, exact FLOPs, a synthetic accuracy) and on ZDT1. Target: < 2 s at 10,000.
 
-Run: ``python benchmarks/bench_search_quality.py [--quick]``.
+Part 3, peers (``--part peers``, not in ``all``: it takes hours with the GP peers): true evaluations needed.
+ZDT1, ZDT2, ZDT3 and DTLZ2 (2 objectives, pymoo's default n_var) with every objective a black box for every
+optimiser (MSuNAS with ``expensive=(0, 1)``): MSuNAS (settings from ``--msunas`` JSON, more rows with ``--variant
+NAME=JSON``) against the peers of ``benchmarks/peers.py`` (random, NSGA-II, Optuna TPE, Optuna GP, BoTorch
+qLogNEHVI). Metric: HV of the evaluated points among the first B evaluations / HV of the true Pareto front, reference
+point = the true front's maximum + 1 per objective; median over seeds; wall seconds until the B-th evaluation. One
+run at the largest budget gives every smaller budget (the prefix of its evaluation order; for MSuNAS the archive's
+records in (iteration, index) order, the order they were evaluated in).
+
+Run: ``python benchmarks/bench_search_quality.py [--quick]``;
+``python benchmarks/bench_search_quality.py --part peers --seeds 3 --max-budget botorch=200 --json out.json``.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
+import math
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -151,16 +164,174 @@ def overhead(quick: bool) -> None:
                       f"{'yes' if sm + pm < 2 else 'no'} |", flush=True)
 
 
+# ---------------------------------------------------------------------------------------------------- peers
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+SLOW_PEERS = ("optuna-gp", "botorch")
+
+
+def black_box(name: str):
+    """The test problem ``name`` as a :class:`peers.BlackBox` (every objective from one true evaluation)."""
+    from peers import BlackBox
+
+    p = test_problem(name).pymoo
+    return BlackBox(name, p.n_var, p.xl, p.xu, "real", p.n_obj,
+                    lambda X: np.asarray(p.evaluate(np.asarray(X, dtype=float), return_values_of=["F"])))
+
+
+def run_msunas_trace(name: str, settings: dict, budget: int, seed: int, workdir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """MSuNAS on ``name`` with both objectives expensive until at least ``budget`` true evaluations: the objectives
+    in evaluation order ((iteration, index) of the archive; NaN for a failure) and each evaluation's start second."""
+    stamps: list[float] = []
+    p = test_problem(name, expensive=(0, 1), on_evaluate=lambda x: stamps.append(time.perf_counter()))
+    kw = {k: v for k, v in settings.items() if k != "iterations"}
+    n_doe, n_iter = int(kw.get("n_doe", 100)), int(kw.get("n_iter", 8))
+    iterations = max(0, math.ceil((budget - n_doe) / n_iter))
+    folder = workdir / f"{name}_{seed}_{time.monotonic_ns()}"
+    t0 = time.perf_counter()
+    res = MSuNAS(p, folder, iterations=iterations, seed=seed, progress=False, **kw).run()
+    for _ in range(5):  # an iteration may propose fewer new genomes than n_iter (duplicates): extend the search
+        if len(res.records) >= budget:
+            break
+        iterations += max(1, math.ceil((budget - len(res.records)) / n_iter))
+        res = MSuNAS.resume(folder, p, iterations=iterations, progress=False)
+    recs = sorted(res.records, key=lambda r: (int(r["iteration"]), int(r["index"])))
+    F = np.array([[(r.get("objectives") or {}).get(n, np.nan) if r["status"] == "ok" else np.nan
+                   for n in res.objective_names] for r in recs], dtype=float)
+    return F, np.asarray(stamps[: len(F)]) - t0
+
+
+def hv_ratio(F: np.ndarray, ref: np.ndarray, hv_front: float) -> float:
+    F = F[np.all(np.isfinite(F), axis=1)]
+    F = F[np.all(F < ref, axis=1)]
+    return 0.0 if len(F) == 0 else hypervolume(np.ascontiguousarray(F[pareto_mask(F)]), ref) / hv_front
+
+
+def _parse_pairs(items: list[str], what: str, conv) -> dict:
+    out = {}
+    for item in items:
+        name, sep, val = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"{what} {item!r} must be NAME=VALUE, e.g. {what} fast='{{\"n_doe\": 50}}'")
+        try:
+            out[name] = conv(val)
+        except ValueError as exc:
+            raise SystemExit(f"{what} {item!r}: {exc}") from None
+    return out
+
+
+def _json_dict(text: str) -> dict:
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON ({exc}); give keyword arguments of MSuNAS as an object, e.g. "
+                         "'{\"n_doe\": 100, \"n_iter\": 8}'") from None
+    if not isinstance(d, dict):
+        raise ValueError("give keyword arguments of MSuNAS as a JSON object, e.g. '{\"n_doe\": 100}'")
+    return d
+
+
+def peers_part(args: argparse.Namespace) -> None:
+    from peers import PEERS, run_peer_full
+
+    budgets = sorted(int(b) for b in args.budgets.split(","))
+    problems = [p.strip().lower() for p in args.problems.split(",")]
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        raise SystemExit(f"--peers: unknown {unknown}; choose from {sorted(PEERS)}")
+    for p in problems:
+        test_problem(p)  # names it when unknown
+    try:
+        variants = {} if args.msunas == "none" else {"MSuNAS": _json_dict(args.msunas)}
+    except ValueError as exc:
+        raise SystemExit(f"--msunas: {exc}") from None
+    variants.update(_parse_pairs(args.variant, "--variant", _json_dict))
+    allowed = set(inspect.signature(MSuNAS).parameters) - {"problem", "save_dir", "seed", "progress", "callbacks"}
+    for label, kw in variants.items():
+        if set(kw) - allowed:
+            raise SystemExit(f"MSuNAS row {label!r}: unknown settings {sorted(set(kw) - allowed)}; MSuNAS takes "
+                             f"{sorted(allowed)}")
+    caps = _parse_pairs(args.max_budget, "--max-budget", int)
+    slow = set(args.slow.split(",")) if args.slow else set()
+    wall_at = args.wall_at if args.wall_at in budgets else budgets[min(1, len(budgets) - 1)]
+    results: list[dict] = []
+    print(f"\n## Peers: HV ratio (evaluated points vs the true front, ref = front max + 1) after B true "
+          f"evaluations, median over seeds; {args.seeds} seeds ({args.slow_seeds} for {sorted(slow)}); torch and "
+          f"BLAS threads {args.threads}; MSuNAS settings {variants}\n")
+    head = " | ".join(f"@{b}" for b in budgets)
+    print(f"| problem | optimiser | seeds | HV ratio {head} | wall s @{wall_at} |")
+    print("|---|---|---|" + "---|" * len(budgets) + "---|", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in problems:
+            front = test_problem(name).pareto_front(2000)
+            ref = front.max(axis=0) + 1.0
+            hv_front = hypervolume(np.ascontiguousarray(front), ref)
+            box = black_box(name)
+            rows = [(v, "msunas") for v in variants] + [(p, "peer") for p in peers]
+            for label, kind in rows:
+                n_seeds = args.slow_seeds if label in slow else args.seeds
+                top = min(budgets[-1], caps.get(label, budgets[-1]))
+                runs = []
+                for seed in range(n_seeds):
+                    if kind == "msunas":
+                        F, t = run_msunas_trace(name, variants[label], top, seed, Path(tmp))
+                    else:
+                        r = run_peer_full(label, box, top, seed)
+                        F, t = r.F, r.t
+                    run = {"problem": name, "optimiser": label, "seed": seed, "n_evals": len(F),
+                           "hv": {b: hv_ratio(F[:b], ref, hv_front) for b in budgets if b <= len(F)},
+                           "wall_s": {b: float(t[b - 1]) for b in budgets if b <= len(t)},
+                           "settings": variants.get(label), "F": F.tolist()}
+                    runs.append(run)
+                    results.append(run)
+                    if args.json:
+                        Path(args.json).write_text(json.dumps(results))
+                cells = []
+                for b in budgets:
+                    vals = [r["hv"][b] for r in runs if b in r["hv"]]
+                    cells.append(f"{statistics.median(vals):.3f}" if len(vals) == len(runs) and vals else "-")
+                walls = [r["wall_s"][wall_at] for r in runs if wall_at in r["wall_s"]]
+                wall = f"{statistics.median(walls):.1f}" if len(walls) == len(runs) and walls else "-"
+                print(f"| {name} | {label} | {n_seeds} | {' | '.join(cells)} | {wall} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one seed, archives up to 1,000")
-    ap.add_argument("--part", choices=["all", "quality", "overhead"], default="all")
+    ap.add_argument("--quick", action="store_true", help="one seed, archives up to 1,000; peers: budgets up to 200")
+    ap.add_argument("--part", choices=["all", "quality", "overhead", "peers"], default="all",
+                    help="all = quality + overhead; peers runs alone")
+    g = ap.add_argument_group("peers part")
+    g.add_argument("--problems", default="zdt1,zdt2,zdt3,dtlz2")
+    g.add_argument("--budgets", default="100,200,400", help="true-evaluation budgets, comma-separated")
+    g.add_argument("--peers", default="random,nsga2,optuna-tpe,optuna-gp,botorch", help="benchmarks/peers.py names")
+    g.add_argument("--seeds", type=int, default=5, help="seeds per row (seeds 0..N-1), median reported")
+    g.add_argument("--slow-seeds", type=int, default=1, help="seeds for the rows named by --slow")
+    g.add_argument("--slow", default=",".join(SLOW_PEERS), help="rows that get --slow-seeds (comma-separated)")
+    g.add_argument("--max-budget", action="append", default=[], metavar="ROW=B",
+                   help="run that row only up to B evaluations (cells above: -), e.g. botorch=200; repeatable")
+    g.add_argument("--msunas", default="{}", help="keyword arguments of MSuNAS(...) as JSON for the MSuNAS row, "
+                   "e.g. '{\"n_doe\": 100, \"n_iter\": 8}' (iterations follow from the largest budget); "
+                   "none: no such row")
+    g.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                   help="another MSuNAS row with these settings; repeatable")
+    g.add_argument("--wall-at", type=int, default=200, help="the budget whose wall seconds are shown")
+    g.add_argument("--threads", type=int, default=1, help="torch and BLAS threads for every optimiser")
+    g.add_argument("--json", help="write every run's raw results (HV per budget, wall times, F) here")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.part in ("all", "quality"):
         quality(args.quick)
     if args.part in ("all", "overhead"):
         overhead(args.quick)
+    if args.part == "peers":
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        if args.quick:
+            args.seeds, args.budgets = 1, ",".join(b for b in args.budgets.split(",") if int(b) <= 200)
+        torch.set_num_threads(args.threads)
+        with threadpool_limits(args.threads):
+            peers_part(args)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import logging
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from nsganetv2.distributed import DevicePlan, plan_devices
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "EvaluateSettings",
            "build_latency_table", "evaluate_one", "import_run", "load_result", "load_subnet", "nas_problem",
-           "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "resume", "search", "select",
+           "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "predictor_problem", "resume", "search", "select",
            "train_supernet", "validate", "measure_latency", "finetune", "report", "tracker", "TEST_PROBLEMS"]
 
 # ----------------------------------------------------------------------------------------------------- settings
@@ -58,6 +59,7 @@ class SearchSettings:
     gpu: int = 1  # the original's --gpu (GPUs per evaluation job): here always 1, one worker per GPU
     # how a candidate is evaluated
     supernet_path: str | None = None
+    acc_predictor: str | None = None  # OFA's ImageNet accuracy predictor file: top-1 predicted, not measured
     dataset: str = "mnist5k"
     data: str | None = None
     n_workers: int = 0
@@ -79,6 +81,8 @@ class SearchSettings:
     n_iter: int = 8
     predictor: Any = "rbf"
     predictor_kwargs: dict | None = None
+    features: str = "raw"  # the surrogate's encoding of a genome: raw (the original's), onehot or stages
+    selection: str = "gaps"  # the batch: gaps (the original's subset selection) or hv (predicted-HV infill)
     pop_size: int = 40
     n_gen: int = 20
     seed: int = 0
@@ -105,6 +109,9 @@ class SearchSettings:
                              "N evaluates N architectures at a time); drop --gpu")
         if self.flops_counter is not None and self.flops_counter not in ("ofa", "original"):
             raise ValueError(f"flops_counter must be 'ofa' or 'original', got {self.flops_counter!r}")
+        if self.acc_predictor and self.supernet_path:
+            raise ValueError("--acc_predictor and --supernet_path both say how top-1 is obtained: give one (the "
+                             "predictor's top-1 is OFA's ImageNet prediction, the supernet's is measured)")
         _check_backend(self.backend)
         _check_runtime(self.runtime)
         if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
@@ -131,7 +138,7 @@ class SearchSettings:
     def search_kwargs(self) -> dict:
         return dict(n_doe=self.n_doe, iterations=self.iterations, n_iter=self.n_iter, predictor=self.predictor,
                     predictor_kwargs=self.predictor_kwargs, seed=self.seed, pop_size=self.pop_size,
-                    n_gen=self.n_gen, progress=self.progress, callbacks=self.callbacks)
+                    n_gen=self.n_gen, progress=self.progress, callbacks=self.callbacks, selection=self.selection)
 
 
 @dataclass
@@ -339,6 +346,8 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
     from nsganetv2.space import OFAMobileNetV3Space
 
     s = settings
+    if s.acc_predictor:
+        return _predictor_problem(s, save)
     space = OFAMobileNetV3Space(resolutions=s.resolutions or default_resolutions(s.dataset))
     n_classes = (num_classes(s.dataset) if s.dataset != "folder" else None) or 1000
     if s.n_classes is not None:
@@ -382,7 +391,53 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
     return OFANASProblem(evaluate_fn, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes,
                          width_mult=width_mult, precision=precision, streaming=evaluate_fn is not None,
                          evaluation=evaluation, flops_counter=s.flops_counter or "ofa", gpu_fn=gpu_fn,
-                         top1_split="test" if s.test else "held-out")
+                         top1_split="test" if s.test else "held-out", lut_fn=_lut_fn(s, space, n_classes, width_mult),
+                         features=s.features)
+
+
+def _lut_fn(s: SearchSettings, space: Any, n_classes: int, width_mult: float):
+    """The latency objective: the look-up table ``s.lut`` of the target device, checked to cover the space."""
+    if "latency" not in s.objectives:
+        return None
+    if not s.lut:
+        raise ValueError("the latency objective reads a look-up table of the target device: pass --lut (a table "
+                         "built by `nsganetv2 latency build-lut`, or OFA's per-resolution tables, e.g. its Note10 ones)")
+    from nsganetv2.evaluation.latency import cpu_latency_fn
+
+    fn = cpu_latency_fn(s.lut, width_mult=width_mult, n_classes=n_classes)
+    _check_table_covers(s.lut, fn, space)
+    return fn
+
+
+def predictor_problem(acc_predictor: str | os.PathLike, objectives: Sequence[str] = ("top1", "latency"),
+                      lut: str | os.PathLike | None = None, resolutions: Sequence[int] | None = None,
+                      features: str = "raw") -> OFANASProblem:
+    """OFA's ImageNet specialisation problem: top-1 from OFA's accuracy predictor file (each call stands for one
+    ImageNet evaluation) with cheap objectives of the w1.2 supernet (``latency`` from ``lut``, e.g. OFA's Note10
+    tables, FLOPs, params); resolutions default to OFA's 160-224 step 16."""
+    settings = SearchSettings(acc_predictor=str(acc_predictor), objectives=tuple(objectives),
+                              lut=str(lut) if lut else None, resolutions=list(resolutions) if resolutions else None,
+                              dataset="imagenet", features=features)
+    return _predictor_problem(settings, None)
+
+
+def _predictor_problem(s: SearchSettings, save: str | os.PathLike | None) -> OFANASProblem:
+    from nsganetv2.evaluation.ofa_predictor import WIDTH_MULT, OFAAccuracyPredictor
+    from nsganetv2.space import OFAMobileNetV3Space
+
+    space = OFAMobileNetV3Space(resolutions=s.resolutions or list(range(160, 225, 16)))
+    predictor = OFAAccuracyPredictor.load(s.acc_predictor)
+    predictor(space.initial_design(2, 0))  # a resolution the predictor lacks is refused before anything is recorded
+    cpu_fn = _cpu_fn(s, 1000, WIDTH_MULT, save) if "cpu" in s.objectives else None
+    if cpu_fn is not None and s.lut:
+        _check_table_covers(s.lut, cpu_fn, space)
+    if "gpu" in s.objectives:
+        raise ValueError("--acc_predictor searches OFA's ImageNet landscape: use the objectives latency (with --lut), "
+                         "flops, params or cpu")
+    return OFANASProblem(predictor, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=1000, width_mult=WIDTH_MULT,
+                         evaluation={"acc_predictor_sha256": file_sha256(s.acc_predictor)},
+                         flops_counter=s.flops_counter or "ofa", lut_fn=_lut_fn(s, space, 1000, WIDTH_MULT),
+                         features=s.features)
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -162,6 +162,9 @@ def _add_runtime_args(p: argparse.ArgumentParser, precision: bool = True) -> Non
 
 def _add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--supernet_path", help="OFA MobileNetV3 supernet checkpoint (ofa_mbv3_d234_e346_k357_w1.0 etc.)")
+    p.add_argument("--acc_predictor", default=None,
+                   help="instead of a supernet: OFA's ImageNet accuracy predictor (acc_predictor.pth) gives top-1 "
+                        "(OFA's w1.2 space, resolutions 160-224:16; e.g. with --objectives top1,latency --lut NOTE10_DIR)")
     p.add_argument("--vld_size", type=int, default=None, help="held-out training images for the search's top-1")
     p.add_argument("--n_epochs", type=int, default=0, help="per-subnet fine-tune epochs before evaluation")
     p.add_argument("--trn_batch_size", type=int, default=128)
@@ -188,9 +191,9 @@ def cmd_search(args) -> int:
     callbacks = [api.tracker(args.tracking, args.tracking_uri, save=save)] if args.tracking else []
     settings = api.SearchSettings(**_fields(args, api.SearchSettings, objectives=objectives,
                                             progress=not args.quiet, callbacks=callbacks))
-    if not args.problem and not args.supernet_path:
-        raise ValueError("search needs --supernet_path (train one with `nsganetv2 supernet train`), or --problem "
-                         "for a test problem")
+    if not args.problem and not args.supernet_path and not args.acc_predictor:
+        raise ValueError("search needs --supernet_path (train one with `nsganetv2 supernet train`), --acc_predictor "
+                         "(OFA's ImageNet accuracy predictor file), or --problem for a test problem")
     if args.resume:
         result = api.resume(save, settings, iterations=args.iterations, retry_failed=args.retry_failed)
     else:
@@ -383,8 +386,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "0.0.1's count in the original's net_i.stats: also elementwise multiplies and means); "
                         "default ofa, on --resume the search's own")
     s.add_argument("--objectives", default=None, help="several objectives, e.g. top1,flops,cpu (overrides --sec_obj)")
-    s.add_argument("--lut", default=None, help="latency table for the cpu objective (else measured with ONNX Runtime): "
-                   "the original NSGANetV2 format or OFA's (a file per resolution, or their folder)")
+    s.add_argument("--lut", default=None, help="latency table for the latency objective (required) and the cpu objective "
+                   "(else measured with ONNX Runtime): the original NSGANetV2 format or OFA's (a file per resolution, "
+                   "or their folder)")
     _add_runtime_args(s, precision=False)
     s.add_argument("--resolutions", type=parse_resolutions, default=None,
                    help="resolution list, e.g. 192-256:4 (default: 192-256:4; 32,36,40 for mnist5k)")
@@ -395,6 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--predictor", default="rbf", choices=surrogate_names(), help="accuracy surrogate")
     s.add_argument("--predictor_kwargs", type=json.loads, default=None,
                    help='JSON keyword arguments of the predictor, e.g. \'{"n_trees": 500}\' for carts')
+    s.add_argument("--features", default="raw", choices=("raw", "onehot", "stages"),
+                   help="the surrogate's inputs: raw (the original's 46-integer genome), onehot (OFA's encoding) or "
+                        "stages (per stage: depth and sums of kernel and expand indices; few features, for small DOEs)")
+    s.add_argument("--selection", default="gaps", choices=("gaps", "hv"),
+                   help="how a batch is chosen: gaps (the original's subset selection) or hv (the batch that adds the "
+                        "most predicted hypervolume to the archive's front)")
     s.add_argument("--pop_size", type=int, default=40)
     s.add_argument("--n_gen", type=int, default=20)
     s.add_argument("--n_gpus", type=int, default=0, help="GPUs on this machine (one evaluation worker each)")

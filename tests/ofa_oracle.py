@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import yaml
 
 
 def build_ofa(width_mult: float, n_classes: int = 1000):
@@ -40,18 +41,23 @@ def randomize_and_calibrate(net: nn.Module, seed: int = 0, resolution: int = 32)
     return net
 
 
-def ofa_latency_module():
-    """``ofa/tutorial/latency_table.py`` loaded from its file (``ofa.tutorial`` itself imports ``gdown``)."""
+def ofa_tutorial_module(name: str):
+    """``ofa/tutorial/{name}.py`` loaded from its file (``ofa.tutorial`` itself imports ``gdown``)."""
     import importlib.util
     import os
 
     import ofa
 
-    path = os.path.join(os.path.dirname(ofa.__file__), "tutorial", "latency_table.py")
-    spec = importlib.util.spec_from_file_location("_ofa_latency_table", path)
+    path = os.path.join(os.path.dirname(ofa.__file__), "tutorial", f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_ofa_tutorial_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def ofa_latency_module():
+    """OFA's ``tutorial/latency_table.py``."""
+    return ofa_tutorial_module("latency_table")
 
 
 def ofa_latency_table(luts: dict):
@@ -117,3 +123,48 @@ def read_old_layout(config: dict) -> dict:
                       "shortcut": layer(b["shortcut"])} for b in config["blocks"]]
     out["resolution"] = config.get("img_size")
     return out
+
+
+def ofa_specs(n, resolutions, seed=0):
+    """Random specs in OFA's EvolutionFinder layout: 20 ks/e values (inactive ones too), 5 depths, r as [r]."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        yield {"ks": rng.choice([3, 5, 7], 20).tolist(), "e": rng.choice([3, 4, 6], 20).tolist(),
+               "d": rng.choice([2, 3, 4], 5).tolist(), "r": [int(resolutions[i % len(resolutions)])]}
+
+
+def write_ofa_tables(folder, specs, resolutions):
+    """OFA-format files (one per resolution, OFA's name and fields) holding every key OFA's predictor queries for
+    ``specs``, with distinct random means; the keys are collected from OFA's own code, not ours."""
+    import collections
+
+    import numpy as np
+
+    m = ofa_latency_module()
+    rng = np.random.default_rng(1)
+    luts = {}
+    for r in resolutions:
+        lut = collections.defaultdict(lambda: {"count": 100, "mean": float(rng.uniform(0.01, 2.0)), "std": 0.01})
+        est = m.LatencyEstimator.__new__(m.LatencyEstimator)
+        est.lut = lut
+        for spec in specs:
+            if spec["r"][0] == r:
+                est.predict_network_latency_given_spec(spec)
+        luts[r] = dict(lut)
+        (folder / f"{r}_lookup_table.yaml").write_text(yaml.safe_dump(luts[r]))
+    return luts
+
+
+def ofa_accuracy_module():
+    """OFA's ``tutorial/accuracy_predictor.py``."""
+    return ofa_tutorial_module("accuracy_predictor")
+
+
+def complete_ofa_specs(resolutions):
+    """Specs whose keys cover every subnet at ``resolutions``: every layer at depth 4 with each (k, e)."""
+    for r in resolutions:
+        for k in (3, 5, 7):
+            for e in (3, 4, 6):
+                yield {"ks": [k] * 20, "e": [e] * 20, "d": [4] * 5, "r": [int(r)]}

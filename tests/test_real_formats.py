@@ -12,6 +12,7 @@ from nsganetv2 import api
 from nsganetv2.cli import main
 from nsganetv2.evaluation.latency import LatencyTable, keys_for
 from nsganetv2.space import Arch
+from tests.ofa_oracle import ofa_specs, write_ofa_tables
 
 SUBNET = {"ks": [3, 5, 7, 3, 5, 7, 3, 5, 7, 3, 5], "e": [3, 4, 6, 3, 4, 6, 3, 4, 6, 3, 4], "d": [2, 2, 2, 2, 3],
           "r": 224}
@@ -164,47 +165,13 @@ def test_mish_configs_build_run_and_count_like_nats(small_net_config, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- 9. OFA's tables
-def _ofa_specs(n, resolutions, seed=0):
-    """Random specs in OFA's EvolutionFinder layout: 20 ks/e values (inactive ones too), 5 depths, r as [r]."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        yield {"ks": rng.choice([3, 5, 7], 20).tolist(), "e": rng.choice([3, 4, 6], 20).tolist(),
-               "d": rng.choice([2, 3, 4], 5).tolist(), "r": [int(resolutions[i % len(resolutions)])]}
-
-
-def _write_ofa_tables(folder, specs, resolutions):
-    """OFA-format files (one per resolution, OFA's name and fields) holding every key OFA's predictor queries for
-    ``specs``, with distinct random means; the keys are collected from OFA's own code, not ours."""
-    import collections
-
-    import numpy as np
-
-    from tests.ofa_oracle import ofa_latency_module
-
-    m = ofa_latency_module()
-    rng = np.random.default_rng(1)
-    luts = {}
-    for r in resolutions:
-        lut = collections.defaultdict(lambda: {"count": 100, "mean": float(rng.uniform(0.01, 2.0)), "std": 0.01})
-        est = m.LatencyEstimator.__new__(m.LatencyEstimator)
-        est.lut = lut
-        for spec in specs:
-            if spec["r"][0] == r:
-                est.predict_network_latency_given_spec(spec)
-        luts[r] = dict(lut)
-        (folder / f"{r}_lookup_table.yaml").write_text(yaml.safe_dump(luts[r]))
-    return luts
-
-
 def test_ofa_latency_tables_predict_as_ofas_latency_table(tmp_path, capsys):
     from nsganetv2.evaluation.latency import OFALatencyTable, cpu_latency_fn, load_latency_table
     from tests.ofa_oracle import ofa_latency_table
 
     resolutions = (160, 176)
-    specs = list(_ofa_specs(12, resolutions))
-    luts = _write_ofa_tables(tmp_path, specs, resolutions)
+    specs = list(ofa_specs(12, resolutions))
+    luts = write_ofa_tables(tmp_path, specs, resolutions)
     ofa = ofa_latency_table(luts)
     ours = load_latency_table(tmp_path)  # the folder, recognised as OFA's format by its keys
     assert isinstance(ours, OFALatencyTable) and ours.resolutions == [160, 176] and ours.width_mult == 1.2

@@ -190,6 +190,8 @@ def test_nas_problem_files_failures_and_resume_lists(tmp_path):
     with pytest.raises(ValueError, match="top1"):
         OFANASProblem(evaluate, objectives=("flops", "top1"), space=_FakeSpace())
     with pytest.raises(ValueError, match="top1 followed by one or more of"):
+        OFANASProblem(evaluate, objectives=("top1", "energy"), space=_FakeSpace())
+    with pytest.raises(ValueError, match="pass --lut"):
         OFANASProblem(evaluate, objectives=("top1", "latency"), space=_FakeSpace())
 
 
@@ -314,14 +316,16 @@ def test_too_small_doe_for_a_linear_surrogate_is_refused_before_any_evaluation(t
     assert calls == [] and not (tmp_path / "s" / "archive.jsonl").exists()
 
 
-def test_a_whole_search_through_ask_and_tell_with_an_outside_evaluation(tmp_path):
-    """The caller evaluates (its own training code, cluster or scheduler); files, resume and results are the same."""
+@pytest.mark.parametrize("selection", ["gaps", "hv"])
+def test_a_whole_search_through_ask_and_tell_with_an_outside_evaluation(tmp_path, selection):
+    """The caller evaluates (its own training code, cluster or scheduler); files, resume and results are the same,
+    with either batch selection (the one recorded is the one a restart uses)."""
     from nsganetv2.search import MSuNAS, test_problem
 
     def outside(x):  # the caller's own evaluation: ZDT1's first objective
         return float(x[0])
 
-    settings = dict(n_doe=12, iterations=3, n_iter=3, predictor="carts", seed=5, progress=False)
+    settings = dict(n_doe=12, iterations=3, n_iter=3, predictor="carts", seed=5, progress=False, selection=selection)
     ref = MSuNAS(test_problem("zdt1", n_var=5), tmp_path / "run", **settings).run()
 
     search = MSuNAS(test_problem("zdt1", n_var=5), tmp_path / "asktell", **settings)
@@ -343,7 +347,8 @@ def test_a_whole_search_through_ask_and_tell_with_an_outside_evaluation(tmp_path
 
     assert by_place(res.records) == by_place(ref.records)  # the same genomes as run(), whatever the telling order
     assert sorted(map(tuple, res.F)) == sorted(map(tuple, ref.F))
-    assert json.loads((tmp_path / "asktell" / "search.json").read_text())["status"] == "done"
+    state = json.loads((tmp_path / "asktell" / "search.json").read_text())
+    assert state["status"] == "done" and state["settings"]["selection"] == selection
     assert [h for _, h in res.hv] == pytest.approx([h for _, h in ref.hv])
     with pytest.raises(ValueError, match="not asked"):
         search.tell(np.zeros((1, 5)), [0.0])

@@ -151,6 +151,22 @@ def test_features_raw_and_onehot():
         SPACE.features(G, "bits")
 
 
+def test_stage_features_sum_each_stages_active_choices():
+    configs = SPACE.sample(15, 5)
+    S = SPACE.features(SPACE.encode_many(configs), "stages")
+    assert S.shape == (15, 21)
+    k_idx, e_idx = {3: 0, 5: 1, 7: 2}, {3: 0, 4: 1, 6: 2}
+    for row, c in zip(S, configs):
+        pos = 0
+        for s, d in enumerate(c["d"]):
+            ks, es = c["ks"][pos:pos + d], c["e"][pos:pos + d]
+            pos += d
+            expected = [d - 2, sum(k_idx[k] for k in ks), sum(e_idx[e] for e in es),
+                        sum(k_idx[k] * e_idx[e] for k, e in zip(ks, es))]
+            assert row[4 * s:4 * s + 4].tolist() == expected
+        assert row[-1] == SPACE.resolutions.index(c["r"])
+
+
 def test_batch_canonical_validates_rows():
     G = SPACE.encode_many(SPACE.sample(5, 8)).astype(float)  # GA operators may hand over floats
     assert (SPACE.canonical(G) == SPACE.encode_many(SPACE.sample(5, 8))).all()

@@ -118,7 +118,7 @@ def test_gp_matches_reference_and_picks_a_likelihood_minimum(data):
     D2, mu = _sq_dists(Xs), (10.0 + len(X)) * np.finfo(float).eps
     obj = lambda t: _likelihood(D2, F, ys, t, mu)[0]
     best = obj(model.theta_)
-    assert best <= obj(model.theta0) + 1e-12
+    assert best <= obj(model.theta_start_) + 1e-12
     assert best <= obj(model.theta_ * 1.5) and best <= obj(model.theta_ / 1.5)
 
 

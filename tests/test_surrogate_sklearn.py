@@ -54,9 +54,10 @@ def test_sklearn_compatible(estimator, check):
 ARRAY_API_SCRIPT = """
 import numpy as np
 from sklearn.utils.estimator_checks import check_array_api_input
-from nsganetv2.surrogate import CART, GP, MLP, RBF, AdaptiveSwitching
+from nsganetv2.surrogate import CART, GP, GPARD, MLP, RBF, AdaptiveSwitching, GPLinearEnsemble
 for est in (RBF(n_jobs=1), GP(n_jobs=1), CART(n_trees=10, n_jobs=1), MLP(n_hidden=8, n_epochs=20),
-            AdaptiveSwitching(n_fold=3, model_params={"carts": {"n_trees": 10, "n_jobs": 1}})):
+            AdaptiveSwitching(n_fold=3, model_params={"carts": {"n_trees": 10, "n_jobs": 1}}),
+            GPARD(n_restarts=1), GPLinearEnsemble(gp_params={"n_restarts": 1})):
     check_array_api_input(type(est).__name__, est, array_namespace="numpy", expect_only_array_outputs=False)
 print("ok")
 """
@@ -132,7 +133,8 @@ def test_list_input_and_column_y_work(data):
 
 
 def test_names_and_aliases():
-    assert surrogate_names() == ["rbf", "gp", "carts", "cart", "mlp", "as", "adaptive_switching"]
+    assert surrogate_names() == ["rbf", "gp", "carts", "cart", "mlp", "as", "adaptive_switching", "gp-ard", "gp_ard",
+                                 "ensemble", "gp-ard+linear"]
     assert set(SURROGATES) == set(surrogate_names())
     assert get_surrogate("CART") is get_surrogate("carts")
     assert get_surrogate("adaptive_switching").factory is AdaptiveSwitching

@@ -20,7 +20,8 @@ ConfigFn = Callable[[Mapping[str, Any]], float]
 class Objective:
     """One objective. ``build(**context)`` returns ``fn(config) -> value`` for a cheap objective, where ``context``
     holds ``n_classes``, ``width_mult``, ``flops_counter`` (``"ofa"`` or ``"original"``, see
-    ``evaluation.complexity``), ``cpu_fn`` (a latency table or meter) and ``gpu_fn`` (a CUDA latency meter);
+    ``evaluation.complexity``), ``cpu_fn`` (a latency table or meter), ``gpu_fn`` (a CUDA latency meter) and
+    ``lut_fn`` (a look-up table of any target device);
     ``None`` for an expensive one."""
 
     name: str
@@ -119,3 +120,15 @@ def _gpu(gpu_fn: ConfigFn | None = None, **_: Any) -> ConfigFn:
 
 register_objective(Objective("gpu", "ms", "GPU latency (ms)",
                              "GPU latency: torch timing of each subnet on this machine's CUDA GPU, batch 64", _gpu))
+
+
+def _latency(lut_fn: ConfigFn | None = None, **_: Any) -> ConfigFn:
+    if lut_fn is None:
+        raise ValueError("the 'latency' objective reads a look-up table of the target device: pass --lut (a table "
+                         "built by `nsganetv2 latency build-lut`, or OFA's per-resolution tables, e.g. its Note10 ones)")
+    return lut_fn
+
+
+register_objective(Objective("latency", "ms", "latency (ms)",
+                             "latency on the target device of a look-up table (--lut), e.g. OFA's Note10 tables",
+                             _latency))

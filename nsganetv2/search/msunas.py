@@ -30,7 +30,7 @@ from nsganetv2.moo.sorting import pareto_mask
 from nsganetv2.search.archive import Archive
 from nsganetv2.search.folder import ARCHIVE_FILE, STATE_FILE, RunFolder, read_state
 from nsganetv2.search.problem import EvalResult, SearchProblem, check_problem
-from nsganetv2.search.proposal import initial_design, propose
+from nsganetv2.search.proposal import SELECTIONS, initial_design, propose
 from nsganetv2.surrogate import get_surrogate, make_surrogate
 from nsganetv2.surrogate.metrics import correlation
 
@@ -242,7 +242,7 @@ class MSuNAS:
                  subset_pop: int = 100, subset_gen: int = 60, ref_point: Any = None,
                  eval_batch_size: int | None = None, max_train: int | None = 1000,
                  predictor_kwargs: dict | None = None, progress: bool = True, retry_failed: bool = False,
-                 callbacks: Sequence[Callback] | None = None) -> None:
+                 callbacks: Sequence[Callback] | None = None, selection: str = "gaps") -> None:
         self.problem = check_problem(problem)
         self.folder = RunFolder(save_dir)
         for name, v, lo in (("n_doe", n_doe, 1), ("iterations", iterations, 0), ("n_iter", n_iter, 1),
@@ -254,6 +254,9 @@ class MSuNAS:
             raise ValueError(f"eval_batch_size must be >= 1 or None, got {eval_batch_size}")
         if max_train is not None and max_train < 2:
             raise ValueError(f"max_train must be >= 2 or None, got {max_train}")
+        if selection not in SELECTIONS:
+            raise ValueError(f"selection must be one of {SELECTIONS}, got {selection!r}")
+        self.selection = selection
         self.n_doe, self.iterations, self.n_iter = int(n_doe), int(iterations), int(n_iter)
         self.predictor = predictor
         self.predictor_kwargs = dict(predictor_kwargs or {})
@@ -449,7 +452,7 @@ class MSuNAS:
         return {"n_doe": self.n_doe, "iterations": self.iterations, "n_iter": self.n_iter, "predictor": pred,
                 "pop_size": self.pop_size, "n_gen": self.n_gen, "subset_pop": self.subset_pop,
                 "subset_gen": self.subset_gen, "eval_batch_size": self.eval_batch_size,
-                "max_train": self.max_train, "predictor_kwargs": self.predictor_kwargs}
+                "max_train": self.max_train, "predictor_kwargs": self.predictor_kwargs, "selection": self.selection}
 
     def _open(self) -> None:
         if self.archive is not None:
@@ -591,7 +594,8 @@ class MSuNAS:
         label = self.predictor if isinstance(self.predictor, str) else ""
         return propose(self.problem, Xa, Fa, taken, self.n_iter, self._make_model, seeds,
                        self.pop_size, self.n_gen, self.subset_pop, self.subset_gen, self.max_train, label,
-                       seed_torch=isinstance(self.predictor, str) and get_surrogate(self.predictor).uses_torch)
+                       seed_torch=isinstance(self.predictor, str) and get_surrogate(self.predictor).uses_torch,
+                       selection=self.selection)
 
     def _make_model(self, random_state: int) -> Any:
         p = self.predictor

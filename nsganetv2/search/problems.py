@@ -106,11 +106,13 @@ class OFANASProblem(SearchProblem):
     least ``"top1"`` (accuracy in %; ``top5``, ``loss`` ... are kept) or an exception / error string for a failure.
     It may be ``None`` when the search is driven by ask/tell (the caller evaluates). ``objectives`` is ``("top1",
     ...)`` followed by registered cheap objectives (``nsganetv2.evaluation.objectives``: ``flops`` in MMACs,
-    ``params`` in M, ``cpu`` in ms from ``cpu_fn(config)``), computed for ``n_classes`` outputs and ``width_mult``
+    ``params`` in M, ``cpu`` in ms from ``cpu_fn(config)``, ``latency`` in ms from ``lut_fn(config)``), computed for ``n_classes`` outputs and ``width_mult``
     unless ``objective_fns`` gives a function for a name. ``precision`` (``{"amp", "device", "torch"}``, see
     ``nsganetv2.evaluation.accuracy.precision_record``) is what ``evaluate_fn`` measures in. With ``streaming``,
     ``evaluate_fn(configs, on_result=f)`` also calls ``f(i, raw)`` as each config finishes (in parallel workers), so
-    each result is recorded as soon as it exists. ``evaluation`` holds the settings that change what a recorded
+    each result is recorded as soon as it exists. ``features`` is the surrogate's encoding of a genome (``raw``: the
+    original's 46 integers; ``onehot``; ``stages``: see ``OFAMobileNetV3Space.features``). ``evaluation`` holds the
+    settings that change what a recorded
     top-1 means (dataset, split sizes, fine-tune epochs, the supernet's checksum ...): they are recorded in
     ``search.json`` with the resolutions, classes and width, and a resume that differs is refused, naming the setting.
     Cheap values are cached by canonical genome.
@@ -124,7 +126,8 @@ class OFANASProblem(SearchProblem):
                  objective_fns: dict[str, Callable[[dict], float]] | None = None,
                  n_classes: int = 1000, width_mult: float = 1.0, precision: dict | None = None,
                  streaming: bool = False, evaluation: dict | None = None, flops_counter: str = "ofa",
-                 gpu_fn: Callable[[dict], float] | None = None, top1_split: str = "held-out") -> None:
+                 gpu_fn: Callable[[dict], float] | None = None, top1_split: str = "held-out",
+                 lut_fn: Callable[[dict], float] | None = None, features: str = "raw") -> None:
         objectives = tuple(objectives)
         if len(objectives) < 2 or objectives[0] != "top1":
             raise ValueError(f"objectives must be 'top1' followed by cheap objectives, got {objectives}")
@@ -137,12 +140,18 @@ class OFANASProblem(SearchProblem):
         # flops and params are always computed: every net.stats carries them, as the original's do
         self._fns: dict[str, Callable[[dict], float]] = {
             name: given.get(name) or get_objective(name).build(n_classes=n_classes, width_mult=width_mult,
-                                                               cpu_fn=cpu_fn, gpu_fn=gpu_fn,
+                                                               cpu_fn=cpu_fn, gpu_fn=gpu_fn, lut_fn=lut_fn,
                                                                flops_counter=flops_counter)
             for name in dict.fromkeys(("flops", "params", *objectives[1:]))}
         self.n_classes, self.width_mult, self.flops_counter = int(n_classes), float(width_mult), flops_counter
         self.top1_split = top1_split
         self.space = space
+        from nsganetv2.space.ofa_mbv3 import FEATURE_KINDS
+
+        if features not in FEATURE_KINDS:
+            raise ValueError(f"features must be one of {FEATURE_KINDS} (the surrogate's encoding of a genome), got "
+                             f"{features!r}")
+        self.feature_kind = features
         self.evaluate_fn = evaluate_fn
         self.objective_names = objectives
         self.expensive = (0,)
@@ -163,6 +172,8 @@ class OFANASProblem(SearchProblem):
         if hasattr(self.space, "resolutions"):
             out["resolutions"] = [int(r) for r in self.space.resolutions]
         out.update(n_classes=self.n_classes, width_mult=self.width_mult, flops_counter=self.flops_counter)
+        if self.feature_kind != "raw":  # the surrogate's inputs (the original's: the raw genome)
+            out["features"] = self.feature_kind
         if self.top1_split != "held-out":  # the original's --test: top-1 on the test split
             out["top1_split"] = self.top1_split
         if self.evaluation:
@@ -201,25 +212,29 @@ class OFANASProblem(SearchProblem):
         return k
 
     def features(self, X: np.ndarray) -> np.ndarray:
-        return np.asarray(self.space.features(np.asarray(X, dtype=np.int64)), dtype=float)
+        G = np.asarray(X, dtype=np.int64)
+        out = self.space.features(G) if self.feature_kind == "raw" else self.space.features(G, kind=self.feature_kind)
+        return np.asarray(out, dtype=float)
 
     def config(self, x: np.ndarray) -> dict:
         return self.space.decode(np.asarray(x, dtype=np.int64))
 
     # objectives ---------------------------------------------------------------
-    def complexity(self, x: np.ndarray) -> dict[str, float]:
-        """flops/params (and cpu when configured) of one canonical genome, cached."""
+    def complexity(self, x: np.ndarray, names: Sequence[str] | None = None) -> dict[str, float]:
+        """flops/params (and the other cheap objectives) of one canonical genome, cached; with ``names`` only those
+        are computed (what NSGA-II on the surrogate needs), the rest when a record asks."""
         k = self.key(x)
-        hit = self._cache.get(k)
-        if hit is None:
+        hit = self._cache.setdefault(k, {})
+        todo = [n for n in (self._fns if names is None else names) if n not in hit]
+        if todo:
             cfg = self.config(x)
-            hit = {name: float(fn(cfg)) for name, fn in self._fns.items()}
-            self._cache[k] = hit
+            hit.update({name: float(self._fns[name](cfg)) for name in todo})
         return hit
 
     def cheap_objectives(self, X: np.ndarray) -> np.ndarray:
         names = self.objective_names[1:]
-        return np.array([[self.complexity(x)[n] for n in names] for x in np.atleast_2d(X)], dtype=float)
+        return np.array([[v[n] for n in names] for v in (self.complexity(x, names) for x in np.atleast_2d(X))],
+                        dtype=float)
 
     def _evaluate_expensive(self, X: np.ndarray) -> list[Any]:
         if self.evaluate_fn is None:
@@ -254,12 +269,14 @@ class OFANASProblem(SearchProblem):
         stats = {"params": round(cx["params"], 2), "flops": round(cx["flops"], 2),
                  "gpu": round(cx["gpu"], 2) if "gpu" in cx else None,
                  "cpu": round(cx["cpu"], 2) if "cpu" in cx else None}
+        if "latency" in cx:
+            stats["latency"] = round(cx["latency"], 2)
         if (failed := failure_of(raw, stats)) is not None:
             return failed
         if not isinstance(raw, dict) or "top1" not in raw:
             return EvalResult.failure(f"evaluation returned no 'top1': {raw!r}"[:300], stats)
         # params and flops are the search's definitions (its classes, width and FLOPs counter), as its objectives
-        stats.update({k: v for k, v in raw.items() if k not in ("params", "flops", "cpu", "gpu") or
+        stats.update({k: v for k, v in raw.items() if k not in ("params", "flops", "cpu", "gpu", "latency") or
                       (k in ("cpu", "gpu") and v is not None)})
         return EvalResult(values=[100.0 - float(raw["top1"])], stats=stats)
 

@@ -23,12 +23,15 @@ from pymoo.operators.repair.rounding import RoundingRepair
 from pymoo.optimize import minimize
 
 from nsganetv2.moo.pymoo_plugins import RankAndCrowdingSurvival
-from nsganetv2.moo.sorting import non_dominated_sort
+from nsganetv2.moo.sorting import non_dominated_sort, pareto_mask
+from nsganetv2.search.infill import hv_greedy_selection
 from nsganetv2.search.problem import SearchProblem
 from nsganetv2.search.subset import subset_selection
 from nsganetv2.surrogate import describe_fitted
 
-__all__ = ["Proposal", "SurrogateProblem", "initial_design", "propose", "training_set", "unique_new"]
+__all__ = ["SELECTIONS", "Proposal", "SurrogateProblem", "initial_design", "propose", "training_set", "unique_new"]
+
+SELECTIONS = ("gaps", "hv")  # the original's subset selection; greedy predicted-hypervolume infill
 
 
 @dataclass
@@ -142,7 +145,7 @@ def training_set(F: np.ndarray, max_train: int | None) -> np.ndarray:
 def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, n_iter: int,
             make_model: Callable[[int], Any], seeds: dict[str, int], pop_size: int = 40, n_gen: int = 20,
             subset_pop: int = 100, subset_gen: int = 60, max_train: int | None = 1000, model_label: str = "",
-            seed_torch: bool = False) -> Proposal:
+            seed_torch: bool = False, selection: str = "gaps") -> Proposal:
     """The next ``n_iter`` genomes for the archive ``(Xa, Fa)`` (successful records; ``taken`` holds every recorded
     key, failures included). ``make_model(random_state)`` builds an unfitted surrogate; torch's generator is seeded
     first when the surrogate uses torch (``seed_torch``) or torch is loaded."""
@@ -182,7 +185,9 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
     # drop duplicates and genomes already evaluated, then subset selection
     cand = unique_new(p, p.canonical(res.pop.get("X")), taken)
     rng = np.random.default_rng(seeds["numpy"])
-    if len(cand):
+    if selection == "hv":
+        chosen = _hv_infill(p, sp, Fa[ranks == 0], taken, n_iter)
+    elif len(cand):
         cols = list(p.cheap) or list(range(p.n_obj))
         front = Fa[ranks == 0][:, cols]
         chosen = cand[subset_selection(sp.predict(cand)[:, cols], front, n_iter, rng, subset_pop, subset_gen)]
@@ -192,6 +197,18 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
         chosen = _top_up(p, chosen, sp, taken, rng, n_iter)
     pred = sp.predict(chosen)[:, list(p.expensive)] if len(chosen) else np.zeros((0, len(p.expensive)))
     return Proposal(chosen, pred.tolist(), surrogate, archive_fit)
+
+
+def _hv_infill(p: SearchProblem, sp: SurrogateProblem, front: np.ndarray, taken: set, n_iter: int) -> np.ndarray:
+    """The batch that adds the most predicted hypervolume to the archive's front, from the predicted non-dominated
+    genomes among everything NSGA-II saw on the surrogate."""
+    seen = p.canonical(np.concatenate(sp.seen_X))
+    pool = unique_new(p, seen, taken)
+    if not len(pool):
+        return pool
+    F = sp.predict(pool)
+    pool, F = pool[pareto_mask(F)], F[pareto_mask(F)]
+    return pool[hv_greedy_selection(F, front, n_iter)]
 
 
 def _top_up(p: SearchProblem, chosen: np.ndarray, sp: SurrogateProblem, taken: set, rng: np.random.Generator,

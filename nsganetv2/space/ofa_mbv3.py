@@ -16,13 +16,16 @@ import numpy as np
 
 from .arch import DEFAULT_RESOLUTIONS, Arch
 
-__all__ = ["OFAMobileNetV3Space", "DEFAULT_RESOLUTIONS"]
+__all__ = ["OFAMobileNetV3Space", "DEFAULT_RESOLUTIONS", "FEATURE_KINDS"]
 
 RngLike = Union[np.random.Generator, int, None]
 
 
 def _rng(rng: RngLike) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+FEATURE_KINDS = ("raw", "onehot", "stages")
 
 
 class OFAMobileNetV3Space:
@@ -233,12 +236,26 @@ class OFAMobileNetV3Space:
     def onehot_dim(self) -> int:
         return self.n_layers * (len(self.kernel_sizes) + len(self.expand_ratios)) + len(self.resolutions)
 
+    def _stage_features(self, G: np.ndarray) -> np.ndarray:
+        """The ``stages`` encoding of canonical genomes (inactive genes are already 0)."""
+        cols = []
+        for s in range(self.n_stages):
+            base = s * self.stage_len
+            k = G[:, base + 1:base + 1 + self.max_depth].astype(np.float64)
+            e = G[:, base + 1 + self.max_depth:base + 1 + 2 * self.max_depth].astype(np.float64)
+            cols += [G[:, base].astype(np.float64), k.sum(1), e.sum(1), (k * e).sum(1)]
+        cols.append(G[:, -1].astype(np.float64))
+        return np.ascontiguousarray(np.column_stack(cols))
+
     def features(self, genomes: Any, kind: str = "raw", canonicalize: bool = True) -> np.ndarray:
         """Predictor inputs, ``float64`` (n, dim).
 
         ``raw``: the 46-integer genome, as the original (canonicalised unless ``canonicalize=False``).
         ``onehot``: per layer a kernel one-hot and an expand one-hot (zeros when inactive), then a resolution
         one-hot (OFA's ``MobileNetArchEncoder`` layout; dim 120 + len(resolutions)).
+        ``stages``: per stage the depth index and the sums over its active layers of the kernel index, the expand
+        index and their product, then the resolution index (dim 4 * n_stages + 1): few features that carry most of
+        what decides accuracy and cost, so a surrogate learns them from few samples.
         """
         G = np.asarray(genomes)
         if G.ndim == 1:
@@ -248,8 +265,10 @@ class OFAMobileNetV3Space:
         if kind == "raw":
             X = self.canonical(G) if canonicalize else G.astype(np.int64)
             return np.ascontiguousarray(X, dtype=np.float64)
+        if kind == "stages":
+            return self._stage_features(self.canonical(G))
         if kind != "onehot":
-            raise ValueError(f"features kind must be 'raw' or 'onehot', got {kind!r}")
+            raise ValueError(f"features kind must be one of {FEATURE_KINDS}, got {kind!r}")
         G = self.canonical(G)
         mask = self.active_mask(G)
         nk, ne = len(self.kernel_sizes), len(self.expand_ratios)
