@@ -13,7 +13,7 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml setup.py
 	$(BIN)/pip install torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -e ".[dev,tracking,ray]"
+	$(BIN)/pip install -e ".[dev,tracking,ray,openvino]"
 	$(BIN)/pip install --no-deps ofa==0.1.0.post202307202001
 	touch $(STAMP)
 

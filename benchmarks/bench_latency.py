@@ -1,4 +1,4 @@
-"""Latency look-up table vs end-to-end ONNX Runtime measurement on this machine.
+"""Latency look-up table vs end-to-end measurement on this machine, in ONNX Runtime or OpenVINO (--runtime).
 
 For each resolution set: build (or resume) the table for the search space at those resolutions, draw random
 subnets (k, e, d uniform as the supernet samples them, r uniform from the set), measure each end to end with
@@ -10,6 +10,7 @@ median (max - min) / min over rounds). Targets: MAPE < 10 %, rho > 0.95.
 
     python benchmarks/bench_latency.py            # 50 subnets, sets 128/144/160 and 224
     python benchmarks/bench_latency.py --quick    # 10 subnets, set 128/160
+    python benchmarks/bench_latency.py --runtime openvino [--precision bf16]   # the table and timing in OpenVINO
 """
 
 from __future__ import annotations
@@ -41,13 +42,14 @@ def _load() -> str:
 
 def run_set(resolutions: list[int], args: argparse.Namespace, rng: np.random.Generator) -> dict:
     tag = "-".join(str(r) for r in resolutions)
-    lut_path = args.lut or os.path.join(HERE, ".cache", f"lut_w{args.width}_r{tag}_{args.statistic}.yaml")
+    suffix = "" if (args.runtime, args.precision) == ("onnxruntime", "fp32") else f"_{args.runtime}_{args.precision}"
+    lut_path = args.lut or os.path.join(HERE, ".cache", f"lut_w{args.width}_r{tag}_{args.statistic}{suffix}.yaml")
     n_keys = count_lut_keys(resolutions=resolutions, width_mult=args.width)
     load0 = _load()
     t0 = time.perf_counter()
     lut = build_lut(lut_path, resolutions, width_mult=args.width, runs=args.lut_runs, warmup=3,
                     statistic=args.statistic, calibrate=args.calibrate, seed=args.seed + 1000,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, runtime=args.runtime, precision=args.precision)
     t_lut = time.perf_counter() - t0
 
     net = OFAMobileNetV3Supernet(width_mult=args.width).eval()
@@ -60,7 +62,8 @@ def run_set(resolutions: list[int], args: argparse.Namespace, rng: np.random.Gen
     meas = np.empty((args.rounds, args.n))
     for rnd in range(args.rounds):  # interleaved rounds: a burst of load hits one round of many subnets
         for i, (cfg, model) in enumerate(zip(configs, models)):
-            meas[rnd, i] = measure_onnx(model, cfg["r"], runs=args.runs, warmup=3).value(args.statistic)
+            meas[rnd, i] = measure_onnx(model, cfg["r"], runs=args.runs, warmup=3, runtime=args.runtime,
+                                        precision=args.precision).value(args.statistic)
     t_meas = time.perf_counter() - t0
     t0 = time.perf_counter()
     pred = np.array([lut.predict(c) for c in configs])
@@ -102,6 +105,8 @@ def main() -> None:
     p.add_argument("--statistic", default="min", choices=["median", "p10", "min"],
                    help="per-run-set statistic for the table entries and the measurement (min: robust to load)")
     p.add_argument("--calibrate", type=int, default=8, help="whole subnets timed to calibrate the table (0: off)")
+    p.add_argument("--runtime", default="onnxruntime", choices=["onnxruntime", "openvino"])
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16: openvino only")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no_progress", action="store_true")
     p.add_argument("--dump", default=None, help="write configs, predictions and measurements to DUMP.<set>.json")
@@ -115,7 +120,8 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     rows = [run_set([int(v) for v in s.split(",")], args, rng) for s in sets]
 
-    print(f"\nLUT prediction vs end-to-end ONNX Runtime (batch 1, 1 thread, {args.statistic} of {args.runs} runs, "
+    print(f"\nLUT prediction vs end-to-end {args.runtime} {args.precision} (batch 1, 1 thread, "
+          f"{args.statistic} of {args.runs} runs, "
           f"best of {args.rounds} rounds; clock = thread CPU time), w{args.width}, {os.cpu_count()} CPUs")
     head = (f"{'resolutions':>12} {'n':>3} {'keys':>5} {'lut s':>6} {'scale':>6} {'ms range':>12} {'MAPE %':>7} "
             f"{'raw MAPE':>8} {'bias %':>7} "

@@ -52,6 +52,7 @@ class SearchSettings:
     objectives: tuple[str, ...] = ("top1", "flops")
     resolutions: list[int] | None = None
     lut: str | None = None
+    runtime: str = "onnxruntime"  # the cpu objective's runtime (onnxruntime, openvino); a --lut must record the same
     flops_counter: str | None = None  # "ofa" (default) or "original" (torchprofile's, as the original's files)
     n_classes: int | None = None  # the original's --n_classes: checked against the dataset's
     test: bool = False  # the original's --test: top-1 on the test split (it leaks the test set into the search)
@@ -69,6 +70,7 @@ class SearchSettings:
     n_calib: int = 2000
     amp: str = "auto"
     compile: bool = False
+    backend: str = "torch"  # auto, torch, onnxruntime, openvino (nsganetv2.evaluation.backends)
     device: str = "auto"
     n_gpus: int = 0
     eval_workers: int | None = None
@@ -119,6 +121,8 @@ class SearchSettings:
         if self.acc_predictor and self.supernet_path:
             raise ValueError("--acc_predictor and --supernet_path both say how top-1 is obtained: give one (the "
                              "predictor's top-1 is OFA's ImageNet prediction, the supernet's is measured)")
+        _check_backend(self.backend)
+        _check_runtime(self.runtime)
         if self.predictor_kwargs is not None and not isinstance(self.predictor_kwargs, dict):
             raise ValueError(f"predictor_kwargs must be a JSON object (a dict), got {self.predictor_kwargs!r}")
 
@@ -194,11 +198,13 @@ class EvaluateSettings:
     vld_batch_size: int = 256
     n_workers: int = 0
     amp: str = "auto"
+    backend: str = "torch"  # auto, torch, onnxruntime, openvino (nsganetv2.evaluation.backends)
     device: str = "auto"
     flops_counter: str = "ofa"
     seed: int = 0
 
     def __post_init__(self) -> None:
+        _check_backend(self.backend)
         if (self.subnet is None) == (self.config is None):
             raise ValueError("give either --subnet (with --supernet_path) or --config (with --init), as evaluator.py")
         if self.subnet is not None and not self.supernet_path:
@@ -252,10 +258,14 @@ class LatencyTableSettings:
     threads: int = 1
     runs: int = 20
     calibrate: int = 8
+    runtime: str = "onnxruntime"  # or openvino (pip install nsganetv2[openvino])
+    precision: str = "fp32"  # bf16: openvino only
+    batch_size: int = 1
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("n_classes", "threads", "runs"):
+        _check_runtime(self.runtime, self.precision)
+        for name in ("n_classes", "threads", "runs", "batch_size"):
             _require(self, name, lambda v: v >= 1, ">= 1")
         _require(self, "calibrate", lambda v: v >= 0, ">= 0")
         _require(self, "width_mult", lambda v: v > 0, "> 0")
@@ -290,6 +300,42 @@ def write_config(settings: SearchSettings, save: str | os.PathLike) -> Path:
     return atomic_write(Path(save) / CONFIG_FILE, yaml.safe_dump(settings.to_config(), sort_keys=False))
 
 
+def _check_runtime(runtime: str, precision: str = "fp32") -> None:
+    from nsganetv2.evaluation.runtimes import RUNTIME_PRECISIONS, RUNTIMES
+
+    if runtime not in RUNTIMES:
+        raise ValueError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    if precision not in RUNTIME_PRECISIONS:
+        raise ValueError(f"--precision must be one of {', '.join(RUNTIME_PRECISIONS)}, got {precision!r}")
+    if precision == "bf16" and runtime == "onnxruntime":
+        raise ValueError("--precision bf16 needs --runtime openvino (onnxruntime times fp32 only)")
+
+
+def _check_backend(backend: str) -> None:
+    from nsganetv2.evaluation.backends import BACKENDS
+
+    if backend not in BACKENDS:
+        raise ValueError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+
+
+def _backend_and_amp(amp: str, backend: str, device: Any, recorded: dict | None, what: str) -> tuple[str, str]:
+    """The concrete backend and ``--amp`` of an evaluation; ``recorded`` (a search's problem record) keeps its own
+    (``auto``) or refuses a different one (see ``backend_for_record`` and ``amp_for_record``)."""
+    from nsganetv2.evaluation.accuracy import amp_for_record
+    from nsganetv2.evaluation.backends import backend_amp, backend_for_record
+
+    recorded = recorded or {}
+    # a search recorded before backends existed was measured by torch
+    kept = (recorded.get("environment") or {}).get("backend", "torch") if recorded else None
+    backend = backend_for_record(backend, device, kept, what)
+    if amp == "auto" and recorded.get("amp") is not None:
+        amp = amp_for_record("auto", device, recorded["amp"], what)
+    else:
+        amp = amp_for_record(backend_amp(amp, backend), device, recorded.get("amp"), what)
+    backend_amp(amp, backend)  # the kept precision must run on this backend
+    return backend, amp
+
+
 def _require(settings: Any, name: str, ok: Any, text: str) -> None:
     """A numeric setting that is not a finite number, or fails ``ok``, is one clear error naming its flag."""
     import math
@@ -305,7 +351,7 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
     """The OFA NAS problem of ``settings``: the precision is fixed here once (a resumed search keeps the one its
     archive was measured in), the expensive evaluation maps a ``SubnetEvaluator`` with ``runner``."""
     from nsganetv2.data import num_classes
-    from nsganetv2.evaluation.accuracy import amp_for_record, precision_record, resolve_amp
+    from nsganetv2.evaluation.accuracy import precision_record, resolve_amp
     from nsganetv2.evaluation.evaluator import EvalSpec, SubnetEvaluator
     from nsganetv2.space import OFAMobileNetV3Space
 
@@ -327,18 +373,18 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
             raise FileNotFoundError(f"supernet checkpoint {s.supernet_path} does not exist "
                                     "(train one with `nsganetv2 supernet train`)")
         plan = plan or plan_devices(s.device, s.n_gpus, s.eval_workers, ray_address=s.ray_address)
-        recorded = read_state(resume)["problem"].get("amp") if resume else None
-        amp = amp_for_record(s.amp, plan.amp_device, recorded, f"the search in {resume}")
-        log.info("evaluating with --amp %s on %s", amp, plan.amp_device.type)
+        recorded = read_state(resume)["problem"] if resume else None
+        backend, amp = _backend_and_amp(s.amp, s.backend, plan.amp_device, recorded, f"the search in {resume}")
+        log.info("evaluating with --backend %s --amp %s on %s", backend, amp, plan.amp_device.type)
         evaluator = SubnetEvaluator(EvalSpec(
             supernet_path=s.supernet_path, dataset=s.dataset, data=s.data, vld_size=s.vld_size, n_calib=s.n_calib,
             trn_batch_size=s.trn_batch_size, vld_batch_size=s.vld_batch_size, n_workers=s.n_workers,
-            n_epochs=s.n_epochs, amp=amp, compile=s.compile, seed=s.seed, test=s.test))
+            n_epochs=s.n_epochs, amp=amp, compile=s.compile, backend=backend, seed=s.seed, test=s.test))
         if s.test:
             log.warning("--test: top-1 is measured on the test split of %s (as the original's --test); the search "
                         "then selects on the test set", s.dataset)
         width_mult = infer_width_mult(read_state_dict(s.supernet_path))
-        precision = precision_record(resolve_amp(amp, plan.amp_device), plan.amp_device)
+        precision = precision_record(resolve_amp(amp, plan.amp_device), plan.amp_device, backend)
         evaluation = {"dataset": s.dataset, "vld_size": s.vld_size, "n_calib": s.n_calib, "n_epochs": s.n_epochs,
                       "seed": s.seed, "supernet_sha256": file_sha256(s.supernet_path)}
         if runner is None:
@@ -445,10 +491,27 @@ def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | 
     from nsganetv2.evaluation.latency import cpu_latency_fn
 
     if s.lut:
+        _check_table_runtime(s.lut, s.runtime)
         return cpu_latency_fn(s.lut, width_mult=width_mult, n_classes=n_classes)
     log.warning("no latency table: every network NSGA-II proposes is exported and timed (about a second each); "
                 "build a table once with `nsganetv2 latency build-lut` for a fast search")
-    return cpu_latency_fn(meter=_timing_meter(n_classes, width_mult, folder, "latency_cache.json"))
+    return cpu_latency_fn(meter=_timing_meter(n_classes, width_mult, folder, "latency_cache.json",
+                                              runtime=s.runtime))
+
+
+def _check_table_runtime(lut: str, runtime: str) -> None:
+    """A table built with another runtime than the search's ``--runtime`` is refused (tables from before runtime
+    records, the original's and OFA's count as onnxruntime)."""
+    from nsganetv2.evaluation.latency.build import table_runtime
+
+    if not os.path.isfile(lut):
+        return  # a folder of OFA tables, or a missing file that the loader names
+    header = "\n".join(line[1:].strip() for line in Path(lut).read_text().splitlines() if line.startswith("#"))
+    recorded = (table_runtime(header) or {}).get("runtime", "onnxruntime")
+    if recorded != runtime:
+        raise ValueError(f"latency table {lut} was measured with {recorded}, but --runtime is {runtime}: pass "
+                         f"--runtime {recorded}, or build a table with `nsganetv2 latency build-lut --runtime "
+                         f"{runtime}`")
 
 
 def _timing_meter(n_classes: int, width_mult: float, folder: str | os.PathLike | None, cache_name: str,
@@ -678,12 +741,14 @@ def evaluate_one(settings: EvaluateSettings) -> dict:
     flops (M, in ``flops_counter``'s definition), top1, top5 and loss (%), the resolution, split and precision."""
 
     from nsganetv2.data import build_loaders, build_test_loader, num_classes
-    from nsganetv2.evaluation.accuracy import evaluate, precision_record, recalibrate_bn, resolve_amp
+    from nsganetv2.evaluation.accuracy import evaluate, precision_record, resolve_amp
+    from nsganetv2.evaluation.backends import recalibrate, validation_model
     from nsganetv2.evaluation.complexity import complexity, in_millions, profile_module
 
     s = settings
     plan = plan_devices(s.device, 0, None)
     device = plan.amp_device
+    backend, amp = _backend_and_amp(s.amp, s.backend, device, None, "evaluate")
     if s.n_classes is not None and s.n_classes != num_classes(s.dataset, s.data):
         raise ValueError(f"--n_classes {s.n_classes}, but {s.dataset} has {num_classes(s.dataset, s.data)} classes")
     split = "test" if s.test else "held-out"
@@ -695,7 +760,7 @@ def evaluate_one(settings: EvaluateSettings) -> dict:
         evaluator = SubnetEvaluator(EvalSpec(
             supernet_path=s.supernet_path, dataset=s.dataset, data=s.data, vld_size=s.vld_size, n_calib=s.n_calib,
             trn_batch_size=s.trn_batch_size, vld_batch_size=s.vld_batch_size, n_workers=s.n_workers,
-            n_epochs=s.n_epochs, amp=s.amp, seed=s.seed, test=s.test))
+            n_epochs=s.n_epochs, amp=amp, backend=backend, seed=s.seed, test=s.test))
         out = evaluator(config, device)
         supernet, loaders = evaluator._setup()
         cx = complexity(config, loaders.n_classes, supernet.width_mult, counter=s.flops_counter)
@@ -713,15 +778,16 @@ def evaluate_one(settings: EvaluateSettings) -> dict:
             raise ValueError(f"{s.config} has a {net.n_classes}-class head but {s.dataset} has {loaders.n_classes} "
                              "classes; evaluate it on its own dataset")
         if s.reset_running_statistics:
-            recalibrate_bn(net, loaders.calib, device)
+            recalibrate(net, loaders.calib, backend, device)
         loader = build_test_loader(s.dataset, s.data, r, batch_size=s.vld_batch_size, n_workers=s.n_workers) \
             if s.test else loaders.valid
-        amp_dtype = resolve_amp(s.amp, device)
-        acc = evaluate(net, loader, device, amp_dtype)
+        amp_dtype = resolve_amp(amp, device)
+        acc = evaluate(validation_model(net, r, backend, amp), loader, device,
+                       amp_dtype if backend == "torch" else None)
         cx = profile_module(net, r, counter=s.flops_counter)
         out = {"top1": acc.top1, "top5": acc.top5, "loss": acc.loss, "n_vld": acc.n,
                "params": in_millions(cx.params), "flops": in_millions(cx.flops), "resolution": r,
-               "precision": precision_record(amp_dtype, device)}
+               "precision": precision_record(amp_dtype, device, backend)}
     out.update(split=split, flops_counter=s.flops_counter)
     return out
 
@@ -744,7 +810,7 @@ def build_latency_table(settings: LatencyTableSettings, save: str | os.PathLike)
     s = settings
     return build_lut(resolutions=s.resolutions or default_resolutions("imagenet"), width_mult=s.width_mult,
                      n_classes=s.n_classes, path=save, threads=s.threads, runs=s.runs, calibrate=s.calibrate,
-                     progress=s.progress)
+                     progress=s.progress, runtime=s.runtime, precision=s.precision, batch_size=s.batch_size)
 
 
 def predict_latency(lut: str | os.PathLike, config: Any, resolution: int | None = None,
@@ -795,15 +861,18 @@ def load_subnet(path: str | os.PathLike, resolution: int | None = None, width: f
 
 
 def measure_latency(config: str | os.PathLike, weights: str | os.PathLike | None = None, img_size: int | None = None,
-                    batch_size: int = 1, threads: int = 1, runs: int = 50):
-    """ONNX Runtime latency statistics of a ``net.config`` network."""
+                    batch_size: int = 1, threads: int = 1, runs: int = 50, runtime: str = "onnxruntime",
+                    precision: str = "fp32"):
+    """Latency statistics of a ``net.config`` network in ``runtime`` (ONNX Runtime, or OpenVINO in fp32 / bf16)."""
     from nsganetv2.evaluation.latency import measure_onnx
     from nsganetv2.evaluation.validate import load_network, network_resolution
 
     net = load_network(config, weights)
     resolution, source = network_resolution(config, img_size)
     log.info("measuring at %d px (%s)", resolution, source)
-    return measure_onnx(net, resolution, batch_size=batch_size, threads=threads, runs=runs)
+    _check_runtime(runtime, precision)
+    return measure_onnx(net, resolution, batch_size=batch_size, threads=threads, runs=runs, runtime=runtime,
+                        precision=precision)
 
 
 # ----------------------------------------------------------------------------------------------------- training

@@ -20,6 +20,10 @@ log = logging.getLogger("nsganetv2")
 
 EXIT_CODES = "exit codes: 0 done; 2 a bad setting or input, one 'error:' line (-v for the traceback); 130 interrupted"
 
+BACKEND_HELP = ("BN recalibration and validation in: torch (eager, or --compile), or on CPU the runtimes openvino "
+                "(pip install nsganetv2[openvino]) or onnxruntime (fp32; bf16 on openvino only with --amp bf16); auto "
+                "= torch on CUDA, on CPU the fastest installed one that matches eager fp32 to 1e-4")
+
 # one line of help for options that many commands share (an option's own help= wins)
 SHARED_HELP = {
     "amp": "autocast: auto = fp16 on CUDA, bf16 on CPUs with native bf16, else off",
@@ -149,6 +153,13 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n_workers", type=int, default=0, help="data loader workers per evaluation process")
 
 
+def _add_runtime_args(p: argparse.ArgumentParser, precision: bool = True) -> None:
+    p.add_argument("--runtime", default="onnxruntime", choices=("onnxruntime", "openvino"),
+                   help="the deploy runtime that times the network (openvino: pip install nsganetv2[openvino])")
+    if precision:
+        p.add_argument("--precision", default="fp32", choices=("fp32", "bf16"), help="bf16: openvino only")
+
+
 def _add_eval_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--supernet_path", help="OFA MobileNetV3 supernet checkpoint (ofa_mbv3_d234_e346_k357_w1.0 etc.)")
     p.add_argument("--acc_predictor", default=None,
@@ -163,6 +174,8 @@ def _add_eval_args(p: argparse.ArgumentParser) -> None:
                    help="autocast: auto = fp16 on CUDA, bf16 on CPUs with native bf16, else off; on --resume, auto "
                         "keeps the precision the search recorded")
     p.add_argument("--compile", action="store_true", help="torch.compile the subnets (pays on GPUs, rarely on CPU)")
+    p.add_argument("--backend", default="torch", choices=("auto", "torch", "onnxruntime", "openvino"),
+                   help=BACKEND_HELP + "; on --resume, auto keeps the backend the search recorded")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
 
 
@@ -289,7 +302,7 @@ def cmd_latency_measure(args) -> int:
     from nsganetv2 import api
 
     stats = api.measure_latency(args.model, args.pretrained, img_size=args.img_size, batch_size=args.batch_size,
-                                threads=args.threads, runs=args.runs)
+                                threads=args.threads, runs=args.runs, runtime=args.runtime, precision=args.precision)
     print(json.dumps(asdict(stats)))
     return 0
 
@@ -376,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lut", default=None, help="latency table for the latency objective (required) and the cpu objective "
                    "(else measured with ONNX Runtime): the original NSGANetV2 format or OFA's (a file per resolution, "
                    "or their folder)")
+    _add_runtime_args(s, precision=False)
     s.add_argument("--resolutions", type=parse_resolutions, default=None,
                    help="resolution list, e.g. 192-256:4 (default: 192-256:4; 32,36,40 for mnist5k)")
     s.add_argument("--n_doe", type=int, default=100)
@@ -504,6 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--threads", type=int, default=1)
     b.add_argument("--runs", type=int, default=20)
     b.add_argument("--calibrate", type=int, default=8, help="whole subnets timed to scale the table (0: none)")
+    _add_runtime_args(b)
+    b.add_argument("--batch_size", type=int, default=1, help="images per timed forward pass")
     b.add_argument("--quiet", action="store_true")
     b.set_defaults(func=cmd_latency_build)
     q = lsub.add_parser("predict", help="latency of a net.subnet from a table", formatter_class=fmt)
@@ -521,6 +537,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--batch_size", type=int, default=1)
     m.add_argument("--threads", type=int, default=1)
     m.add_argument("--runs", type=int, default=50)
+    _add_runtime_args(m)
     m.set_defaults(func=cmd_latency_measure)
 
     s = sub.add_parser("evaluate", help="evaluate one architecture, as the original's evaluator.py: --subnet from "
@@ -547,6 +564,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="recalibrate BN on training images (--config; a --subnet is always recalibrated)")
     s.add_argument("--n_calib", type=int, default=2000)
     s.add_argument("--amp", default="auto", choices=("auto", "off", "fp16", "bf16"))
+    s.add_argument("--backend", default="torch", choices=("auto", "torch", "onnxruntime", "openvino"),
+                   help=BACKEND_HELP)
     s.add_argument("--device", default="auto")
     s.add_argument("--flops_counter", default="ofa", choices=("ofa", "original"))
     s.add_argument("--seed", type=int, default=0)

@@ -36,6 +36,21 @@ def cpu_has_native_bf16() -> bool:
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
+def cpu_model() -> str:
+    """This CPU's model name (``/proc/cpuinfo``, else ``platform.processor()``), e.g. ``"AMD EPYC 9B45"``."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    return value.strip()
+    except OSError:
+        pass
+    import platform
+
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 def cpu_description() -> str:
     """This CPU's model name and the features that change evaluation numerics, e.g.
     ``"AMD EPYC (AVX-512: yes, native bf16: yes)"``; for benchmark headers and notes."""
@@ -81,9 +96,16 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     return torch.float16 if amp == "fp16" else torch.bfloat16
 
 
-def precision_record(dtype: torch.dtype | None, device: torch.device) -> dict:
-    """What a measured accuracy depends on besides weights and data: autocast dtype, device type, torch version."""
-    return {"amp": amp_name(dtype), "device": torch.device(device).type, "torch": torch.__version__}
+def precision_record(dtype: torch.dtype | None, device: torch.device, backend: str = "torch") -> dict:
+    """What a measured accuracy depends on besides weights and data: autocast dtype (the runtime's precision for
+    another backend), device type, torch version, and for a backend other than torch its name and version (a
+    record without ``backend`` was measured by torch, so older records keep their meaning)."""
+    out = {"amp": amp_name(dtype), "device": torch.device(device).type, "torch": torch.__version__}
+    if backend != "torch":
+        from nsganetv2.evaluation.runtimes import runtime_version
+
+        out.update(backend=backend, backend_version=runtime_version(backend))
+    return out
 
 
 def amp_for_record(amp: str, device: torch.device, recorded: str | None, what: str) -> str:

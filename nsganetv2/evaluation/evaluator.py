@@ -19,11 +19,10 @@ import torch.nn.functional as F
 from nsganetv2.evaluation.accuracy import (
     autocast,
     evaluate,
-    maybe_compile,
     precision_record,
-    recalibrate_bn,
     resolve_amp,
 )
+from nsganetv2.evaluation.backends import backend_amp, recalibrate, validation_model
 from nsganetv2.evaluation.complexity import complexity, in_millions
 
 log = logging.getLogger(__name__)
@@ -47,13 +46,15 @@ class EvalSpec:
     drop_rate: float = 0.2
     amp: str = "auto"
     compile: bool = False
+    backend: str = "torch"  # concrete: torch, onnxruntime or openvino (nsganetv2.evaluation.backends)
     seed: int = 0
     test: bool = False  # the original's --test: top-1 on the official test split instead of the held-out one
 
 
 class SubnetEvaluator:
     """``evaluator(config) -> {"top1", "top5", "loss", "params", "flops", "precision", "time_*": ...}`` (errors
-    raise); ``precision`` is :func:`precision_record` of the evaluation (autocast dtype, device type, torch)."""
+    raise); ``precision`` is :func:`precision_record` of the evaluation (autocast dtype, device type, torch, and the
+    backend when it is not torch: BN recalibration and validation then run in that CPU runtime)."""
 
     def __init__(self, spec: EvalSpec) -> None:
         self.spec = spec
@@ -88,7 +89,8 @@ class SubnetEvaluator:
         supernet, loaders = self._setup()
         s = self.spec
         device = torch.device(device)
-        amp_dtype = resolve_amp(s.amp, device)
+        amp = backend_amp(s.amp, s.backend)
+        amp_dtype = resolve_amp(amp, device)
         r = int(config["r"])
         t0 = time.perf_counter()
         net = supernet.extract(config).to(device)
@@ -96,15 +98,16 @@ class SubnetEvaluator:
         loaders.set_resolution(r)
         if s.n_epochs > 0:
             finetune(net, loaders.train, s.n_epochs, s.finetune_lr, device, amp_dtype, seed=s.seed)
-        recalibrate_bn(net, loaders.calib, device)
+        recalibrate(net, loaders.calib, s.backend, device)
         t2 = time.perf_counter()
-        acc = evaluate(maybe_compile(net, s.compile, reset=True), loaders.valid, device, amp_dtype)
+        model = validation_model(net, r, s.backend, amp, compile=s.compile)
+        acc = evaluate(model, loaders.valid, device, amp_dtype if s.backend == "torch" else None)
         t3 = time.perf_counter()
         cx = complexity(config, n_classes=loaders.n_classes, width_mult=supernet.width_mult)
         return {
             "top1": acc.top1, "top5": acc.top5, "loss": acc.loss, "n_vld": acc.n,
             "params": in_millions(cx.params), "flops": in_millions(cx.flops),
-            "precision": precision_record(amp_dtype, device),
+            "precision": precision_record(amp_dtype, device, s.backend),
             "time_extract": t1 - t0, "time_bn": t2 - t1, "time_eval": t3 - t2,
         }
 

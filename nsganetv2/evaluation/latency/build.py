@@ -33,12 +33,12 @@ import torch.nn as nn
 from ...atomic import write_json_atomic
 from ...supernet.layers import ConvLayer, IdentityLayer, LinearLayer, MBConvLayer, ResidualBlock
 from ...supernet.ofa_mbv3 import ACT_STAGES, SE_STAGES, STRIDE_STAGES
-from .measure import (LatencyStats, _clock, _time_session, export_onnx, make_session, measure_onnx,
-                      torch_threads)
+from .measure import (LatencyStats, _clock, _time_session, export_onnx, make_session, measure_onnx, runtime_record,
+                      time_model, torch_threads)
 from .table import LatencyTable, LayerSpec, _fixed_specs, _half, _mbconv, _widths
 
 __all__ = ["space_lists", "lut_specs", "count_lut_keys", "build_layer", "measure_layer", "calibrate_lut", "build_lut",
-           "calibration_path"]
+           "calibration_path", "check_same_runtime", "table_runtime"]
 
 log = logging.getLogger(__name__)
 
@@ -160,38 +160,68 @@ def build_layer(spec: LayerSpec) -> tuple[nn.Module, tuple[int, ...]]:
 
 
 def measure_layer(spec: LayerSpec, threads: int = 1, warmup: int = 5, runs: int = 20, batch_size: int = 1,
-                  clock: str = "auto", flush_bytes: int = 0) -> LatencyStats:
-    """Time one table entry's layer with ONNX Runtime."""
+                  clock: str = "auto", flush_bytes: int = 0, runtime: str = "onnxruntime",
+                  precision: str = "fp32") -> LatencyStats:
+    """Time one table entry's layer with ONNX Runtime (or ``runtime``)."""
     torch.manual_seed(0)
     module, shape = build_layer(spec)
     return measure_onnx(module, batch_size=batch_size, threads=threads, warmup=warmup, runs=runs,
-                        input_shape=shape, clock=clock, flush_bytes=flush_bytes)
+                        input_shape=shape, clock=clock, flush_bytes=flush_bytes, runtime=runtime, precision=precision)
+
+
+RUNTIME_LINE = "runtime:"
 
 
 def _header(threads: int, batch_size: int, warmup: int, runs: int, passes: int, statistic: str,
-            width_mult: float) -> str:
-    import onnxruntime as ort
-
+            width_mult: float, record: dict) -> str:
     return (f"nsganetv2 latency table: ms, best over {passes} pass(es) of the {statistic} of {runs} runs after "
             f"{warmup} warm-up; batch {batch_size}, {threads} thread(s), w{width_mult}\n"
-            f"onnxruntime {ort.__version__}, torch {torch.__version__}; machine: {platform.machine()} "
-            f"{platform.processor() or platform.platform()}, {os.cpu_count()} logical CPUs")
+            f"{record['runtime']} {record['version']} ({record['precision']}), torch {torch.__version__}; machine: "
+            f"{platform.machine()} {record['cpu']}, {os.cpu_count()} logical CPUs\n"
+            f"{RUNTIME_LINE} {json.dumps(record, sort_keys=True)}")
+
+
+def table_runtime(header: str) -> Optional[dict]:
+    """The runtime record (:func:`~nsganetv2.evaluation.latency.measure.runtime_record`) a table's header holds;
+    a table written before records holds none (it was timed with ONNX Runtime, fp32)."""
+    for line in header.splitlines():
+        if line.startswith(RUNTIME_LINE):
+            try:
+                return json.loads(line[len(RUNTIME_LINE):])
+            except ValueError:
+                raise ValueError(f"latency table header line {line!r} is not a JSON record") from None
+    return None
+
+
+def check_same_runtime(path: str, recorded: Optional[dict], current: dict) -> None:
+    """Refuse to add entries timed with ``current`` to a table measured with ``recorded`` (runtime, version, CPU,
+    threads, precision, batch), naming what differs."""
+    if recorded is None:
+        recorded = {"runtime": "onnxruntime", "precision": "fp32"}  # a table from before runtime records
+    diff = {k: (recorded[k], current.get(k)) for k in recorded if recorded[k] != current.get(k)}
+    if diff:
+        what = ", ".join(f"{k} {a!r} (this build: {b!r})" for k, (a, b) in sorted(diff.items()))
+        raise ValueError(f"latency table {path} was measured with {what}: one table never mixes runtimes or "
+                         "settings; build into another --save, or use the recorded settings")
 
 
 def _measure_chunk(chunk: list[LayerSpec], threads: int, warmup: int, runs: int, batch_size: int, clock: str,
-                   passes: int, statistic: str) -> list[tuple[float, LatencyStats]]:
+                   passes: int, statistic: str, runtime: str = "onnxruntime",
+                   precision: str = "fp32") -> list[tuple[float, LatencyStats]]:
     """Export every layer of the chunk, then time them all in ``passes`` rounds (see :func:`_time_in_passes`)."""
     models = []
     for spec in chunk:
         torch.manual_seed(0)
         module, shape = build_layer(spec)
         models.append((export_onnx(module, batch_size=batch_size, input_shape=shape), (batch_size,) + shape))
-    return _time_in_passes(models, threads, warmup, runs, clock, passes, statistic)
+    return _time_in_passes(models, threads, warmup, runs, clock, passes, statistic, runtime=runtime,
+                           precision=precision)
 
 
 def _time_in_passes(models: list[tuple[bytes, tuple[int, ...]]], threads: int, warmup: int, runs: int, clock: str,
                     passes: int, statistic: str, done: Optional[list[list[float]]] = None,
-                    on_time: Optional[Callable[[], None]] = None) -> list[tuple[float, Optional[LatencyStats]]]:
+                    on_time: Optional[Callable[[], None]] = None, runtime: str = "onnxruntime",
+                    precision: str = "fp32") -> list[tuple[float, Optional[LatencyStats]]]:
     """Time each (ONNX model, input shape) in ``passes`` interleaved rounds, each round in a fresh session; keep
     each model's best round: (its ``statistic``, its stats).
 
@@ -210,7 +240,10 @@ def _time_in_passes(models: list[tuple[bytes, tuple[int, ...]]], threads: int, w
         for i, (model, shape) in enumerate(models):
             if len(done[i]) > p:
                 continue
-            stats = _time_session(make_session(model, threads), shape, warmup, runs, timer)
+            if runtime == "onnxruntime" and precision == "fp32":
+                stats = _time_session(make_session(model, threads), shape, warmup, runs, timer)
+            else:
+                stats = time_model(model, shape, runtime, threads, precision, warmup, runs, timer)
             value = stats.value(statistic)
             if value < min(done[i], default=math.inf):
                 best[i] = stats
@@ -233,7 +266,8 @@ def _sample_configs(n: int, resolutions: list[int], ks: list[int], ex: list, de:
 
 def calibrate_lut(table: LatencyTable, configs: Sequence[dict], *, threads: int = 1, warmup: int = 3,
                   runs: int = 15, passes: int = 3, batch_size: int = 1, statistic: str = "median",
-                  clock: str = "auto", state_path: Union[str, os.PathLike, None] = None) -> float:
+                  clock: str = "auto", state_path: Union[str, os.PathLike, None] = None, runtime: str = "onnxruntime",
+                  precision: str = "fp32") -> float:
     """Set ``table.scale`` to the median ratio of whole-subnet time to the sum of its layers' entries.
 
     Layers timed alone run with warm caches; inside a network each one finds its weights evicted by the others,
@@ -267,7 +301,8 @@ def calibrate_lut(table: LatencyTable, configs: Sequence[dict], *, threads: int 
         save = None
         if state_path is not None:
             save = lambda: write_json_atomic(state_path, {**settings, "times": done}, fsync=False)  # noqa: E731
-        _time_in_passes(models, threads, warmup, runs, clock, passes, statistic, [done[i] for i in todo], save)
+        _time_in_passes(models, threads, warmup, runs, clock, passes, statistic, [done[i] for i in todo], save,
+                        runtime=runtime, precision=precision)
     best = np.array([min(d) for d in done])
     ratios = best / np.asarray(raw)
     table.scale = float(np.median(ratios))
@@ -308,8 +343,12 @@ def build_lut(path: Union[str, os.PathLike], resolutions: Optional[Iterable[int]
               threads: int = 1, warmup: int = 3, runs: int = 15, passes: int = 3, batch_size: int = 1,
               statistic: str = "min", clock: str = "auto", progress: bool = True, save_every: int = 50,
               max_keys: Optional[int] = None, calibrate: int = 8, calibrate_passes: int = 8, seed: int = 0,
-              callback: Optional[Callable[[str, LatencyStats, int, int], None]] = None) -> LatencyTable:
-    """Measure every layer the space can produce with ONNX Runtime and write the table to ``path``.
+              callback: Optional[Callable[[str, LatencyStats, int, int], None]] = None,
+              runtime: str = "onnxruntime", precision: str = "fp32") -> LatencyTable:
+    """Measure every layer the space can produce with ONNX Runtime (or ``runtime="openvino"``, ``precision`` fp32
+    or bf16) and write the table to ``path``. The header records the runtime, its version, the CPU model, threads,
+    precision and batch (:func:`~nsganetv2.evaluation.latency.measure.runtime_record`); resuming a table recorded
+    otherwise is refused (:func:`check_same_runtime`).
 
     Lists come from the arguments, else from ``space`` (attributes such as ``ks_list``/``resolutions``), else the
     NSGANetV2 defaults. Layers are exported and timed in chunks of ``save_every``: each chunk is timed in
@@ -338,9 +377,12 @@ def build_lut(path: Union[str, os.PathLike], resolutions: Optional[Iterable[int]
     res, ks, ex, de = space_lists(space, resolutions, ks_list, expand_list, depth_list)
     specs = lut_specs(res, ks, ex, de, width_mult, n_classes)
     path = os.fspath(path)
-    header = _header(threads, batch_size, warmup, runs, passes, statistic, width_mult)
+    record = runtime_record(runtime, threads, precision, batch_size)
+    header = _header(threads, batch_size, warmup, runs, passes, statistic, width_mult, record)
     if os.path.exists(path):
         table = LatencyTable.load(path, width_mult=width_mult, n_classes=n_classes)
+        if len(table):
+            check_same_runtime(path, table_runtime(table.header), record)
         table.header = header
     else:
         table = LatencyTable(width_mult=width_mult, n_classes=n_classes, header=header)
@@ -363,7 +405,7 @@ def build_lut(path: Union[str, os.PathLike], resolutions: Optional[Iterable[int]
             for start in range(0, len(todo), save_every):
                 keys = todo[start:start + save_every]
                 results = _measure_chunk([specs[k] for k in keys], threads, warmup, runs, batch_size, clock,
-                                         passes, statistic)
+                                         passes, statistic, runtime, precision)
                 for key, (value, stats) in zip(keys, results):
                     table.add(key, value, stats.var)
                     unsaved += 1
@@ -386,7 +428,8 @@ def build_lut(path: Union[str, os.PathLike], resolutions: Optional[Iterable[int]
         configs = _sample_configs(calibrate, res, ks, ex, de, np.random.default_rng(seed))
         state = calibration_path(path)
         calibrate_lut(table, configs, threads=threads, warmup=warmup, runs=runs, passes=calibrate_passes,
-                      batch_size=batch_size, statistic=statistic, clock=clock, state_path=state)
+                      batch_size=batch_size, statistic=statistic, clock=clock, state_path=state, runtime=runtime,
+                      precision=precision)
         table.save(path)
         if os.path.exists(state):
             os.remove(state)

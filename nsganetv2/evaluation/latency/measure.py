@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from ...atomic import atomic_write
+from ..runtimes import RUNTIMES, Graph
 
 __all__ = [
     "LatencyStats",
@@ -35,6 +36,8 @@ __all__ = [
     "make_session",
     "measure_onnx",
     "measure_torch",
+    "runtime_record",
+    "time_model",
     "torch_threads",
     "input_shape_for",
 ]
@@ -170,18 +173,9 @@ def export_onnx(module: nn.Module, resolution: Union[int, Sequence[int], None] =
 
 def make_session(model: Union[str, os.PathLike, bytes], threads: int = 1):
     """An ONNX Runtime CPU session with pinned threads and sequential execution."""
-    import onnxruntime as ort
+    from ..runtimes import ort_session
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = int(threads)
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    if threads == 1:  # no pool to spin: keeps other processes' cores free
-        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    src = model if isinstance(model, bytes) else os.fspath(model)
-    return ort.InferenceSession(src, so, providers=["CPUExecutionProvider"])
+    return ort_session(model, threads)
 
 
 def _session_input_shape(sess, resolution, batch_size: int, input_shape) -> tuple[int, ...]:
@@ -242,11 +236,56 @@ def _time_session(sess, shape: tuple[int, ...], warmup: int, runs: int,
     return LatencyStats.from_samples(samples / 1e6)
 
 
+def _time_openvino(model: Union[bytes, str, os.PathLike], shape: tuple[int, ...], threads: int, precision: str,
+                   warmup: int, runs: int, clock: Callable[[], int] = time.perf_counter_ns,
+                   flush_bytes: int = 0) -> LatencyStats:
+    """Time ``model`` compiled by OpenVINO for ``shape`` (at one thread OpenVINO infers in the calling thread, so
+    the thread CPU clock measures it as it does ONNX Runtime)."""
+    run = Graph(model, "openvino", threads, precision).compile(shape, copy=False)
+    x = np.random.default_rng(0).standard_normal(shape, dtype=np.float32)
+    for _ in range(warmup + 1):
+        run(x)
+    samples = np.empty(runs, dtype=np.float64)
+    scratch = np.zeros(max(int(flush_bytes), 0) // 8, dtype=np.float64)
+    for i in range(runs):
+        if scratch.size:
+            scratch += 1.0
+        t0 = clock()
+        run(x)
+        samples[i] = clock() - t0
+    return LatencyStats.from_samples(samples / 1e6)
+
+
+def time_model(model: Union[bytes, str, os.PathLike], shape: tuple[int, ...], runtime: str = "onnxruntime",
+               threads: int = 1, precision: str = "fp32", warmup: int = 10, runs: int = 50,
+               clock: Callable[[], int] = time.perf_counter_ns, flush_bytes: int = 0) -> LatencyStats:
+    """Time an ONNX model at input ``shape`` in a fresh session of ``runtime`` (``onnxruntime``: fp32 only, or
+    ``openvino``: fp32 or bf16)."""
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; choose one of {RUNTIMES}")
+    if runtime == "onnxruntime":
+        if precision != "fp32":
+            raise ValueError("onnxruntime times fp32 only on CPU; use --precision fp32, or --runtime openvino")
+        return _time_session(make_session(model, threads), shape, warmup, runs, clock, flush_bytes)
+    return _time_openvino(model, shape, threads, precision, warmup, runs, clock, flush_bytes)
+
+
+def runtime_record(runtime: str = "onnxruntime", threads: int = 1, precision: str = "fp32",
+                   batch_size: int = 1) -> dict:
+    """What a latency depends on besides the network: the runtime and its version, this CPU's model, the threads,
+    precision and batch. A table records it and refuses to mix entries measured otherwise."""
+    from ..accuracy import cpu_model
+    from ..runtimes import runtime_version
+
+    return {"runtime": runtime, "version": runtime_version(runtime), "cpu": cpu_model(), "threads": int(threads),
+            "precision": precision, "batch": int(batch_size)}
+
+
 def measure_onnx(module_or_path: ModelLike, resolution: Union[int, Sequence[int], None] = None,
                  batch_size: int = 1, threads: int = 1, warmup: int = 10, runs: int = 50, *,
                  input_shape: Optional[Sequence[int]] = None, clock: str = "auto",
-                 flush_bytes: int = 0) -> LatencyStats:
-    """Time one forward pass with ONNX Runtime on CPU.
+                 flush_bytes: int = 0, runtime: str = "onnxruntime", precision: str = "fp32") -> LatencyStats:
+    """Time one forward pass with ONNX Runtime (or ``runtime="openvino"``, in ``precision`` fp32 or bf16) on CPU.
 
     ``module_or_path`` is an ``nn.Module`` (exported in memory first), an ``.onnx`` path or model bytes.
     ``clock``: ``auto`` (thread CPU time at 1 thread, else wall), ``wall`` or ``cpu``. ``flush_bytes`` > 0
@@ -263,6 +302,11 @@ def measure_onnx(module_or_path: ModelLike, resolution: Union[int, Sequence[int]
     else:
         raise ValueError(f"measure_onnx needs an nn.Module, an .onnx path or bytes, "
                          f"got {type(module_or_path).__name__}")
+    if runtime != "onnxruntime":
+        shape = input_shape_for(resolution, batch_size, input_shape)
+        return time_model(model, shape, runtime, threads, precision, warmup, runs, timer, flush_bytes)
+    if precision != "fp32":
+        raise ValueError("onnxruntime times fp32 only on CPU; use --precision fp32, or --runtime openvino")
     sess = make_session(model, threads)
     shape = _session_input_shape(sess, resolution, batch_size, input_shape)
     return _time_session(sess, shape, warmup, runs, timer, flush_bytes)

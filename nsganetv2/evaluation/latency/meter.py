@@ -26,7 +26,8 @@ class LatencyMeter:
     """Measure subnets end to end; each distinct config is measured once.
 
     ``build_fn(config) -> nn.Module`` builds the static subnet (e.g. ``supernet.extract``). The network is timed
-    at ``config["r"]`` (else ``resolution``) with ONNX Runtime (``backend="onnx"``) or torch eager. Results are
+    at ``config["r"]`` (else ``resolution``) exported to ONNX (``backend="onnx"``: ONNX Runtime, or ``runtime=
+    "openvino"`` in ``precision`` fp32 / bf16) or with torch eager. Results are
     kept in memory and, with ``cache_path``, in a JSON file written atomically after each new measurement;
     a file made with other settings is refused.
     """
@@ -34,7 +35,8 @@ class LatencyMeter:
     def __init__(self, build_fn: Callable[[Mapping[str, Any]], nn.Module], *, backend: str = "onnx",
                  threads: int = 1, batch_size: int = 1, warmup: int = 10, runs: int = 50,
                  statistic: str = "median", clock: str = "auto", resolution: Optional[int] = None,
-                 cache_path: Union[str, os.PathLike, None] = None, tag: str = "") -> None:
+                 cache_path: Union[str, os.PathLike, None] = None, tag: str = "", runtime: str = "onnxruntime",
+                 precision: str = "fp32") -> None:
         if backend not in BACKENDS:
             raise ValueError(f"unknown latency backend {backend!r}; use one of {BACKENDS}")
         if statistic not in STATISTICS:
@@ -46,6 +48,9 @@ class LatencyMeter:
         self.warmup, self.runs, self.statistic, self.clock = int(warmup), int(runs), statistic, clock
         self.resolution = resolution
         self.tag = tag
+        if backend != "onnx" and (runtime, precision) != ("onnxruntime", "fp32"):
+            raise ValueError("runtime and precision apply to backend='onnx' (the exported network) only")
+        self.runtime, self.precision = runtime, precision
         self.cache_path = None if cache_path is None else os.fspath(cache_path)
         self.results: dict[str, LatencyStats] = {}
         self.n_measured = 0
@@ -54,8 +59,11 @@ class LatencyMeter:
 
     @property
     def settings(self) -> dict:
-        return {"backend": self.backend, "threads": self.threads, "batch_size": self.batch_size,
-                "warmup": self.warmup, "runs": self.runs, "clock": self.clock, "tag": self.tag}
+        out = {"backend": self.backend, "threads": self.threads, "batch_size": self.batch_size,
+               "warmup": self.warmup, "runs": self.runs, "clock": self.clock, "tag": self.tag}
+        if (self.runtime, self.precision) != ("onnxruntime", "fp32"):  # caches from before runtimes stay valid
+            out.update(runtime=self.runtime, precision=self.precision)
+        return out
 
     def _load(self) -> None:
         try:
@@ -97,7 +105,7 @@ class LatencyMeter:
                       clock=self.clock)
         if self.backend == "onnx":
             with torch_threads(1):
-                stats = measure_onnx(net, r, **kwargs)
+                stats = measure_onnx(net, r, runtime=self.runtime, precision=self.precision, **kwargs)
         else:
             stats = measure_torch(net, r, **kwargs)
         self.n_measured += 1
