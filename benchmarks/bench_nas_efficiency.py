@@ -320,7 +320,10 @@ def main() -> None:
               "many seeds the evaluated front of each MSuNAS row dominates the pick\n")
         print("| pick | predicted top-1 % | Note10 ms | " + " | ".join(f"{n} @{b}" for n, b in cols) + " |")
         print("|---|---|---|" + "---|" * len(cols))
+        skipped = [name for name, config in picks if config["r"] not in land.space.resolutions]
         for name, config in picks:
+            if name in skipped:
+                continue
             f = land.evaluate(land.space.encode(config)[None, :])[0]
             cells = []
             for row, b in cols:
@@ -328,6 +331,8 @@ def main() -> None:
                 n = sum(bool(np.any(np.all(F[:b] <= f, axis=1) & np.any(F[:b] < f, axis=1))) for F in runs)
                 cells.append(f"{n}/{len(runs)}")
             print(f"| {name} | {100 - f[0]:.2f} | {f[1]:.2f} | " + " | ".join(cells) + " |")
+        if skipped:
+            print(f"\n(left out, their resolution has no Note10 table: {', '.join(skipped)})")
     if args.json:
         Path(args.json).write_text(json.dumps({"hv": table, "constrained": constrained,
                                                "walls": {k: statistics.median(v) for k, v in walls.items()},
