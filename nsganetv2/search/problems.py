@@ -106,14 +106,14 @@ class OFANASProblem(SearchProblem):
     least ``"top1"`` (accuracy in %; ``top5``, ``loss`` ... are kept) or an exception / error string for a failure.
     It may be ``None`` when the search is driven by ask/tell (the caller evaluates). ``objectives`` is ``("top1",
     ...)`` followed by registered cheap objectives (``nsganetv2.evaluation.objectives``: ``flops`` in MMACs,
-    ``params`` in M, ``cpu`` in ms from ``cpu_fn(config)``, ``latency`` in ms from ``lut_fn(config)``), computed for ``n_classes`` outputs and ``width_mult``
-    unless ``objective_fns`` gives a function for a name. ``precision`` (``{"amp", "device", "torch"}``, see
+    ``params`` in M, ``cpu`` in ms from ``cpu_fn(config)``, ``latency`` in ms from ``lut_fn(config)``), computed for
+    ``n_classes`` outputs and ``width_mult`` unless ``objective_fns`` gives a function for a name. ``precision`` (``{"amp", "device", "torch"}``, see
     ``nsganetv2.evaluation.accuracy.precision_record``) is what ``evaluate_fn`` measures in. With ``streaming``,
     ``evaluate_fn(configs, on_result=f)`` also calls ``f(i, raw)`` as each config finishes (in parallel workers), so
     each result is recorded as soon as it exists. ``features`` is the surrogate's encoding of a genome (``raw``: the
     original's 46 integers; ``onehot``; ``stages``: see ``OFAMobileNetV3Space.features``). ``evaluation`` holds the
-    settings that change what a recorded
-    top-1 means (dataset, split sizes, fine-tune epochs, the supernet's checksum ...): they are recorded in
+    settings that change what a recorded top-1 means (dataset, split sizes, fine-tune epochs, the supernet's or the
+    accuracy predictor's checksum ...): they are recorded in
     ``search.json`` with the resolutions, classes and width, and a resume that differs is refused, naming the setting.
     Cheap values are cached by canonical genome.
     """
