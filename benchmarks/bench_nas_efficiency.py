@@ -72,9 +72,7 @@ def run_msunas(land: OFALandscape, args, budget: int, seed: int, settings: dict)
     from nsganetv2.search import MSuNAS
 
     settings = dict(settings)
-    problem = predictor_problem(args.acc_predictor, lut=args.lut)
-    if "features" in settings:
-        problem.feature_kind = settings.pop("features")
+    problem = predictor_problem(args.acc_predictor, lut=args.lut, features=settings.pop("features", "raw"))
     n_doe, n_iter = settings.get("n_doe", 100), settings.get("n_iter", 8)
     iterations = max(0, int(np.ceil((budget - n_doe) / n_iter)))
     with tempfile.TemporaryDirectory() as tmp:
@@ -218,33 +216,33 @@ def main() -> None:
     for v in args.variant:
         name, _, text = v.partition("=")
         variants[f"MSuNAS {name}"] = json.loads(text)
-    def cached(what: str, seed: int, run):
-        """A value (an array or a number) from the cache, or computed now and kept there."""
+    def cache_file(what: str, suffix: str) -> Path | None:
+        """Where the cache keeps the run named ``what`` (None without ``--cache``)."""
         import hashlib
 
         if not args.cache:
-            return run()
-        path = Path(args.cache) / (hashlib.sha1(f"{what}|{seed}".encode()).hexdigest()[:16] + ".npy")
-        if path.is_file():
+            return None
+        return Path(args.cache) / (hashlib.sha1(what.encode()).hexdigest()[:16] + suffix)
+
+    def cached(what: str, seed: int, run):
+        """A value (an array or a number) from the cache, or computed now and kept there."""
+        path = cache_file(f"{what}|{seed}", ".npy")
+        if path is not None and path.is_file():
             return np.load(path)
         value = run()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.save(path, value)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, value)
         return value
 
     def collect(name: str, what: str, seed: int, budget: int, run) -> None:
         """One run of a row, read from the cache when it holds it."""
-        path = None
-        if args.cache:
-            import hashlib
-
-            tag = hashlib.sha1(f"{what}|{seed}|{budget}".encode()).hexdigest()[:16]
-            path = Path(args.cache) / f"{tag}.npz"
-            if path.is_file():
-                data = np.load(path)
-                rows.setdefault(name, []).append(data["F"])
-                walls.setdefault(name, []).append(float(data["wall"]))
-                return
+        path = cache_file(f"{what}|{seed}|{budget}", ".npz")
+        if path is not None and path.is_file():
+            data = np.load(path)
+            rows.setdefault(name, []).append(data["F"])
+            walls.setdefault(name, []).append(float(data["wall"]))
+            return
         t = time.perf_counter()
         F = run()
         wall = time.perf_counter() - t

@@ -37,23 +37,15 @@ class OFALandscape:
         return [self.space.decode(x) for x in np.asarray(X, dtype=np.int64)]
 
     def latency(self, config: dict) -> float:
-        """Note10 latency (ms) from per-layer sums read off the tables once (the tables are additive over layers:
-        a layer's entry depends only on resolution, stage, position, kernel and expand); equal to
-        ``OFALatencyTable.predict`` up to float summation order, and fast enough for EvolutionFinder's 50,000 calls
-        with their rejection sampling."""
-        if self._layers is None:
-            self._layers, self._fixed = self._layer_table()
+        """Note10 latency (ms) of a config in any layout: :meth:`latency_spec` of its padded form."""
         arch = Arch.from_config(config)
-        r = RESOLUTIONS.index(arch.r)
-        total, pos = self._fixed[r], 0
-        for stage, depth in enumerate(arch.d):
-            for j in range(depth):
-                total += self._layers[r, stage, j, KERNELS.index(arch.ks[pos]), EXPANDS.index(arch.e[pos])]
-                pos += 1
-        return float(total)
+        return self.latency_spec({**arch.to_config(padded=True), "r": [arch.r]})
 
     def latency_spec(self, spec: dict) -> float:
-        """:meth:`latency` of an OFA-style spec (padded 20-entry ``ks``/``e``, ``d``, ``r`` as ``[r]``)."""
+        """Note10 latency (ms) of an OFA-style spec (padded 20-entry ``ks``/``e``, ``d``, ``r`` as ``[r]``), from
+        per-layer entries read off the tables once (the tables are additive over layers: a layer's entry depends only
+        on resolution, stage, position, kernel and expand); equal to ``OFALatencyTable.predict`` up to the order of
+        the float sum, and fast enough for EvolutionFinder's 50,000 calls with their rejection sampling."""
         if self._layers is None:
             self._layers, self._fixed = self._layer_table()
         r = RESOLUTIONS.index(spec["r"][0])

@@ -20,8 +20,8 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from nsganetv2.distributed import DevicePlan, plan_devices
@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 
 __all__ = ["SearchSettings", "SelectSettings", "SupernetSettings", "LatencyTableSettings", "EvaluateSettings",
            "build_latency_table", "evaluate_one", "import_run", "load_result", "load_subnet", "nas_problem",
-           "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "predictor_problem", "resume", "search", "select",
-           "train_supernet", "validate", "measure_latency", "finetune", "report", "tracker", "TEST_PROBLEMS"]
+           "recorded_objectives", "recorded_settings", "open_search", "predict_latency", "predictor_problem",
+           "resume", "search", "select", "train_supernet", "validate", "measure_latency", "finetune", "report",
+           "tracker", "TEST_PROBLEMS"]
 
 # ----------------------------------------------------------------------------------------------------- settings
 @dataclass
@@ -394,9 +395,7 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
             stream = None if on_result is None else (lambda i, r: on_result(i, r.value if r.ok else r.error))
             return [r.value if r.ok else r.error for r in runner.run(evaluator, configs, on_result=stream)]
 
-    cpu_fn = _cpu_fn(s, n_classes, width_mult, resume or save) if "cpu" in s.objectives else None
-    if cpu_fn is not None and s.lut:
-        _check_table_covers(s.lut, cpu_fn, space)
+    cpu_fn = _cpu_fn(s, space, n_classes, width_mult, resume or save)
     gpu_fn = _gpu_fn(n_classes, width_mult, resume or save) if "gpu" in s.objectives else None
     return OFANASProblem(evaluate_fn, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=n_classes,
                          width_mult=width_mult, precision=precision, streaming=evaluate_fn is not None,
@@ -406,16 +405,17 @@ def nas_problem(settings: SearchSettings, plan: DevicePlan | None = None, runner
 
 
 def _lut_fn(s: SearchSettings, space: Any, n_classes: int, width_mult: float):
-    """The latency objective: the look-up table ``s.lut`` of the target device, checked to cover the space."""
-    if "latency" not in s.objectives:
-        return None
-    if not s.lut:
-        raise ValueError("the latency objective reads a look-up table of the target device: pass --lut (a table "
-                         "built by `nsganetv2 latency build-lut`, or OFA's per-resolution tables, e.g. its Note10 ones)")
+    """The latency objective: the look-up table ``s.lut`` of the target device (without one, the objective's
+    registry entry refuses the search)."""
+    return _table_fn(s.lut, space, n_classes, width_mult) if "latency" in s.objectives and s.lut else None
+
+
+def _table_fn(lut: str, space: Any, n_classes: int, width_mult: float):
+    """``config -> ms`` from the latency table ``lut``, checked to cover the space before anything is evaluated."""
     from nsganetv2.evaluation.latency import cpu_latency_fn
 
-    fn = cpu_latency_fn(s.lut, width_mult=width_mult, n_classes=n_classes)
-    _check_table_covers(s.lut, fn, space)
+    fn = cpu_latency_fn(lut, width_mult=width_mult, n_classes=n_classes)
+    _check_table_covers(lut, fn, space)
     return fn
 
 
@@ -435,15 +435,13 @@ def _predictor_problem(s: SearchSettings, save: str | os.PathLike | None) -> OFA
     from nsganetv2.evaluation.ofa_predictor import WIDTH_MULT, OFAAccuracyPredictor
     from nsganetv2.space import OFAMobileNetV3Space
 
-    space = OFAMobileNetV3Space(resolutions=s.resolutions or list(range(160, 225, 16)))
-    predictor = OFAAccuracyPredictor.load(s.acc_predictor)
-    predictor(space.initial_design(2, 0))  # a resolution the predictor lacks is refused before anything is recorded
-    cpu_fn = _cpu_fn(s, 1000, WIDTH_MULT, save) if "cpu" in s.objectives else None
-    if cpu_fn is not None and s.lut:
-        _check_table_covers(s.lut, cpu_fn, space)
     if "gpu" in s.objectives:
         raise ValueError("--acc_predictor searches OFA's ImageNet landscape: use the objectives latency (with --lut), "
                          "flops, params or cpu")
+    space = OFAMobileNetV3Space(resolutions=s.resolutions or list(range(160, 225, 16)))
+    predictor = OFAAccuracyPredictor.load(s.acc_predictor)
+    predictor(space.initial_design(2, 0))  # a resolution the predictor lacks is refused before anything is recorded
+    cpu_fn = _cpu_fn(s, space, 1000, WIDTH_MULT, save)
     return OFANASProblem(predictor, s.objectives, space=space, cpu_fn=cpu_fn, n_classes=1000, width_mult=WIDTH_MULT,
                          evaluation={"acc_predictor_sha256": file_sha256(s.acc_predictor)},
                          flops_counter=s.flops_counter or "ofa", lut_fn=_lut_fn(s, space, 1000, WIDTH_MULT),
@@ -486,13 +484,16 @@ def _gpu_fn(n_classes: int, width_mult: float, folder: str | os.PathLike | None)
                          batch_size=64, warmup=10, runs=50, tag=f"cuda {torch.cuda.get_device_name()}")
 
 
-def _cpu_fn(s: SearchSettings, n_classes: int, width_mult: float, folder: str | os.PathLike | None):
-    """The cpu objective: the look-up table ``s.lut``, else ONNX Runtime measurement of each subnet."""
+def _cpu_fn(s: SearchSettings, space: Any, n_classes: int, width_mult: float, folder: str | os.PathLike | None):
+    """The cpu objective (None when it is not searched): the look-up table ``s.lut`` (checked to cover the space),
+    else measurement of each subnet in ``s.runtime``."""
     from nsganetv2.evaluation.latency import cpu_latency_fn
 
+    if "cpu" not in s.objectives:
+        return None
     if s.lut:
         _check_table_runtime(s.lut, s.runtime)
-        return cpu_latency_fn(s.lut, width_mult=width_mult, n_classes=n_classes)
+        return _table_fn(s.lut, space, n_classes, width_mult)
     log.warning("no latency table: every network NSGA-II proposes is exported and timed (about a second each); "
                 "build a table once with `nsganetv2 latency build-lut` for a fast search")
     return cpu_latency_fn(meter=_timing_meter(n_classes, width_mult, folder, "latency_cache.json",

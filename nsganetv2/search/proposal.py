@@ -199,17 +199,16 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
                  mutation=mutation, repair=repair, eliminate_duplicates=dedup, survival=RankAndCrowdingSurvival())
     res = minimize(sp, algo, ("n_gen", n_gen), seed=seeds["pymoo"], verbose=False)
 
-    # drop duplicates and genomes already evaluated, then subset selection
-    cand = unique_new(p, p.canonical(res.pop.get("X")), taken)
+    # drop duplicates and genomes already evaluated, then the batch: hv infill or the original's subset selection
     rng = np.random.default_rng(seeds["numpy"])
     if selection == "hv":
         chosen = _hv_infill(p, sp, Fa[ranks == 0], taken, n_iter, optimism)
-    elif len(cand):
-        cols = list(p.cheap) or list(range(p.n_obj))
-        front = Fa[ranks == 0][:, cols]
-        chosen = cand[subset_selection(sp.predict(cand)[:, cols], front, n_iter, rng, subset_pop, subset_gen)]
     else:
-        chosen = cand
+        chosen = unique_new(p, p.canonical(res.pop.get("X")), taken)
+        if len(chosen):
+            cols = list(p.cheap) or list(range(p.n_obj))
+            front = Fa[ranks == 0][:, cols]
+            chosen = chosen[subset_selection(sp.predict(chosen)[:, cols], front, n_iter, rng, subset_pop, subset_gen)]
     if len(chosen) < n_iter:
         chosen = _top_up(p, chosen, sp, taken, rng, n_iter)
     pred = sp.predict(chosen)[:, list(p.expensive)] if len(chosen) else np.zeros((0, len(p.expensive)))
