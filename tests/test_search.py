@@ -438,3 +438,20 @@ def test_surrogate_quality_under_both_names(tmp_path):
             assert st[f"candidates_{name}"] == pytest.approx(ours[name], abs=1e-9)
             assert st[name] == pytest.approx(original[name], abs=1e-6)
         assert "in-sample" in st["metrics"]
+
+
+def test_recording_an_iteration_streamed_one_result_at_a_time_is_linear_in_its_size(tmp_path):
+    """Each streamed result is matched to its candidate and the iteration's completion checked without scanning the
+    whole iteration again: the genome keys computed grow linearly with the DOE size (quadratically before)."""
+    calls = []
+
+    def key_calls(n_doe: int) -> int:
+        p = test_problem("zdt1")
+        key = p.key
+        p.key = lambda x: calls.append(1) or key(x)  # count every key computed
+        calls.clear()
+        MSuNAS(p, tmp_path / f"doe{n_doe}", n_doe=n_doe, iterations=0, seed=0, progress=False).run()
+        return len(calls)
+
+    small, large = key_calls(150), key_calls(600)
+    assert large < 6 * small, (small, large)  # 4x the DOE: about 4x the keys, not 16x

@@ -283,6 +283,8 @@ class MSuNAS:
         self.archive: Archive | None = None
         self._state: dict | None = None
         self._pending: dict[int, tuple] = {}  # iteration -> (X, predicted, surrogate, search seconds, ready time)
+        self._where: dict[str, tuple[int, int]] = {}  # key of a pending genome -> (iteration, index)
+        self._left: dict[int, set[str]] = {}  # iteration -> keys of its genomes not recorded yet
         self._bars: dict[str, Any] = {}
 
     @property
@@ -404,10 +406,7 @@ class MSuNAS:
         X, results = X[new], [results[j] for j in new]
         if (k := self._current()) is not None:
             self._candidates(k)  # after a restart, tell() may come before ask(): the same candidates
-        where = {}
-        for k, (Xk, *_rest) in self._pending.items():
-            for i, x in enumerate(Xk):
-                where.setdefault(p.key(x), (k, i))
+        where = self._where
         unknown = [p.config(x) for x in X if p.key(x) not in where]
         if unknown:
             raise ValueError(f"tell() got genomes that were not asked (or belong to a finished iteration): "
@@ -422,20 +421,23 @@ class MSuNAS:
                     res[j] = EvalResult.failure(f"non-finite cheap objective ({', '.join(names)})", res[j].stats)
             keep = [k for k, j in enumerate(ok) if res[j].ok]
             ok, cheap = [ok[k] for k in keep], cheap[keep]
+        cheap_row = {} if cheap is None else dict(zip(ok, cheap))
         touched = set()
         for j, (x, r) in enumerate(zip(X, res)):
-            k, i = where[p.key(x)]
+            key = p.key(x)
+            k, i = where[key]
             pred = self._pending[k][1]
-            rec = self._record(k, i, x, r, None if cheap is None or not r.ok else cheap[ok.index(j)],
-                               None if pred is None else pred[i])
-            if self.archive.append(rec, replace_failed=rec["key"] in self._retry):  # fsync'd: a kill loses nothing
-                self._retry.discard(rec["key"])
+            rec = self._record(k, i, x, r, cheap_row.get(j), None if pred is None else pred[i])
+            if self.archive.append(rec, replace_failed=key in self._retry):  # fsync'd: a kill loses nothing
+                self._retry.discard(key)
                 self._write_candidate_files(k, i, x, rec, False, r)
                 if self._bars:
                     self._bars["eval"].update(1)
+            if self._recorded(key):
+                self._left[k].discard(key)
             touched.add(k)
         for k in sorted(touched):
-            if all(self._recorded(p.key(x)) for x in self._pending[k][0]):
+            if not self._left[k]:
                 self._complete(k)
 
     def _recorded(self, key: str) -> bool:
@@ -590,6 +592,10 @@ class MSuNAS:
                 loaded = (X, pred, sur, fit)
             t1 = time.perf_counter()
             self._pending[k] = (*loaded, t1 - t0, t1)
+            keys = [self.problem.key(x) for x in loaded[0]]
+            for i, key in enumerate(keys):
+                self._where.setdefault(key, (k, i))
+            self._left[k] = {key for key in keys if not self._recorded(key)}
         return self._pending[k]
 
     def _ok_records(self, upto: int | None = None) -> list[dict]:
@@ -685,7 +691,8 @@ class MSuNAS:
         hv = self._hv(k, ok)
         timing = {"search_s": search_s, "eval_s": time.perf_counter() - ready}
         self._write_stats(k, X, ok, hv, surrogate, seeds, timing)
-        del self._pending[k]
+        del self._pending[k], self._left[k]
+        self._where = {key: ki for key, ki in self._where.items() if ki[0] != k}
         n_fail = sum(self.archive.get(p.key(x))["status"] != "ok" for x in X)
         if k == 0:
             log.info("DOE: %d evaluated (%d failed), HV %.4f, ref point %s", len(X), n_fail, hv,
