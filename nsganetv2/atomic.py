@@ -54,6 +54,17 @@ def dumps(obj: Any, **kw: Any) -> str:
     return json.dumps(obj, default=_json_default, **kw)
 
 
+class RawJSON(str):
+    """Text that is already JSON: :func:`dumps_fields` writes it as it is (a large part encoded once and reused)."""
+
+
+def dumps_fields(obj: dict) -> str:
+    """``dumps`` of a dict whose values may be :class:`RawJSON` (the same text ``dumps`` gives for the decoded
+    values)."""
+    return "{" + ", ".join(f"{json.dumps(str(k))}: {v if isinstance(v, RawJSON) else dumps(v)}"
+                           for k, v in obj.items()) + "}"
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = None, fsync: bool = True) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically.
 

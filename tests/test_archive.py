@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from nsganetv2.atomic import dumps, write_json_atomic
+from nsganetv2.atomic import RawJSON, dumps, dumps_fields, write_json_atomic
 from nsganetv2.search.archive import Archive, read_records
 
 
@@ -72,3 +72,47 @@ def test_write_json_atomic_replaces_and_leaves_no_temp(tmp_path):
         write_json_atomic(path, {"a": object()})  # fails mid-way: the old file is intact
     assert json.loads(path.read_text()) == {"a": 2}
     assert os.listdir(path.parent) == ["x.stats"]
+
+
+def _fresh_columns(records, names):
+    a = Archive()
+    a.extend([dict(r) for r in records])
+    return a.columns(names)
+
+
+def test_columns_follow_appends_and_a_replaced_failure(tmp_path):
+    """The arrays kept up to date as records come equal a conversion from scratch, after appends (one at a time and
+    in batches) and after a failure is replaced by a success; select() orders by (iteration, index)."""
+    names = ("f2", "f1")
+    a = Archive(tmp_path / "archive.jsonl")
+    recs = [dict(_rec(i, "failed" if i == 3 else "ok", it=2 - i % 3), index=5 - i) for i in range(6)]
+    a.append(recs[0])
+    first = a.columns(names)
+    assert first.genomes.tolist() == [[0, 1]] and first.F.tolist() == [[10.0, 0.0]]
+    a.extend(recs[1:4])
+    a.append(recs[4])
+    a.extend(recs[5:])
+    for got in (a.columns(names), Archive(tmp_path / "archive.jsonl").columns(names)):
+        want = _fresh_columns(recs, names)
+        for field in ("genomes", "iteration", "index", "ok"):
+            assert np.array_equal(getattr(got, field), getattr(want, field)), field
+        assert np.array_equal(got.F, want.F, equal_nan=True)
+    c = a.columns(names)
+    assert c.ok.tolist() == [True, True, True, False, True, True] and np.isnan(c.F[3]).all()
+    order = [(int(c.iteration[i]), int(c.index[i])) for i in c.select()]
+    assert order == sorted(order) and len(order) == 5
+    assert [int(c.iteration[i]) for i in c.select(upto=1)] == [0, 0, 1, 1]
+    assert a.append(dict(_rec(3), iteration=1, index=2), replace_failed=True)
+    c = a.columns(names)
+    assert c.ok.all() and c.F[3].tolist() == [7.0, 3.0]
+    X, F = a.arrays(names, iterations=(0,))
+    assert X.tolist() == [[2, 3], [5, 6]] and F.tolist() == [[8.0, 2.0], [5.0, 5.0]]
+    assert a.arrays(names, iterations=(7,))[1].shape == (0, 2)
+
+
+def test_dumps_fields_writes_raw_parts_as_the_same_json():
+    rows = [[{"ks": [3, 5]}, 1.5, np.float64(2.0)], [{"ks": [7]}, 0.25, 3]]
+    obj = {"archive": rows, "hv": np.float32(0.5), "n": 2, "surrogate": None}
+    raw = {**obj, "archive": RawJSON("[" + ", ".join(dumps(r) for r in rows) + "]")}
+    assert dumps_fields(raw) == dumps(obj) == dumps_fields(obj)
+    assert json.loads(dumps_fields(raw))["archive"] == json.loads(dumps(rows))

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from nsganetv2.atomic import atomic_write, dumps, fsync_dir
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Archive", "read_records"]
+__all__ = ["Archive", "ArchiveColumns", "read_records"]
 
 REQUIRED_KEYS = ("key", "genome", "status")
 
@@ -69,6 +70,43 @@ def read_records(path: str | os.PathLike, repair: bool = False) -> list[dict]:
     return records
 
 
+@dataclass(frozen=True)
+class ArchiveColumns:
+    """The archive as arrays, one row per record in archive order: genomes, objectives in the order asked for (NaN
+    rows for failures), iteration and index (0 where a record has none) and the success mask."""
+
+    genomes: np.ndarray
+    F: np.ndarray
+    iteration: np.ndarray
+    index: np.ndarray
+    ok: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ok)
+
+    def select(self, upto: int | None = None) -> np.ndarray:
+        """Rows of the successful records (of iterations up to ``upto``) in (iteration, index) order: the order
+        results were told in does not matter."""
+        rows = np.flatnonzero(self.ok if upto is None else self.ok & (self.iteration <= upto))
+        return rows[np.lexsort((self.index[rows], self.iteration[rows]))]
+
+
+def _columns_of(records: list[dict], names: tuple[str, ...]) -> ArchiveColumns:
+    ok = np.array([r["status"] == "ok" for r in records], dtype=bool)
+    F = np.array([[r["objectives"][n] for n in names] if r["status"] == "ok" else [np.nan] * len(names)
+                  for r in records], dtype=float).reshape(-1, len(names))
+    return ArchiveColumns(np.array([r["genome"] for r in records]),
+                          F, np.array([r.get("iteration", 0) for r in records], dtype=np.int64),
+                          np.array([r.get("index", 0) for r in records], dtype=np.int64), ok)
+
+
+def _concat(a: ArchiveColumns, b: ArchiveColumns) -> ArchiveColumns:
+    if not len(a):
+        return b
+    return ArchiveColumns(*(np.concatenate([x, y]) for x, y in zip((a.genomes, a.F, a.iteration, a.index, a.ok),
+                                                                   (b.genomes, b.F, b.iteration, b.index, b.ok))))
+
+
 class Archive:
     """Evaluated genomes, keyed by canonical genome, backed by an append-only JSONL file (or memory only)."""
 
@@ -76,7 +114,7 @@ class Archive:
         self.path = Path(path) if path is not None else None
         self.records: list[dict] = read_records(self.path, repair) if self.path is not None else []
         self._index = {r["key"]: i for i, r in enumerate(self.records)}
-        self._cache: dict[tuple, Any] = {}
+        self._columns: dict[tuple[str, ...], ArchiveColumns] = {}
         self._fh = None
 
     # ---------------------------------------------------------------- reading
@@ -99,19 +137,26 @@ class Archive:
     def ok(self) -> list[dict]:
         return [r for r in self.records if r["status"] == "ok"]
 
+    def columns(self, objective_names: tuple[str, ...] | list[str]) -> ArchiveColumns:
+        """Every record as arrays (:class:`ArchiveColumns`), kept up to date as records are added: a large archive
+        is not converted again at each iteration."""
+        names = tuple(objective_names)
+        have = self._columns.get(names)
+        n = 0 if have is None else len(have)
+        if have is None or n < len(self.records):
+            more = _columns_of(self.records[n:], names)
+            have = more if have is None else _concat(have, more)
+            self._columns[names] = have
+        return have
+
     def arrays(self, objective_names: tuple[str, ...] | list[str], iterations: tuple[int, ...] | None = None
                ) -> tuple[np.ndarray, np.ndarray]:
         """(genomes, objectives) of the successful records, objectives as an (N, M) array in the given order."""
-        names = tuple(objective_names)
-        ck = (len(self.records), names, iterations)
-        hit = self._cache.get(ck)
-        if hit is None:
-            ok = [r for r in self.records if r["status"] == "ok" and (iterations is None or r.get("iteration") in iterations)]
-            X = np.array([r["genome"] for r in ok]) if ok else np.zeros((0, 0))
-            F = np.array([[r["objectives"][n] for n in names] for r in ok], dtype=float) if ok else np.zeros((0, len(names)))
-            hit = (X, F)
-            self._cache = {ck: hit}
-        return hit
+        c = self.columns(objective_names)
+        rows = c.ok if iterations is None else c.ok & np.isin(c.iteration, iterations)
+        if not rows.any():
+            return np.zeros((0, 0)), np.zeros((0, c.F.shape[1]))
+        return c.genomes[rows], c.F[rows]
 
     # ---------------------------------------------------------------- writing
     def _open(self):
@@ -161,7 +206,7 @@ class Archive:
                 self.records.append(record)
             else:
                 self.records[i] = record
-        self._cache = {}
+                self._columns = {}  # a replaced failure: convert again
         return len(new)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nsganetv2.atomic import remove_stale_temp_files, write_json_atomic
+from nsganetv2.atomic import atomic_write, dumps_fields, remove_stale_temp_files, write_json_atomic
 from nsganetv2.search.archive import Archive
 
 __all__ = ["ARCHIVE_FILE", "STATE_FILE", "RunFolder", "read_state"]
@@ -79,7 +79,8 @@ class RunFolder:
         return self.stats_path(k).exists()
 
     def write_stats(self, k: int, stats: dict) -> None:
-        write_json_atomic(self.stats_path(k), stats)
+        """``iter_{k}.stats``; values may be ``RawJSON`` (the archive's rows, encoded once per record)."""
+        atomic_write(self.stats_path(k), dumps_fields(stats))
 
     def read_stats(self, k: int) -> dict:
         return json.loads(self.stats_path(k).read_text())

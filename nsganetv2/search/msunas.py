@@ -24,6 +24,7 @@ import numpy as np
 import pymoo
 from sklearn.base import clone
 
+from nsganetv2.atomic import RawJSON, dumps
 from nsganetv2.evaluation.objectives import column_name
 from nsganetv2.moo.hypervolume import normalised_hypervolume
 from nsganetv2.moo.sorting import pareto_mask
@@ -183,11 +184,6 @@ def _seeds(seed: int, k: int) -> dict[str, int]:
     return {"numpy": int(s[0]), "pymoo": int(s[1]) % (2**31 - 1), "torch": int(s[2]) % (2**31 - 1)}
 
 
-def _objective_matrix(records: list[dict], names: Sequence[str]) -> np.ndarray:
-    """The objectives of successful records as an (n, M) array in the order of ``names``."""
-    return np.array([[r["objectives"][n] for n in names] for r in records], dtype=float).reshape(-1, len(names))
-
-
 def _nan_to_none(d: dict) -> dict:
     return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
@@ -285,6 +281,7 @@ class MSuNAS:
         self._pending: dict[int, tuple] = {}  # iteration -> (X, predicted, surrogate, search seconds, ready time)
         self._where: dict[str, tuple[int, int]] = {}  # key of a pending genome -> (iteration, index)
         self._left: dict[int, set[str]] = {}  # iteration -> keys of its genomes not recorded yet
+        self._stats_rows: dict[str, str] = {}  # key -> the record's row of iter_k.stats, as JSON
         self._bars: dict[str, Any] = {}
 
     @property
@@ -504,10 +501,15 @@ class MSuNAS:
         """A completed iteration whose record is missing from the archive (a torn or garbled line): rebuild the
         record from ``iter_k.stats`` and ``iter_k/net_i.stats`` (or ``failed/``), so the archive never shrinks."""
         p, names = self.problem, self.problem.objective_names
+        it = self.archive.columns(names).iteration
+        per_iteration = np.bincount(it[it >= 0]) if len(it) else np.zeros(0, int)
         k = 0
         while self.folder.is_done(k):
             loaded = self.folder.load_candidates(k, p.n_var, p.vtype == "int")
-            missing = [] if loaded is None else [(i, x) for i, x in enumerate(loaded[0]) if p.key(x) not in self.archive]
+            if loaded is None or (k < len(per_iteration) and per_iteration[k] >= len(loaded[0])):
+                k += 1  # as many records of iteration k as candidates: none is missing (keys not computed)
+                continue
+            missing = [(i, x) for i, x in enumerate(loaded[0]) if p.key(x) not in self.archive]
             if missing:
                 stats = self.folder.read_stats(k)
                 rows = {json.dumps(row[0], sort_keys=True): row[1:] for row in stats.get("archive", [])}
@@ -598,19 +600,18 @@ class MSuNAS:
             self._left[k] = {key for key in keys if not self._recorded(key)}
         return self._pending[k]
 
-    def _ok_records(self, upto: int | None = None) -> list[dict]:
-        """Successful records (of iterations up to ``upto``) in (iteration, index) order: the order results were
-        told in does not matter."""
-        ok = [r for r in self.archive.ok() if upto is None or r.get("iteration", 0) <= upto]
-        return sorted(ok, key=lambda r: (r.get("iteration", 0), r.get("index", 0)))
+    def _ok_rows(self, upto: int) -> tuple[np.ndarray, np.ndarray]:
+        """Archive rows of the successful records of iterations up to ``upto`` in (iteration, index) order (the
+        order results were told in does not matter), and their objectives."""
+        c = self.archive.columns(self.problem.objective_names)
+        rows = c.select(upto)
+        return rows, c.F[rows]
 
     def _propose(self, k: int, seeds: dict[str, int]):
         """Iteration k's proposal: a function of the records before k (so a lost candidates file is re-proposed
         identically even when some of its genomes were already recorded)."""
-        names = self.problem.objective_names
-        ok = self._ok_records(upto=k - 1)
-        Xa = np.array([r["genome"] for r in ok])
-        Fa = _objective_matrix(ok, names)
+        rows, Fa = self._ok_rows(upto=k - 1)
+        Xa = self.archive.columns(self.problem.objective_names).genomes[rows]
         taken = {r["key"] for r in self.archive.records if r.get("iteration", 0) < k}
         label = self.predictor if isinstance(self.predictor, str) else ""
         return propose(self.problem, Xa, Fa, taken, self.n_iter, self._make_model, seeds,
@@ -687,10 +688,10 @@ class MSuNAS:
             surrogate["metrics"] = QUALITY_DOC
             if len(p.expensive) > 1:
                 surrogate["per_objective"] = dict(zip([p.objective_names[j] for j in p.expensive], quality))
-        ok = self._ok_records(upto=k)
-        hv = self._hv(k, ok)
+        rows, F = self._ok_rows(upto=k)
+        hv = self._hv(k, F)
         timing = {"search_s": search_s, "eval_s": time.perf_counter() - ready}
-        self._write_stats(k, X, ok, hv, surrogate, seeds, timing)
+        self._write_stats(k, X, rows, hv, surrogate, seeds, timing)
         del self._pending[k], self._left[k]
         self._where = {key: ki for key, ki in self._where.items() if ki[0] != k}
         n_fail = sum(self.archive.get(p.key(x))["status"] != "ok" for x in X)
@@ -705,13 +706,13 @@ class MSuNAS:
             if self._bars:
                 self._bars["iter"].update(1)
         if self.callbacks:
-            self._notify(k, len(X), n_fail, ok, hv, surrogate, timing)
+            self._notify(k, len(X), n_fail, F, hv, surrogate, timing)
 
-    def _notify(self, k: int, n: int, n_fail: int, ok: list[dict], hv: float, surrogate: dict | None,
+    def _notify(self, k: int, n: int, n_fail: int, F: np.ndarray, hv: float, surrogate: dict | None,
                 timing: dict) -> None:
-        """Call every callback with iteration k's :class:`IterationInfo`; a failing callback is logged, not raised."""
+        """Call every callback with iteration k's :class:`IterationInfo` (``F``: the successful records' objectives);
+        a failing callback is logged, not raised."""
         names = self.problem.objective_names
-        F = _objective_matrix(ok, names)
         front = F[pareto_mask(F)] if len(F) else F
         settings = {**self._settings(), "seed": self.seed, "objectives": list(names),
                     "problem": self.problem.describe().get("name")}
@@ -725,10 +726,9 @@ class MSuNAS:
                 log.warning("search callback %r failed at iteration %d; the search goes on", cb, k, exc_info=True)
 
     # ------------------------------------------------------------------ metrics and files
-    def _hv(self, upto: int, ok: list[dict]) -> float:
-        """Normalised HV of ``ok``, the successful records of iterations 0..upto (a rebuilt iter_k.stats sees only
-        those)."""
-        F = _objective_matrix(ok, self.problem.objective_names)
+    def _hv(self, upto: int, F: np.ndarray) -> float:
+        """Normalised HV of ``F``, the objectives of the successful records of iterations 0..upto (a rebuilt
+        iter_k.stats sees only those)."""
         failure_point = (self._state or {}).get("failure_point")
         if failure_point is not None and any(r["status"] != "ok" or any(d.get("status") != "ok" for d in
                                                                            r.get("duplicates", ()))
@@ -739,8 +739,8 @@ class MSuNAS:
 
     def _quality(self, X: np.ndarray, pred: list | None, fit: dict | None) -> list[dict]:
         """Surrogate quality per expensive objective: ``candidates_rmse/rho/tau`` over this iteration's successful
-        candidates (out of sample), and the original's ``rmse/rho/tau`` over the archive the surrogate was fitted on
-        (its in-sample predictions) stacked with those candidates (RMSE without the original's broadcasting bug)."""
+        candidates (out of sample), and the original's ``rmse/rho/tau`` over the archive records the surrogate was
+        fitted on (its in-sample predictions; all records up to ``max_train``) stacked with those candidates (RMSE without the original's broadcasting bug)."""
         if pred is None or len(X) == 0:
             return []
         p = self.problem
@@ -760,25 +760,31 @@ class MSuNAS:
             out.append({k: row[k] for k in QUALITY_KEYS})
         return out
 
-    def _write_stats(self, k: int, X: np.ndarray, ok: list[dict], hv: float, surrogate: dict | None, seeds: dict,
+    def _write_stats(self, k: int, X: np.ndarray, rows: np.ndarray, hv: float, surrogate: dict | None, seeds: dict,
                      timing: dict) -> None:
+        """``iter_{k}.stats``: the original's ``archive`` and ``candidates`` rows ``[config, *objectives]`` of the
+        successful records (archive ``rows``), each row encoded once per record, then this iteration's figures."""
         p = self.problem
         names = p.objective_names
+        records = [self.archive.records[i] for i in rows]
 
-        def row(r: dict) -> list:
-            return [r["config"], *[r["objectives"][n] for n in names]]
+        def row(r: dict) -> str:
+            text = self._stats_rows.get(r["key"])
+            if text is None:  # a successful record never changes, so its row is encoded once
+                text = self._stats_rows[r["key"]] = dumps([r["config"], *[r["objectives"][n] for n in names]])
+            return text
 
         n_records = sum(r.get("iteration", 0) <= k for r in self.archive.records)
         keys = {p.key(x) for x in X}
         stats = {
-            "archive": [row(r) for r in ok],
-            "candidates": [row(r) for r in ok if r["key"] in keys],
+            "archive": RawJSON("[" + ", ".join(row(r) for r in records) + "]"),
+            "candidates": RawJSON("[" + ", ".join(row(r) for r in records if r["key"] in keys) + "]"),
             "hv": float(hv),
             "surrogate": surrogate,
             "iteration": k,
             "objectives": list(names),
             "n_evaluations": n_records,
-            "n_failed": n_records - len(ok),
+            "n_failed": n_records - len(records),
             "ref_point": self.ref_point.tolist(),
             "seeds": seeds,
             "timing": timing,
@@ -787,7 +793,8 @@ class MSuNAS:
 
 
 QUALITY_KEYS = ("rmse", "rho", "tau", "candidates_rmse", "candidates_rho", "candidates_tau")
-QUALITY_DOC = ("rmse/rho/tau: the fitted surrogate on the archive (in-sample) and this iteration's candidates, as the "
+QUALITY_DOC = ("rmse/rho/tau: the fitted surrogate on the archive records it was fitted on (in-sample; all of them up to "
+               "max_train) and this iteration's candidates, as the "
                "original logs them; candidates_*: this iteration's candidates only (out of sample)")
 
 

@@ -183,11 +183,10 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
         models.append(m)
     surrogate = {"model": model_label or type(models[0]).__name__, **describe_fitted(models[0]),
                  "n_train": int(len(idx))}
-    # the fitted surrogate on the whole archive (in-sample where it was trained): the original's quality measure
-    # stacks these with the candidates' once they are evaluated
-    feats_all = feats if len(idx) == len(Xa) else p.features(Xa)
-    archive_fit = {"true": Fa[:, list(p.expensive)].tolist(),
-                   "pred": np.column_stack([np.ravel(m.predict(feats_all)) for m in models]).tolist()}
+    # the fitted surrogate on the records it was trained on (the whole archive up to max_train), in-sample: the
+    # original's quality measure stacks these with the candidates' once they are evaluated
+    archive_fit = {"true": Fa[np.ix_(idx, list(p.expensive))].tolist(),
+                   "pred": np.column_stack([np.ravel(m.predict(feats)) for m in models]).tolist()}
 
     # NSGA-II on the surrogate, seeded with the archive's front (padded from later fronts up to pop_size)
     ranks = non_dominated_sort(Fa)
@@ -197,7 +196,8 @@ def propose(problem: SearchProblem, Xa: np.ndarray, Fa: np.ndarray, taken: set, 
     crossover, mutation, repair, dedup = operators(p)
     algo = NSGA2(pop_size=pop_size, sampling=X0.astype(float) if p.vtype == "real" else X0, crossover=crossover,
                  mutation=mutation, repair=repair, eliminate_duplicates=dedup, survival=RankAndCrowdingSurvival())
-    res = minimize(sp, algo, ("n_gen", n_gen), seed=seeds["pymoo"], verbose=False)
+    # a fresh algorithm: no deep copy (the problem's caches, e.g. of every archive genome's FLOPs, would be copied)
+    res = minimize(sp, algo, ("n_gen", n_gen), seed=seeds["pymoo"], verbose=False, copy_algorithm=False)
 
     # drop duplicates and genomes already evaluated, then the batch: hv infill or the original's subset selection
     rng = np.random.default_rng(seeds["numpy"])
