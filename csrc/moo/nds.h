@@ -546,6 +546,17 @@ done:
     return K;
 }
 
+/* Returns -(r + 2) for the first row r holding a NaN or infinity, else -1 if none (checked row by row). */
+static int64_t moo_first_nonfinite(const double *F, int64_t n, int m) {
+    for (int64_t i = 0; i < n; i++) {
+        const double *row = F + i * m;
+        double acc = 0.0;
+        for (int j = 0; j < m; j++) acc += row[j] * 0.0; /* NaN iff some value is NaN or inf */
+        if (acc != acc) return -(i + 2);
+    }
+    return -1;
+}
+
 /* ------------------------------------------------------------------ M = 2, 3, all fronts: the sweep ---------- */
 /* Rows are not copied: an arena of n column-0 keys and n int32 row indices (12 bytes a point, plus 2 bytes a point
  * of bucket counters while sorting) holds the lexicographic order, the output array serves as the sort's scratch,
@@ -582,15 +593,24 @@ static void moo_sweep_arena_carve(moo_sweep_arena *A, unsigned char *p, int32_t 
 
 /* Bucket pass: the keys of column 0 (first written to scr) spread over at most n / MOO_SWEEP_SPREAD buckets by
  * their bits below the common prefix of the least and the largest key; A->cnt[b] ends as the end of bucket b.
- * Returns the number of buckets. */
-static uint32_t moo_sweep_scatter(const double *F, int32_t n, int m, moo_sweep_arena *A, uint64_t *scr) {
+ * The key pass also checks the rows for NaN and infinity (it reads them anyway). Returns the number of buckets,
+ * or -(r + 2) for the first row r holding a non-finite value. */
+static int64_t moo_sweep_scatter(const double *F, int32_t n, int m, moo_sweep_arena *A, uint64_t *scr) {
     uint64_t kmin = UINT64_MAX, kmax = 0;
+    uint64_t nonfinite = 0;
     for (int32_t i = 0; i < n; i++) {
-        const uint64_t x = moo_dkey(F[(int64_t)i * m]);
+        const double *row = F + (int64_t)i * m;
+        for (int j = 0; j < m; j++) {
+            uint64_t u;
+            memcpy(&u, row + j, sizeof u);
+            nonfinite |= (~u & 0x7FF0000000000000ULL) == 0; /* all exponent bits set: NaN or infinity */
+        }
+        const uint64_t x = moo_dkey(row[0]);
         scr[i] = x;
         kmin = x < kmin ? x : kmin;
         kmax = x > kmax ? x : kmax;
     }
+    if (nonfinite) return moo_first_nonfinite(F, n, m);
     const uint64_t range = kmax - kmin;
     int nbits = 0; /* 2^nbits buckets at most, 2^nbits <= max(1, n / MOO_SWEEP_SPREAD) */
     while (((int64_t)2 << nbits) * MOO_SWEEP_SPREAD <= (int64_t)n) nbits++;
@@ -679,21 +699,21 @@ static int moo_sweep_ties(const double *F, int32_t n, int m, const uint64_t *k, 
     return 0;
 }
 
-/* The lexicographic order of the rows into A (scr: n words of scratch). 0, or -1 (memory). */
-static int moo_sweep_sort(const double *F, int32_t n, int m, moo_sweep_arena *A, uint64_t *scr) {
-    const uint32_t nb = moo_sweep_scatter(F, n, m, A, scr);
-    if (moo_sweep_finish(n, A, nb, scr)) return -1;
-    return m > 1 ? moo_sweep_ties(F, n, m, A->k, A->v) : 0;
+/* The lexicographic order of the rows into A (scr: n words of scratch). 0, MOO_ERR_MEMORY, or -(r + 2) for the
+ * first row r holding NaN or infinity. */
+static int64_t moo_sweep_sort(const double *F, int32_t n, int m, moo_sweep_arena *A, uint64_t *scr) {
+    const int64_t nb = moo_sweep_scatter(F, n, m, A, scr);
+    if (nb < 0) return nb;
+    if (moo_sweep_finish(n, A, (uint32_t)nb, scr)) return MOO_ERR_MEMORY;
+    return m > 1 && moo_sweep_ties(F, n, m, A->k, A->v) ? MOO_ERR_MEMORY : 0;
 }
 
 /* Prefetch the row and the output slot MOO_SWEEP_AHEAD positions ahead. */
 static inline void moo_sweep_prefetch(const double *F, int m, const int32_t *v, int32_t s, int32_t n,
                                       const int64_t *out) {
-    if (s + MOO_SWEEP_AHEAD < n) {
-        const int32_t i = v[s + MOO_SWEEP_AHEAD];
-        __builtin_prefetch(F + (int64_t)i * m + 1);
-        __builtin_prefetch(out + i, 1);
-    }
+    const int32_t i = v[s + MOO_SWEEP_AHEAD < n ? s + MOO_SWEEP_AHEAD : n - 1];
+    __builtin_prefetch(F + (int64_t)i * m + 1);
+    __builtin_prefetch(out + i, 1);
 }
 
 /* Count of the values <= x in the ascending a[0..cap) (cap a power of two, a[cap - 1] > x): a search with a fixed
@@ -855,7 +875,7 @@ static int moo_s3_init(moo_s3 *S, const double *F, int32_t n, int m, int tight) 
     memset(S, 0, sizeof *S);
     for (int c = 0; c < 32; c++) S->freel[c] = -1;
     int nb = 2;
-    while (!tight && nb < 64 && (int64_t)(16 * 2 * nb) * (16 * 2 * nb) <= n) nb *= 2;
+    while (!tight && nb < 64 && (int64_t)(8 * 2 * nb) * (8 * 2 * nb) <= n) nb *= 2;
     S->G = S->H = nb;
     S->table_max = tight ? 64 * (int64_t)((nb + 1) * sizeof(double) + nb * sizeof(moo_cell))
                          : (int64_t)2 * n + ((int64_t)1 << 20);
@@ -1014,32 +1034,22 @@ done:
     return K;
 }
 
-/* All fronts for M = 2 or 3 (finite input): the rows sorted into the arena, then the sweep for m. Returns K,
- * MOO_ERR_MEMORY or MOO_SWEEP_GIVE_UP (out64 then holds garbage). tight: see moo_s3_init. */
+/* All fronts for M = 2 or 3: the rows sorted into the arena, then the sweep for m. Returns K, MOO_ERR_MEMORY,
+ * -(r + 2) for the first row r holding NaN or infinity, or MOO_SWEEP_GIVE_UP (out64 then holds garbage). tight:
+ * see moo_s3_init. */
 static int64_t moo_nds_sweep(const double *F, int32_t n, int m, int64_t *out64, int tight) {
     unsigned char *blk = (unsigned char *)moo_scratch_get(1, moo_sweep_arena_bytes(n));
     if (!blk) return MOO_ERR_MEMORY;
     moo_sweep_arena A;
     moo_sweep_arena_carve(&A, blk, n);
-    int64_t K = MOO_ERR_MEMORY;
-    if (moo_sweep_sort(F, n, m, &A, (uint64_t *)out64) == 0)
-        K = m == 2 ? moo_sweep2(F, n, m, &A, out64) : moo_sweep3(F, n, m, &A, out64, tight);
+    int64_t K = moo_sweep_sort(F, n, m, &A, (uint64_t *)out64);
+    if (K == 0) K = m == 2 ? moo_sweep2(F, n, m, &A, out64) : moo_sweep3(F, n, m, &A, out64, tight);
     moo_scratch_release(1);
     return K;
 }
 
 /* ------------------------------------------------------------------ driver ----------------------------------- */
 
-/* Returns -(r + 2) for the first row r holding a NaN or infinity, else -1 if none (checked row by row). */
-static int64_t moo_first_nonfinite(const double *F, int64_t n, int m) {
-    for (int64_t i = 0; i < n; i++) {
-        const double *row = F + i * m;
-        double acc = 0.0;
-        for (int j = 0; j < m; j++) acc += row[j] * 0.0; /* NaN iff some value is NaN or inf */
-        if (acc != acc) return -(i + 2);
-    }
-    return -1;
-}
 
 /* The sort proper (finite input assumed): lexicographic sort, duplicates collapsed, the kernel for m.
  * Writes out64 (ranks) or out8 (first front); returns the number of fronts or MOO_ERR_MEMORY. */
@@ -1177,15 +1187,15 @@ done:
  * Returns the number of fronts found (>= 1; 1 when first_only), MOO_ERR_MEMORY, or -(r + 2) for a non-finite value
  * in row r. */
 static int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only, int algo) {
+    const int sweep = algo == MOO_NDS_AUTO || algo == MOO_NDS_NO_FILTER || algo == MOO_NDS_SWEEP_TIGHT;
+    if (!first_only && (m == 2 || m == 3) && sweep && n > 0) { /* the sweep checks finiteness itself */
+        int64_t K = moo_nds_sweep(F, n, m, out64, algo == MOO_NDS_SWEEP_TIGHT);
+        if (K != MOO_SWEEP_GIVE_UP) return K;
+    }
     int64_t bad = moo_first_nonfinite(F, n, m);
     if (bad != -1) return bad;
     const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
     if (first_only && n > 64 && filter) return moo_first_filtered(F, n, m, out8, algo);
-    const int sweep = algo == MOO_NDS_AUTO || algo == MOO_NDS_NO_FILTER || algo == MOO_NDS_SWEEP_TIGHT;
-    if (!first_only && (m == 2 || m == 3) && sweep) {
-        int64_t K = moo_nds_sweep(F, n, m, out64, algo == MOO_NDS_SWEEP_TIGHT);
-        if (K != MOO_SWEEP_GIVE_UP) return K;
-    }
     const int core = algo == MOO_NDS_NO_FILTER || algo == MOO_NDS_COPY || algo == MOO_NDS_SWEEP_TIGHT;
     return moo_nds_core(F, n, m, out64, out8, first_only, core ? MOO_NDS_AUTO : algo);
 }
