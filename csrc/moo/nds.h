@@ -558,13 +558,13 @@ static int64_t moo_first_nonfinite(const double *F, int64_t n, int m) {
 }
 
 /* ------------------------------------------------------------------ M = 2, 3, all fronts: the sweep ---------- */
-/* Rows are not copied: an arena of n column-0 keys and n int32 row indices (12 bytes a point, plus 2 bytes a point
+/* Rows are not copied: an arena of n column-0 keys and n int32 row indices (12 bytes a point, plus 4 bytes a point
  * of bucket counters while sorting) holds the lexicographic order, the output array serves as the sort's scratch,
  * and one pass in that order reads each row from F and writes its rank straight into the output. */
 
 #define MOO_SWEEP_AHEAD 16   /* rows prefetched ahead in the sweeps */
 #define MOO_SWEEP_SHORT 32   /* buckets and tie runs up to this long are finished by insertion sort */
-#define MOO_SWEEP_SPREAD 2   /* the sort's bucket pass aims at this many keys a bucket */
+#define MOO_SWEEP_SPREAD 1   /* the sort's bucket pass aims at this many keys a bucket */
 
 /* the sweep gave up (the M = 3 tables would outgrow their memory budget): the caller takes moo_nds_core */
 #define MOO_SWEEP_GIVE_UP (-4)
@@ -630,8 +630,9 @@ static int64_t moo_sweep_scatter(const double *F, int32_t n, int m, moo_sweep_ar
     return nb;
 }
 
-/* Finish every bucket in place: insertion sort when short, else the radix sort with scr (n words, free once the
- * keys are scattered) as its key scratch and, when it fits beside them, its index scratch. 0, or -1 (memory). */
+/* Finish every bucket in place: the long ones by the radix sort with scr (n words, free once the keys are
+ * scattered) as its key scratch and, when it fits beside them, its index scratch; then one insertion pass over the
+ * whole array, which moves keys only inside their (short) buckets. 0, or -1 (memory). */
 static int moo_sweep_finish(int32_t n, moo_sweep_arena *A, uint32_t nb, uint64_t *scr) {
     uint32_t longest = 0, start = 0;
     for (uint32_t b = 0; b < nb; b++) {
@@ -645,13 +646,13 @@ static int moo_sweep_finish(int32_t n, moo_sweep_arena *A, uint32_t nb, uint64_t
         if (!tv) return -1;
     }
     start = 0;
-    for (uint32_t b = 0; b < nb; b++) {
+    for (uint32_t b = 0; longest > MOO_SWEEP_SHORT && b < nb; b++) {
         const int32_t len = (int32_t)(A->cnt[b] - start);
         if (len > MOO_SWEEP_SHORT) moo_lsd_u64(A->k + start, A->v + start, len, scr, tv, A->lsd);
-        else if (len > 1) moo_insertion_u64(A->k + start, A->v + start, len);
         start = A->cnt[b];
     }
     free(own);
+    moo_insertion_u64(A->k, A->v, n);
     return 0;
 }
 
