@@ -2,16 +2,32 @@
  *
  * q dominates p iff q <= p in every objective and q < p in at least one; exact duplicates share a front.
  *
- * Every path first sorts the rows lexicographically (so a dominator always precedes what it dominates and
- * duplicates are adjacent) and collapses duplicates; the kernels then see distinct, sorted rows:
+ * Every path sweeps the rows in lexicographic order (so a dominator always precedes what it dominates and
+ * duplicates are adjacent), and a row is only ever tested against rows before it: since rows are distinct after
+ * duplicates are set aside, "precedes and is <= in objectives 2..M" already means "dominates".
+ *
+ * All fronts, M = 2 and 3 (moo_nds_sweep): no row is copied. One arena holds the rows' order as int32 indices and
+ * their first objective's keys (12 bytes a point, 4 more while sorting); the output array is the sort's scratch.
+ * The sort is one bucket pass on the keys' bits (about one key a bucket; radix sort for long buckets, then one
+ * insertion pass; runs of equal first keys ordered by the later objectives). One pass in that order then reads
+ * each row from F, gives a copy of the previous row its rank, and writes the rank straight into the output:
+ *   M = 2  the rank is the first front whose least f2 so far is above the row's: a search with a fixed number of
+ *          steps over those minima (padded to a power of two), so that a row's search never waits on the
+ *          previous row's result (O(N log K));
+ *   M = 3  the (f2, f3) plane is cut into a grid of quantile buckets; per front and f2 bucket the least f3 to the
+ *          left (T) and a small staircase of the front's rows in the bucket; per grid cell the number of fronts
+ *          whose T lies below it (R). R brackets the rank to the few fronts crossing the row's cell, T settles
+ *          most of those, and a binary search over the staircases the rest (see moo_sweep3). When its tables
+ *          would outgrow their budget (very many fronts, or fronts that stay long staircases in (f2, f3)) the
+ *          sweep gives up and the path below runs instead.
+ * Otherwise (first front, M = 1, M >= 4, the sweep's fallback) the rows are copied in sorted order with duplicates
+ * collapsed, and the kernels see distinct, sorted rows:
  *   M = 1  rank = position among the distinct values;
- *   M = 2  sweep, rank by a branch-free binary search over the fronts' minimum f2 (O(N log N));
- *   M = 3  sweep, binary search over the fronts, each front a staircase over (f2, f3) kept as a 64-ary bitset tree
- *          over the f2-ranks (O(N log K log_64 N)); with very many fronts (bitset memory) treap staircases instead;
+ *   M = 2  binary search over the fronts' minimum f2 (first front: a running minimum);
+ *   M = 3  binary search over the fronts, each front a staircase over (f2, f3) kept as a 64-ary bitset tree over
+ *          the f2-ranks (O(N log K log_64 N)); with very many fronts (bitset memory) treap staircases instead;
  *   M >= 4 ENS-BS with one bucket k-d tree per front over f2..fM ("ENS-NDT", Gustavsson & Syberfeldt 2018), split
  *          at the median of the widest objective, subtrees pruned by their componentwise minimum corner.
- * A point is only ever tested against points that precede it, and since rows are distinct, "precedes and is
- * <= in objectives 2..M" already means "dominates".
  * The first front alone (moo_nds with first_only) first drops, in linear passes, the points dominated by a few
  * points of least coordinate sum, then runs the same machinery on the survivors.
  */
