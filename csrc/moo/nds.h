@@ -8,9 +8,10 @@
  *
  * All fronts, M = 2 and 3 (moo_nds_sweep): no row is copied. One arena holds the rows' order as int32 indices and
  * their first objective's keys (12 bytes a point, 4 more while sorting); the output array is the sort's scratch.
- * The sort is one bucket pass on the keys' bits (about one key a bucket; radix sort for long buckets, then one
- * insertion pass; runs of equal first keys ordered by the later objectives). One pass in that order then reads
- * each row from F, gives a copy of the previous row its rank, and writes the rank straight into the output:
+ * The sort is one bucket pass, linear in the first objective's value (about one key a bucket; radix sort for long
+ * buckets, then one insertion pass; runs of equal first keys ordered by the later objectives). One pass in that
+ * order then reads each row from F, gives a copy of the previous row its rank, and writes the rank straight into
+ * the output:
  *   M = 2  the rank is the first front whose least f2 so far is above the row's: a search with a fixed number of
  *          steps over those minima (padded to a power of two), so that a row's search never waits on the
  *          previous row's result (O(N log K));
@@ -607,12 +608,16 @@ static void moo_sweep_arena_carve(moo_sweep_arena *A, unsigned char *p, int32_t 
     A->lsd = (uint32_t *)p;
 }
 
-/* Bucket pass: the keys of column 0 (first written to scr) spread over at most n / MOO_SWEEP_SPREAD buckets by
- * their bits below the common prefix of the least and the largest key; A->cnt[b] ends as the end of bucket b.
- * The key pass also checks the rows for NaN and infinity (it reads them anyway). Returns the number of buckets,
- * or -(r + 2) for the first row r holding a non-finite value. */
+/* Bucket pass: the rows spread over nb = n / MOO_SWEEP_SPREAD buckets (at least 1) by their first objective's value,
+ * linearly between its least and largest value (a monotone map: equal values share a bucket, and the keys order the
+ * inside of a bucket), their keys first written to scr; A->cnt[b] ends as the end of bucket b. Linear in the value
+ * rather than in the key's bits, so that uniform data fills the buckets evenly (the keys' bits crowd the top binade);
+ * data that is not spread evenly leaves long buckets to the radix sort. The key pass also checks the rows for NaN
+ * and infinity (it reads them anyway). Returns nb, or -(r + 2) for the first row r holding a non-finite value. */
+static inline double moo_sweep_min(double a, double b) { return a < b ? a : b; }
+
 static int64_t moo_sweep_scatter(const double *F, int32_t n, int m, moo_sweep_arena *A, uint64_t *scr) {
-    uint64_t kmin = UINT64_MAX, kmax = 0;
+    double lo = INFINITY, hi = -INFINITY;
     uint64_t nonfinite = 0;
     for (int32_t i = 0; i < n; i++) {
         const double *row = F + (int64_t)i * m;
@@ -621,28 +626,25 @@ static int64_t moo_sweep_scatter(const double *F, int32_t n, int m, moo_sweep_ar
             memcpy(&u, row + j, sizeof u);
             nonfinite |= (~u & 0x7FF0000000000000ULL) == 0; /* all exponent bits set: NaN or infinity */
         }
-        const uint64_t x = moo_dkey(row[0]);
-        scr[i] = x;
-        kmin = x < kmin ? x : kmin;
-        kmax = x > kmax ? x : kmax;
+        scr[i] = moo_dkey(row[0]);
+        lo = row[0] < lo ? row[0] : lo;
+        hi = row[0] > hi ? row[0] : hi;
     }
     if (nonfinite) return moo_first_nonfinite(F, n, m);
-    const uint64_t range = kmax - kmin;
-    int nbits = 0; /* 2^nbits buckets at most, 2^nbits <= max(1, n / MOO_SWEEP_SPREAD) */
-    while (((int64_t)2 << nbits) * MOO_SWEEP_SPREAD <= (int64_t)n) nbits++;
-    const int rbits = range ? 64 - __builtin_clzll(range) : 0;
-    const int shift = rbits > nbits ? rbits - nbits : 0;
-    const uint32_t nb = (uint32_t)(range >> shift) + 1;
+    const uint32_t nb = (uint32_t)(n / MOO_SWEEP_SPREAD > 1 ? n / MOO_SWEEP_SPREAD : 1);
+    const double scale = hi > lo ? nb / (hi - lo) : 0.0; /* hi - lo may overflow to inf: scale 0, one bucket */
+    const double top = (double)(nb - 1);
+#define MOO_SWEEP_BUCKET(key) ((uint32_t)moo_sweep_min((moo_dkey_inv(key) - lo) * scale, top))
     uint32_t *cnt = A->cnt;
     memset(cnt, 0, ((size_t)nb + 1) * sizeof *cnt);
-    for (int32_t i = 0; i < n; i++) cnt[((scr[i] - kmin) >> shift) + 1]++;
+    for (int32_t i = 0; i < n; i++) cnt[MOO_SWEEP_BUCKET(scr[i]) + 1]++;
     for (uint32_t b = 1; b <= nb; b++) cnt[b] += cnt[b - 1];
     for (int32_t i = 0; i < n; i++) {
-        const uint64_t x = scr[i];
-        const uint32_t pos = cnt[(x - kmin) >> shift]++;
-        A->k[pos] = x;
+        const uint32_t pos = cnt[MOO_SWEEP_BUCKET(scr[i])]++;
+        A->k[pos] = scr[i];
         A->v[pos] = i;
     }
+#undef MOO_SWEEP_BUCKET
     return nb;
 }
 
