@@ -10,9 +10,21 @@ wrong on ties; ours is checked against moocore on every cell). A peer whose esti
 
     python benchmarks/bench_sort.py [--quick]
     python benchmarks/bench_sort.py --threads [--n 100000 1000000]
+    python benchmarks/bench_sort.py --large [--n 1e5 1e6 1e7]
 
 ``--threads`` times ``pareto_mask`` at 1 and 2 threads (uniform points, M = 2, 3, 5; wall time, since CPU time adds
 up over threads) next to moocore's ``is_nondominated`` and prints the speed-up.
+
+``--large`` times all fronts (``non_dominated_sort``) on uniform points (``np.random.default_rng(0)``) for M = 2, 3 at
+each N (default 1e5, 1e6, 1e7): ours, moocore's ``pareto_rank`` (skipped when its time, estimated from the previous N
+with exponent 1.2, exceeds 30 s a call) and a floor (one ``np.argsort`` of the first objective and one pass in that
+order), in CPU seconds (``time.process_time``, median of 7, 5 or 3 calls as N grows; moocore 3 calls, 1 at 1e7). Each
+cell runs in its own forked child, which builds the points in place (no temporaries), makes one small call (imports,
+first-call set-up), reads its resident set, makes the measured call and reads the peak resident set
+(``ru_maxrss``): peak extra memory = peak - resident set before - the result's bytes, a point. This counts only pages
+actually touched (what the call really takes from the machine) and includes any scratch kept for later calls. Ratios:
+ours / floor, ours / the issue's time target (N = 1e6 only), extra bytes a point / 30. Run it from the repository
+root with the worktree's package on the path (the header prints which ``nsganetv2`` was imported).
 """
 from __future__ import annotations
 
@@ -219,13 +231,129 @@ def main_threads(ns: list[int] | None = None) -> list[dict]:
     return rows
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# --large: all fronts at 1e5 .. 1e7 points, time and peak extra memory
+# ---------------------------------------------------------------------------------------------------------------
+LARGE_TARGET_S = {2: 0.045, 3: 0.170}  # issue #23: all fronts at N = 1e6 on one core (figures from a Zen 5 core)
+LARGE_TARGET_BYTES = 30.0  # issue #23: extra memory a point
+LARGE_PEER_LIMIT_S = 30.0  # a peer whose estimated time per call is above this is skipped
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _large_fn(lib: str):
+    if lib == "ours":
+        from nsganetv2.moo.sorting import non_dominated_sort
+
+        return non_dominated_sort
+    if lib == "moocore":
+        import moocore
+
+        return moocore.pareto_rank
+
+    def floor(F: np.ndarray) -> np.ndarray:  # one argsort of the first objective and one pass in that order
+        order = np.argsort(F[:, 0])
+        return np.minimum.accumulate(F[order, 1])
+
+    return floor
+
+
+def _large_child(conn, lib: str, n: int, m: int, repeats: int) -> None:
+    """In a forked child: build the points in place (no temporaries, so that the peak resident set so far is the
+    current one), call once for the peak extra memory, then time `repeats` calls (CPU seconds)."""
+    import resource
+
+    fn = _large_fn(lib)
+    F = np.empty((n, m))
+    np.random.default_rng(0).random(out=F)
+    fn(F[:64].copy())  # imports and first-call set-up outside the measurement
+    before = _rss_bytes()
+    slack = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+    out = fn(F)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    extra = peak - before - out.nbytes  # the result is not extra memory
+    times = []
+    for _ in range(repeats):
+        del out
+        t = time.process_time()
+        out = fn(F)
+        times.append(time.process_time() - t)
+    conn.send((float(np.median(times)), extra / n, slack / n, out if lib != "floor" and n <= 100_000 else None))
+
+
+def _large_cell(lib: str, n: int, m: int, repeats: int, timeout: float):
+    """(median CPU seconds, extra bytes a point, slack bytes a point, small result) from a child, or None when it
+    ran past the timeout."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    p = ctx.Process(target=_large_child, args=(child, lib, n, m, repeats))
+    p.start()
+    child.close()
+    res = parent.recv() if parent.poll(timeout) else None
+    p.join(1 if res is None else None)
+    if p.is_alive():
+        p.terminate()
+        p.join()
+    return res
+
+
+def main_large(ns: list[int] | None = None) -> list[dict]:
+    """All fronts (non_dominated_sort) on uniform points for N in ns and M = 2, 3: ours, moocore and the floor."""
+    import nsganetv2
+
+    ns = ns or [100_000, 1_000_000, 10_000_000]
+    rows = []
+    print(f"nsganetv2 from {os.path.dirname(nsganetv2.__file__)}")
+    print("all fronts, uniform points (np.random.default_rng(0)), CPU seconds per call (median), one core;")
+    print("extra = peak resident set of a fresh child during the first call, less its resident set before and the "
+          "result array, in bytes a point")
+    head = (f"{'M':>2} {'N':>9} {'ours ms':>9} {'moocore ms':>10} {'floor ms':>9} {'ours/floor':>10} "
+            f"{'ours/target':>11} {'ours B/pt':>9} {'moocore B/pt':>12} {'B/pt / 30':>9}")
+    print(head)
+    for m in (2, 3):
+        last_peer: tuple[int, float] | None = None
+        for n in ns:
+            reps = 7 if n <= 100_000 else 5 if n <= 1_000_000 else 3
+            ours = _large_cell("ours", n, m, reps, 600)
+            floor = _large_cell("floor", n, m, reps, 600)
+            peer = None
+            est = last_peer[1] * (n / last_peer[0]) ** 1.2 if last_peer else 0.0
+            if est <= LARGE_PEER_LIMIT_S:
+                peer = _large_cell("moocore", n, m, 1 if n > 1_000_000 else 3, 4 * LARGE_PEER_LIMIT_S + 60)
+                if peer is not None:
+                    last_peer = (n, peer[0])
+            if peer is not None and ours[3] is not None and not np.array_equal(ours[3], peer[3]):
+                raise AssertionError(f"ours differs from moocore at M={m} N={n}")
+            target = LARGE_TARGET_S[m] if n == 1_000_000 else None
+            cells = [f"{ours[0] * 1e3:9.1f}", f"{peer[0] * 1e3:10.1f}" if peer else f"{'-':>10}",
+                     f"{floor[0] * 1e3:9.1f}", f"{ours[0] / floor[0]:10.2f}",
+                     f"{ours[0] / target:11.2f}" if target else f"{'':>11}", f"{ours[1]:9.1f}",
+                     f"{peer[1]:12.1f}" if peer else f"{'-':>12}", f"{ours[1] / LARGE_TARGET_BYTES:9.2f}"]
+            print(f"{m:>2} {n:>9} " + " ".join(cells), flush=True)
+            rows.append(dict(M=m, N=n, ours=ours[:3], moocore=peer[:3] if peer else None, floor=floor[0]))
+    print(f"target: M = 2 {LARGE_TARGET_S[2] * 1e3:.0f} ms, M = 3 {LARGE_TARGET_S[3] * 1e3:.0f} ms at N = 1e6 "
+          f"(issue #23, a Zen 5 core), at most {LARGE_TARGET_BYTES:.0f} extra bytes a point; '-': moocore skipped "
+          f"(estimated above {LARGE_PEER_LIMIT_S:.0f} s a call)")
+    return rows
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 1e2, 1e3 only, fewer repeats")
     parser.add_argument("--threads", action="store_true", help="pareto_mask at 1 and 2 threads instead")
-    parser.add_argument("--n", type=int, nargs="+", help="numbers of points for --threads (default 1e5, 1e6)")
+    parser.add_argument("--large", action="store_true", help="all fronts at large N: time and peak extra memory")
+    parser.add_argument("--n", type=float, nargs="+",
+                        help="numbers of points for --threads (default 1e5, 1e6) or --large (default 1e5, 1e6, 1e7)")
     args = parser.parse_args()
-    if args.threads:
-        main_threads(args.n)
+    ns = [int(x) for x in args.n] if args.n else None
+    if args.large:
+        main_large(ns)
+    elif args.threads:
+        main_threads(ns)
     else:
         main(args.quick)

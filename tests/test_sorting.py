@@ -48,6 +48,52 @@ def test_ranks_agree_with_moocore_pymoo_and_reference(kind: str, m: int) -> None
         # the treap staircases (the M = 3 fallback when there are too many fronts for the bitsets)
         np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.KDTREE), ours)
         np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.TREAP), ours)
+        # M = 2, 3: AUTO is the sweep; COPY is the older row-copying path (the sweep's fallback), SWEEP_TIGHT the
+        # sweep on a 2 x 2 grid with budgets small enough to give up at these sizes
+        np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.COPY), ours)
+        np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.SWEEP_TIGHT), ours)
+
+
+def _sweep_cases(n: int, seed: int) -> dict[str, np.ndarray]:
+    """Data aimed at the corners of the M = 2, 3 sweep (csrc/moo/nds.h): its row sort, its grid and its budgets."""
+    rng = np.random.default_rng(seed)
+    t = rng.random(n)
+    antichain = np.column_stack([rng.random(n), t, 1.0 - t])  # one front, every row on the (f2, f3) staircase
+    chain = np.repeat(np.arange(n, dtype=float)[:, None], 3, axis=1)  # n fronts: more than the tables' budget
+    ties = rng.integers(0, 3, size=(n, 3)).astype(float)  # runs of equal first keys longer than insertion sort's
+    ties[:, 1:] += rng.random((n, 2)) * 0.5
+    clustered = rng.random((n, 3))
+    clustered[:, 0] = 1.0 + clustered[:, 0] * 1e-12  # nearly all first keys in one bucket of the row sort
+    clustered[: n // 50, 0] = rng.normal(size=n // 50) * 1e6
+    signed = rng.integers(-2, 3, size=(n, 3)) * 0.5  # -0.0 and 0.0 are equal
+    signed[rng.random((n, 3)) < 0.3] *= -1.0
+    sphere = _data("sphere", n, 3, seed)
+    spread = np.exp(rng.normal(size=(n, 3)) * 20)  # keys over many exponents: skewed grid buckets
+    cases = dict(antichain=antichain, chain=chain, ties=ties, clustered=clustered, signed=signed, sphere=sphere,
+                 spread=spread)
+    cases.update({f"{k}-2": v[:, [0, 2]].copy() for k, v in list(cases.items())})
+    return cases
+
+
+@pytest.mark.parametrize("n", [40, 700, 5000])
+def test_the_sweep_agrees_with_moocore_and_brute_force_on_awkward_data(n: int) -> None:
+    for name, F in _sweep_cases(n, n).items():
+        expected = moocore.pareto_rank(F)
+        if n <= 700:
+            np.testing.assert_array_equal(expected, non_dominated_sort_ref(F), err_msg=name)
+        for algo in (NDSAlgo.AUTO, NDSAlgo.SWEEP_TIGHT, NDSAlgo.COPY):
+            np.testing.assert_array_equal(_sorting.ranks(F, algo), expected, err_msg=f"{name} {algo.name}")
+        perm = np.random.default_rng(n).permutation(n)
+        np.testing.assert_array_equal(non_dominated_sort(F[perm]), expected[perm], err_msg=name)
+
+
+@pytest.mark.parametrize("m", [2, 3])
+def test_the_sweep_at_sizes_where_its_grid_is_fine(m: int) -> None:
+    """Uniform and integer-grid data large enough for the M = 3 grid's finest bucket count, and for the row sort's
+    radix pass on long buckets (the grid data's runs of equal first keys)."""
+    rng = np.random.default_rng(m)
+    for F in (rng.random((300_000, m)), rng.integers(0, 40, size=(100_000, m)).astype(float)):
+        np.testing.assert_array_equal(non_dominated_sort(F), moocore.pareto_rank(F))
 
 
 @pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 6])
@@ -76,6 +122,8 @@ def test_larger_sets_agree_with_moocore(kind: str, m: int) -> None:
     np.testing.assert_array_equal(_sorting.first_front(F, NDSAlgo.NO_FILTER), pareto_mask(F))
     np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.KDTREE), moocore.pareto_rank(F))
     np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.TREAP), moocore.pareto_rank(F))
+    np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.COPY), moocore.pareto_rank(F))
+    np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.SWEEP_TIGHT), moocore.pareto_rank(F))
 
 
 def test_algo_argument_is_checked() -> None:

@@ -18,6 +18,8 @@ cdef extern from "moo/moo_common.h":
         MOO_NDS_TREAP
         MOO_NDS_NO_FILTER
         MOO_NDS_KDTREE_NO_FILTER
+        MOO_NDS_COPY
+        MOO_NDS_SWEEP_TIGHT
         MOO_NDS_COUNT
 
 cdef extern from "moo/nds.h" nogil:
@@ -26,7 +28,7 @@ cdef extern from "moo/nds.h" nogil:
 
 #: the C names and values of ``algo`` (what nsganetv2.moo._paths.NDSAlgo mirrors)
 C_ALGOS = {"AUTO": MOO_NDS_AUTO, "KDTREE": MOO_NDS_KDTREE, "TREAP": MOO_NDS_TREAP, "NO_FILTER": MOO_NDS_NO_FILTER,
-           "KDTREE_NO_FILTER": MOO_NDS_KDTREE_NO_FILTER}
+           "KDTREE_NO_FILTER": MOO_NDS_KDTREE_NO_FILTER, "COPY": MOO_NDS_COPY, "SWEEP_TIGHT": MOO_NDS_SWEEP_TIGHT}
 
 
 cdef inline void _check(cnp.ndarray F, int algo) except *:

@@ -59,7 +59,10 @@ enum moo_nds_algo {
     MOO_NDS_TREAP = 2,            /* the treap staircases for M = 3 (the k-d tree for other M) */
     MOO_NDS_NO_FILTER = 3,        /* as AUTO, without the first-front filter */
     MOO_NDS_KDTREE_NO_FILTER = 4, /* the k-d tree path without the first-front filter */
-    MOO_NDS_COUNT = 5
+    MOO_NDS_COPY = 5,             /* all fronts, M = 2, 3: the rows copied in sorted order, the bitset staircases
+                                   * for M = 3 (what AUTO takes when the sweep gives up) */
+    MOO_NDS_SWEEP_TIGHT = 6,      /* all fronts, M = 3: the sweep on a 2 x 2 grid with tiny budgets (gives up early) */
+    MOO_NDS_COUNT = 7
 };
 
 /* A function computing the hypervolume of n rows (stride apart, d objectives, each strictly dominating ref) along

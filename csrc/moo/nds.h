@@ -2,16 +2,33 @@
  *
  * q dominates p iff q <= p in every objective and q < p in at least one; exact duplicates share a front.
  *
- * Every path first sorts the rows lexicographically (so a dominator always precedes what it dominates and
- * duplicates are adjacent) and collapses duplicates; the kernels then see distinct, sorted rows:
+ * Every path sweeps the rows in lexicographic order (so a dominator always precedes what it dominates and
+ * duplicates are adjacent), and a row is only ever tested against rows before it: since rows are distinct after
+ * duplicates are set aside, "precedes and is <= in objectives 2..M" already means "dominates".
+ *
+ * All fronts, M = 2 and 3 (moo_nds_sweep): no row is copied. One arena holds the rows' order as int32 indices and
+ * their first objective's keys (12 bytes a point, 4 more while sorting); the output array is the sort's scratch.
+ * The sort is one bucket pass, linear in the first objective's value (about one key a bucket; radix sort for long
+ * buckets, then one insertion pass; runs of equal first keys ordered by the later objectives). One pass in that
+ * order then reads each row from F, gives a copy of the previous row its rank, and writes the rank straight into
+ * the output:
+ *   M = 2  the rank is the first front whose least f2 so far is above the row's: a search with a fixed number of
+ *          steps over those minima (padded to a power of two), so that a row's search never waits on the
+ *          previous row's result (O(N log K));
+ *   M = 3  the (f2, f3) plane is cut into a grid of quantile buckets; per front and f2 bucket the least f3 to the
+ *          left (T) and a small staircase of the front's rows in the bucket; per grid cell the number of fronts
+ *          whose T lies below it (R). R brackets the rank to the few fronts crossing the row's cell, T settles
+ *          most of those, and a binary search over the staircases the rest (see moo_sweep3). When its tables
+ *          would outgrow their budget (very many fronts, or fronts that stay long staircases in (f2, f3)) the
+ *          sweep gives up and the path below runs instead.
+ * Otherwise (first front, M = 1, M >= 4, the sweep's fallback) the rows are copied in sorted order with duplicates
+ * collapsed, and the kernels see distinct, sorted rows:
  *   M = 1  rank = position among the distinct values;
- *   M = 2  sweep, rank by a branch-free binary search over the fronts' minimum f2 (O(N log N));
- *   M = 3  sweep, binary search over the fronts, each front a staircase over (f2, f3) kept as a 64-ary bitset tree
- *          over the f2-ranks (O(N log K log_64 N)); with very many fronts (bitset memory) treap staircases instead;
+ *   M = 2  binary search over the fronts' minimum f2 (first front: a running minimum);
+ *   M = 3  binary search over the fronts, each front a staircase over (f2, f3) kept as a 64-ary bitset tree over
+ *          the f2-ranks (O(N log K log_64 N)); with very many fronts (bitset memory) treap staircases instead;
  *   M >= 4 ENS-BS with one bucket k-d tree per front over f2..fM ("ENS-NDT", Gustavsson & Syberfeldt 2018), split
  *          at the median of the widest objective, subtrees pruned by their componentwise minimum corner.
- * A point is only ever tested against points that precede it, and since rows are distinct, "precedes and is
- * <= in objectives 2..M" already means "dominates".
  * The first front alone (moo_nds with first_only) first drops, in linear passes, the points dominated by a few
  * points of least coordinate sum, then runs the same machinery on the survivors.
  */
@@ -546,8 +563,6 @@ done:
     return K;
 }
 
-/* ------------------------------------------------------------------ driver ----------------------------------- */
-
 /* Returns -(r + 2) for the first row r holding a NaN or infinity, else -1 if none (checked row by row). */
 static int64_t moo_first_nonfinite(const double *F, int64_t n, int m) {
     for (int64_t i = 0; i < n; i++) {
@@ -558,6 +573,502 @@ static int64_t moo_first_nonfinite(const double *F, int64_t n, int m) {
     }
     return -1;
 }
+
+/* ------------------------------------------------------------------ M = 2, 3, all fronts: the sweep ---------- */
+/* Rows are not copied: an arena of n column-0 keys and n int32 row indices (12 bytes a point, plus 4 bytes a point
+ * of bucket counters while sorting) holds the lexicographic order, the output array serves as the sort's scratch,
+ * and one pass in that order reads each row from F and writes its rank straight into the output. */
+
+#define MOO_SWEEP_AHEAD 16   /* rows prefetched ahead in the sweeps */
+#define MOO_SWEEP_SHORT 32   /* buckets and tie runs up to this long are finished by insertion sort */
+#define MOO_SWEEP_SPREAD 1   /* the sort's bucket pass aims at this many keys a bucket */
+
+/* the sweep gave up (the M = 3 tables would outgrow their memory budget): the caller takes moo_nds_core */
+#define MOO_SWEEP_GIVE_UP (-4)
+
+typedef struct {
+    uint64_t *k;   /* n keys of column 0 (moo_dkey), ascending */
+    int32_t *v;    /* n row indices in lexicographic row order */
+    uint32_t *cnt; /* n / MOO_SWEEP_SPREAD + 2 bucket counters */
+    uint32_t *lsd; /* 6 * 2048 counters of the radix sort */
+} moo_sweep_arena;
+
+static size_t moo_sweep_arena_bytes(int32_t n) {
+    return MOO_ALIGN((size_t)n * sizeof(uint64_t)) + MOO_ALIGN((size_t)n * sizeof(int32_t)) +
+           MOO_ALIGN(((size_t)n / MOO_SWEEP_SPREAD + 2) * sizeof(uint32_t)) + MOO_ALIGN(6 * 2048 * sizeof(uint32_t));
+}
+
+static void moo_sweep_arena_carve(moo_sweep_arena *A, unsigned char *p, int32_t n) {
+    A->k = (uint64_t *)p;
+    p += MOO_ALIGN((size_t)n * sizeof(uint64_t));
+    A->v = (int32_t *)p;
+    p += MOO_ALIGN((size_t)n * sizeof(int32_t));
+    A->cnt = (uint32_t *)p;
+    p += MOO_ALIGN(((size_t)n / MOO_SWEEP_SPREAD + 2) * sizeof(uint32_t));
+    A->lsd = (uint32_t *)p;
+}
+
+/* Bucket pass: the rows spread over nb = n / MOO_SWEEP_SPREAD buckets (at least 1) by their first objective's value,
+ * linearly between its least and largest value (a monotone map: equal values share a bucket, and the keys order the
+ * inside of a bucket), their keys first written to scr; A->cnt[b] ends as the end of bucket b. Linear in the value
+ * rather than in the key's bits, so that uniform data fills the buckets evenly (the keys' bits crowd the top binade);
+ * data that is not spread evenly leaves long buckets to the radix sort. The key pass also checks the rows for NaN
+ * and infinity (it reads them anyway). Returns nb, or -(r + 2) for the first row r holding a non-finite value. */
+static inline double moo_sweep_min(double a, double b) { return a < b ? a : b; }
+
+static int64_t moo_sweep_scatter(const double *F, int32_t n, int m, moo_sweep_arena *A, uint64_t *scr) {
+    double lo = INFINITY, hi = -INFINITY;
+    uint64_t nonfinite = 0;
+    for (int32_t i = 0; i < n; i++) {
+        const double *row = F + (int64_t)i * m;
+        for (int j = 0; j < m; j++) {
+            uint64_t u;
+            memcpy(&u, row + j, sizeof u);
+            nonfinite |= (~u & 0x7FF0000000000000ULL) == 0; /* all exponent bits set: NaN or infinity */
+        }
+        scr[i] = moo_dkey(row[0]);
+        lo = row[0] < lo ? row[0] : lo;
+        hi = row[0] > hi ? row[0] : hi;
+    }
+    if (nonfinite) return moo_first_nonfinite(F, n, m);
+    const uint32_t nb = (uint32_t)(n / MOO_SWEEP_SPREAD > 1 ? n / MOO_SWEEP_SPREAD : 1);
+    const double scale = hi > lo ? nb / (hi - lo) : 0.0; /* hi - lo may overflow to inf: scale 0, one bucket */
+    const double top = (double)(nb - 1);
+#define MOO_SWEEP_BUCKET(key) ((uint32_t)moo_sweep_min((moo_dkey_inv(key) - lo) * scale, top))
+    uint32_t *cnt = A->cnt;
+    memset(cnt, 0, ((size_t)nb + 1) * sizeof *cnt);
+    for (int32_t i = 0; i < n; i++) cnt[MOO_SWEEP_BUCKET(scr[i]) + 1]++;
+    for (uint32_t b = 1; b <= nb; b++) cnt[b] += cnt[b - 1];
+    for (int32_t i = 0; i < n; i++) {
+        const uint32_t pos = cnt[MOO_SWEEP_BUCKET(scr[i])]++;
+        A->k[pos] = scr[i];
+        A->v[pos] = i;
+    }
+#undef MOO_SWEEP_BUCKET
+    return nb;
+}
+
+/* Finish every bucket in place: the long ones by the radix sort with scr (n words, free once the keys are
+ * scattered) as its key scratch and, when it fits beside them, its index scratch; then one insertion pass over the
+ * whole array, which moves keys only inside their (short) buckets. 0, or -1 (memory). */
+static int moo_sweep_finish(int32_t n, moo_sweep_arena *A, uint32_t nb, uint64_t *scr) {
+    uint32_t longest = 0, start = 0;
+    for (uint32_t b = 0; b < nb; b++) {
+        longest = A->cnt[b] - start > longest ? A->cnt[b] - start : longest;
+        start = A->cnt[b];
+    }
+    int32_t *tv = NULL, *own = NULL;
+    if (longest > MOO_SWEEP_SHORT) {
+        if (12 * (size_t)longest <= 8 * (size_t)n) tv = (int32_t *)(scr + longest);
+        else tv = own = (int32_t *)malloc((size_t)longest * sizeof(int32_t)); /* one bucket holds most keys */
+        if (!tv) return -1;
+    }
+    start = 0;
+    for (uint32_t b = 0; longest > MOO_SWEEP_SHORT && b < nb; b++) {
+        const int32_t len = (int32_t)(A->cnt[b] - start);
+        if (len > MOO_SWEEP_SHORT) moo_lsd_u64(A->k + start, A->v + start, len, scr, tv, A->lsd);
+        start = A->cnt[b];
+    }
+    free(own);
+    moo_insertion_u64(A->k, A->v, n);
+    return 0;
+}
+
+/* row p before row q in columns from..m-1 (lexicographic) */
+static inline int moo_row_less(const double *p, const double *q, int from, int m) {
+    for (int j = from; j < m; j++) {
+        if (p[j] != q[j]) return p[j] < q[j];
+    }
+    return 0;
+}
+
+/* Rows with equal first keys are adjacent: order each such run by the later columns (insertion sort when short,
+ * else moo_lex_range, whose scratch is the only memory ties cost). 0, or -1 (memory). */
+static int moo_sweep_ties(const double *F, int32_t n, int m, const uint64_t *k, int32_t *v) {
+    int32_t longest = 0;
+    for (int32_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && k[j] == k[i]; j++) {
+        }
+        longest = j - i > longest ? j - i : longest;
+    }
+    if (longest < 2) return 0;
+    moo_sortws w;
+    if (longest > MOO_SWEEP_SHORT && moo_sortws_init(&w, longest)) {
+        moo_sortws_free(&w);
+        return -1;
+    }
+    for (int32_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && k[j] == k[i]; j++) {
+        }
+        if (j - i > MOO_SWEEP_SHORT) {
+            moo_lex_range(F, m, v + i, 0, j - i, 1, &w);
+            continue;
+        }
+        for (int32_t s = i + 1; s < j; s++) {
+            const int32_t x = v[s];
+            int32_t t = s;
+            while (t > i && moo_row_less(F + (int64_t)x * m, F + (int64_t)v[t - 1] * m, 1, m)) {
+                v[t] = v[t - 1];
+                t--;
+            }
+            v[t] = x;
+        }
+    }
+    if (longest > MOO_SWEEP_SHORT) moo_sortws_free(&w);
+    return 0;
+}
+
+/* The lexicographic order of the rows into A (scr: n words of scratch). 0, MOO_ERR_MEMORY, or -(r + 2) for the
+ * first row r holding NaN or infinity. */
+static int64_t moo_sweep_sort(const double *F, int32_t n, int m, moo_sweep_arena *A, uint64_t *scr) {
+    const int64_t nb = moo_sweep_scatter(F, n, m, A, scr);
+    if (nb < 0) return nb;
+    if (moo_sweep_finish(n, A, (uint32_t)nb, scr)) return MOO_ERR_MEMORY;
+    return m > 1 && moo_sweep_ties(F, n, m, A->k, A->v) ? MOO_ERR_MEMORY : 0;
+}
+
+/* Prefetch the row and the output slot MOO_SWEEP_AHEAD positions ahead. */
+static inline void moo_sweep_prefetch(const double *F, int m, const int32_t *v, int32_t s, int32_t n,
+                                      const int64_t *out) {
+    const int32_t i = v[s + MOO_SWEEP_AHEAD < n ? s + MOO_SWEEP_AHEAD : n - 1];
+    __builtin_prefetch(F + (int64_t)i * m + 1);
+    __builtin_prefetch(out + i, 1);
+}
+
+/* Count of the values <= x in the ascending a[0..cap) (cap a power of two, a[cap - 1] > x): a search with a fixed
+ * number of steps, so that the next row's search does not wait on this row's result (no data dependence on K). */
+static inline int32_t moo_count_le_pow2(const double *a, int32_t cap, double x) {
+    int32_t base = 0;
+    for (int32_t step = cap >> 1; step > 0; step >>= 1) base += a[base + step - 1] <= x ? step : 0;
+    return base + (a[base] <= x);
+}
+
+/* M = 2: the rank of row p is the first front whose least f2 so far is > p's f2 (every earlier row precedes p
+ * lexicographically, so one with f2 <= p's dominates it). last[] holds those minima, non-decreasing, padded with
+ * +inf to a power of two. Returns K, or MOO_ERR_MEMORY. */
+static int32_t moo_sweep2(const double *F, int32_t n, int m, const moo_sweep_arena *A, int64_t *out) {
+    int32_t cap = 64, K = 0, rank = 0;
+    double *last = (double *)malloc((size_t)cap * sizeof(double));
+    if (!last) return MOO_ERR_MEMORY;
+    for (int32_t t = 0; t < cap; t++) last[t] = INFINITY;
+    uint64_t pk = 0;
+    double pb = NAN; /* the previous row (NaN: none, never equal) */
+    for (int32_t s = 0; s < n; s++) {
+        moo_sweep_prefetch(F, m, A->v, s, n, out);
+        const int32_t i = A->v[s];
+        const uint64_t key = A->k[s];
+        const double b = F[(int64_t)i * m + 1];
+        if (key != pk || b != pb) { /* a copy of the previous row keeps its rank */
+            pk = key;
+            pb = b;
+            rank = moo_count_le_pow2(last, cap, b);
+            last[rank] = b;
+            if (rank == K && ++K == cap) {
+                double *g = (double *)realloc(last, 2 * (size_t)cap * sizeof(double));
+                if (!g) {
+                    free(last);
+                    return MOO_ERR_MEMORY;
+                }
+                last = g;
+                for (int32_t t = cap; t < 2 * cap; t++) last[t] = INFINITY;
+                cap *= 2;
+            }
+        }
+        out[i] = rank;
+    }
+    free(last);
+    return K;
+}
+
+/* ---- M = 3 ---- */
+/* A row p = (a, b) in (f2, f3) is dominated by front j iff an earlier row of front j is <= p in f2 and f3. The f2
+ * axis is cut into G buckets and the f3 axis into H buckets (quantiles of a sample of the column, looked up
+ * through a table over the keys' leading bits: moo_axis). For front j and f2 bucket g:
+ *   T[g][j]     the least f3 of front j's rows in buckets < g (+inf if none); non-decreasing in j, since every
+ *               row of front j + 1 is dominated by one of front j;
+ *   cell (g, j) front j's rows in bucket g as a staircase (f2 ascending, f3 descending), only those below T[g][j];
+ *   R[g][h]     the number of fronts j whose T[g][j] lies in an f3 bucket < h.
+ * For p in buckets (g, h), the fronts below R[g][h] dominate p and those from R[g + 1][h + 1] on do not; T settles
+ * most of the few in between (T[g][j] <= b: dominated; T[g + 1][j] > b: not), and a binary search probing the
+ * cells the rest. Inserting p into front j changes cell (g, j), lowers T[g'][j] to b for the buckets g' > g where
+ * it was above, and counts front j into R for the f3 buckets it newly covers; each (g, h, j) is counted once. */
+
+typedef struct {
+    uint64_t kmin;
+    int shift, nq;   /* fine cell of key x: (x - kmin) >> shift, clamped to [0, nq) */
+    uint16_t *q;     /* fine cell -> bucket (non-decreasing) */
+} moo_axis;
+
+static inline int moo_axis_of(const moo_axis *X, double x) {
+    const uint64_t key = moo_dkey(x);
+    uint64_t c = key < X->kmin ? 0 : (key - X->kmin) >> X->shift;
+    c = c < (uint64_t)X->nq ? c : (uint64_t)X->nq - 1;
+    return X->q[c];
+}
+
+/* Buckets of column col: nb quantile buckets over a sample of at most 64 nb rows, through 16 nb fine cells of the
+ * keys' range (a monotone map: what falls outside the sample's range takes the first or last cell). */
+static int moo_axis_build(moo_axis *X, const double *F, int32_t n, int m, int col, int nb) {
+    X->nq = 16 * nb;
+    X->q = (uint16_t *)malloc((size_t)X->nq * sizeof(uint16_t));
+    uint32_t *hist = (uint32_t *)calloc((size_t)X->nq, sizeof(uint32_t));
+    if (!X->q || !hist) {
+        free(hist);
+        return -1;
+    }
+    const int32_t step = n / (64 * nb) > 1 ? n / (64 * nb) : 1;
+    uint64_t kmin = UINT64_MAX, kmax = 0;
+    int32_t taken = 0;
+    for (int32_t i = 0; i < n; i += step, taken++) {
+        const uint64_t x = moo_dkey(F[(int64_t)i * m + col]);
+        kmin = x < kmin ? x : kmin;
+        kmax = x > kmax ? x : kmax;
+    }
+    const uint64_t range = kmax - kmin;
+    int shift = 0;
+    while ((range >> shift) >= (uint64_t)X->nq) shift++;
+    X->kmin = kmin;
+    X->shift = shift;
+    for (int32_t i = 0; i < n; i += step) hist[(moo_dkey(F[(int64_t)i * m + col]) - kmin) >> shift]++;
+    int64_t before = 0;
+    for (int c = 0; c < X->nq; c++) {
+        const int64_t b = before * nb / taken; /* the cells past the sample's largest key: the last bucket */
+        X->q[c] = (uint16_t)(b < nb ? b : nb - 1);
+        before += hist[c];
+    }
+    free(hist);
+    return 0;
+}
+
+typedef struct { int32_t off, n, cap; } moo_cell; /* a staircase: n (f2, f3) pairs at pool[off..), room for cap */
+
+typedef struct {
+    int G, H;
+    moo_axis ax2, ax3;
+    int32_t *R;        /* (G + 1) x (H + 1) */
+    double *T;         /* (G + 1) x capK */
+    moo_cell *C;       /* G x capK */
+    int32_t capK, K;
+    int64_t table_max; /* bytes T and C may take; beyond it the sweep gives up */
+    double *pool;      /* pairs (f2, f3) */
+    int32_t used, room, room_max; /* pairs taken (free blocks included), allocated, allowed */
+    int32_t freel[32]; /* free blocks of 2 << c pairs (-1: none); a free block holds the next one's offset */
+} moo_s3;
+
+static void moo_s3_free(moo_s3 *S) {
+    free(S->ax2.q);
+    free(S->ax3.q);
+    free(S->R);
+    free(S->T);
+    free(S->C);
+    free(S->pool);
+}
+
+/* Room for front columns [S->capK, cap): the tables widened (rows moved from the last) and the new columns empty.
+ * 0, -1 (memory) or 1 (over the budget: give up). */
+static int moo_s3_widen(moo_s3 *S, int32_t cap) {
+    const int G = S->G;
+    const int64_t old = S->capK;
+    if ((int64_t)cap * ((G + 1) * (int64_t)sizeof(double) + G * (int64_t)sizeof(moo_cell)) > S->table_max) return 1;
+    double *T = (double *)realloc(S->T, (size_t)(G + 1) * cap * sizeof(double));
+    if (T) S->T = T;
+    moo_cell *C = (moo_cell *)realloc(S->C, (size_t)G * cap * sizeof(moo_cell));
+    if (C) S->C = C;
+    if (!T || !C) return -1;
+    for (int64_t g = G; g >= 0; g--) {
+        if (g > 0) memmove(T + g * cap, T + g * old, (size_t)old * sizeof(double));
+        for (int64_t j = old; j < cap; j++) T[g * cap + j] = INFINITY;
+        if (g == G) continue;
+        if (g > 0) memmove(C + g * cap, C + g * old, (size_t)old * sizeof(moo_cell));
+        memset(C + g * cap + old, 0, (size_t)(cap - old) * sizeof(moo_cell));
+    }
+    S->capK = cap;
+    return 0;
+}
+
+/* Buckets a side of the grid: about sqrt(n) / 16, a power of two in [2, 64]. Budgets: T and C at most 2 bytes a
+ * point (and 1 MiB), the staircases at most n / 2 pairs (and 65536); data that needs more (very many fronts, or
+ * fronts whose rows stay mutually non-dominated in (f2, f3)) is left to the older kernels. tight (tests): a 2 x 2
+ * grid and budgets of 64 fronts and n / 8 pairs, so that long staircases and giving up show at small n. */
+static int moo_s3_init(moo_s3 *S, const double *F, int32_t n, int m, int tight) {
+    memset(S, 0, sizeof *S);
+    for (int c = 0; c < 32; c++) S->freel[c] = -1;
+    int nb = 2;
+    while (!tight && nb < 64 && (int64_t)(8 * 2 * nb) * (8 * 2 * nb) <= n) nb *= 2;
+    S->G = S->H = nb;
+    S->table_max = tight ? 64 * (int64_t)((nb + 1) * sizeof(double) + nb * sizeof(moo_cell))
+                         : (int64_t)2 * n + ((int64_t)1 << 20);
+    const int64_t room = tight ? n / 8 + 8 : n / 2 + 65536;
+    S->room_max = (int32_t)(room < INT32_MAX / 2 ? room : INT32_MAX / 2);
+    S->R = (int32_t *)calloc((size_t)(nb + 1) * (nb + 1), sizeof(int32_t));
+    if (!S->R || moo_axis_build(&S->ax2, F, n, m, 1, nb) || moo_axis_build(&S->ax3, F, n, m, 2, nb)) return -1;
+    return moo_s3_widen(S, 16);
+}
+
+/* a block of 2 << c pairs from the free list or the pool's end: its offset, -1 (memory) or -2 (over budget) */
+static int32_t moo_s3_block(moo_s3 *S, int c) {
+    const int32_t want = 2 << c;
+    if (S->freel[c] >= 0) {
+        const int32_t off = S->freel[c];
+        memcpy(&S->freel[c], S->pool + 2 * (int64_t)off, sizeof(int32_t));
+        return off;
+    }
+    if (S->used + want > S->room) {
+        if (S->used + want > S->room_max) return -2;
+        int64_t room = S->room ? 2 * (int64_t)S->room : 1024;
+        while (room < S->used + want) room *= 2;
+        room = room < S->room_max ? room : S->room_max;
+        double *p = (double *)realloc(S->pool, (size_t)room * 2 * sizeof(double));
+        if (!p) return -1;
+        S->pool = p;
+        S->room = (int32_t)room;
+    }
+    S->used += want;
+    return S->used - want;
+}
+
+static inline int moo_s3_class(int32_t cap) { return __builtin_ctz((unsigned)cap) - 1; } /* cap = 2 << class */
+
+/* does the staircase of cell c hold a pair <= (a, b)? (the last pair with f2 <= a has the least f3 of those) */
+static inline int moo_cell_dominates(const double *pool, const moo_cell *c, double a, double b) {
+    const double *e = pool + 2 * (int64_t)c->off;
+    int32_t lo = 0, len = c->n;
+    while (len > 8) { /* long staircases (few, on fronts that are single curves in (f2, f3)): halve first */
+        const int32_t half = len >> 1;
+        lo = e[2 * (lo + half - 1)] <= a ? lo + half : lo;
+        len -= half;
+    }
+    int32_t cnt = lo;
+    for (int32_t t = lo; t < lo + len; t++) cnt += e[2 * t] <= a;
+    return cnt > 0 && e[2 * (cnt - 1) + 1] <= b;
+}
+
+/* Put (a, b) into the staircase of cell c, dropping the pairs it dominates and those not below t (T of the cell:
+ * already dominated through an earlier bucket; they form the staircase's head). 0, -1 (memory), -2 (budget). */
+static int moo_cell_insert(moo_s3 *S, moo_cell *c, double a, double b, double t) {
+    double *e = S->pool + 2 * (int64_t)c->off;
+    const int32_t n = c->n;
+    int32_t j0 = 0;
+    while (j0 < n && e[2 * j0] < a) j0++;
+    int32_t p0 = 0, e1 = j0;
+    while (p0 < j0 && e[2 * p0 + 1] >= t) p0++;
+    while (e1 < n && e[2 * e1 + 1] >= b) e1++;
+    const int32_t nn = (j0 - p0) + 1 + (n - e1);
+    if (nn > c->cap) { /* move to a block twice as large */
+        const int32_t cap = c->cap ? 2 * c->cap : 2;
+        const int32_t off = moo_s3_block(S, moo_s3_class(cap));
+        if (off < 0) return off;
+        e = S->pool + 2 * (int64_t)c->off; /* the pool may have moved */
+        double *d = S->pool + 2 * (int64_t)off;
+        memcpy(d, e + 2 * p0, (size_t)(j0 - p0) * 2 * sizeof(double));
+        memcpy(d + 2 * (j0 - p0 + 1), e + 2 * e1, (size_t)(n - e1) * 2 * sizeof(double));
+        if (c->cap) { /* the old block to its free list */
+            const int cl = moo_s3_class(c->cap);
+            memcpy(e, &S->freel[cl], sizeof(int32_t));
+            S->freel[cl] = c->off;
+        }
+        c->off = off;
+        c->cap = cap;
+        e = d;
+    } else {
+        if (p0 > 0) memmove(e, e + 2 * p0, (size_t)(j0 - p0) * 2 * sizeof(double));
+        if (e1 != j0 - p0 + 1) memmove(e + 2 * (j0 - p0 + 1), e + 2 * e1, (size_t)(n - e1) * 2 * sizeof(double));
+    }
+    e[2 * (j0 - p0)] = a;
+    e[2 * (j0 - p0) + 1] = b;
+    c->n = nn;
+    return 0;
+}
+
+/* After p = (a, b) joined front j from f2 bucket g: T[g'][j] := min(T[g'][j], b) for g' > g, and front j counted
+ * into R[g'][h] for the f3 buckets h it newly covers. */
+static void moo_s3_lower(moo_s3 *S, int g, int32_t j, double b) {
+    const int hb = moo_axis_of(&S->ax3, b);
+    for (int gg = g + 1; gg <= S->G; gg++) {
+        double *t = S->T + (int64_t)gg * S->capK + j;
+        if (*t <= b) break; /* and so are the later buckets' */
+        const int ho = *t == INFINITY ? S->H : moo_axis_of(&S->ax3, *t);
+        *t = b;
+        int32_t *r = S->R + (int64_t)gg * (S->H + 1);
+        for (int h = hb + 1; h <= ho; h++) r[h]++;
+    }
+}
+
+/* The front of p = (a, b) (buckets g, h): fronts below the returned index dominate p, the others do not. */
+static inline int32_t moo_s3_rank(const moo_s3 *S, int g, int h, double a, double b) {
+    const int32_t *R = S->R;
+    const int W = S->H + 1;
+    int32_t lo = R[g * W + h], hi = R[(g + 1) * W + h + 1];
+    const double *T0 = S->T + (int64_t)g * S->capK, *T1 = T0 + S->capK;
+    while (lo < hi && T0[lo] <= b) lo++;
+    while (hi > lo && T1[hi - 1] > b) hi--;
+    const moo_cell *C = S->C + (int64_t)g * S->capK;
+    while (lo < hi) {
+        const int32_t mid = (lo + hi) >> 1;
+        if (moo_cell_dominates(S->pool, C + mid, a, b)) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+
+/* M = 3. Returns K, MOO_ERR_MEMORY or MOO_SWEEP_GIVE_UP. */
+static int32_t moo_sweep3(const double *F, int32_t n, int m, const moo_sweep_arena *A, int64_t *out, int tight) {
+    moo_s3 S;
+    int32_t K = MOO_ERR_MEMORY, rank = 0;
+    if (moo_s3_init(&S, F, n, m, tight)) goto done;
+    uint64_t pk = 0;
+    double pa = NAN, pb = NAN; /* the previous row (NaN: none, never equal) */
+    for (int32_t s = 0; s < n; s++) {
+        moo_sweep_prefetch(F, m, A->v, s, n, out);
+        const int32_t i = A->v[s];
+        const uint64_t key = A->k[s];
+        const double a = F[(int64_t)i * m + 1], b = F[(int64_t)i * m + 2];
+        if (key != pk || a != pa || b != pb) { /* a copy of the previous row keeps its rank */
+            pk = key;
+            pa = a;
+            pb = b;
+            const int g = moo_axis_of(&S.ax2, a);
+            rank = moo_s3_rank(&S, g, moo_axis_of(&S.ax3, b), a, b);
+            if (rank == S.K && ++S.K == S.capK) {
+                const int w = moo_s3_widen(&S, 2 * S.capK);
+                if (w) {
+                    K = w > 0 ? MOO_SWEEP_GIVE_UP : MOO_ERR_MEMORY;
+                    goto done;
+                }
+            }
+            const int64_t at = (int64_t)g * S.capK + rank;
+            const int ins = moo_cell_insert(&S, S.C + at, a, b, S.T[at]);
+            if (ins) {
+                K = ins == -2 ? MOO_SWEEP_GIVE_UP : MOO_ERR_MEMORY;
+                goto done;
+            }
+            moo_s3_lower(&S, g, rank, b);
+        }
+        out[i] = rank;
+    }
+    K = S.K;
+done:
+    moo_s3_free(&S);
+    return K;
+}
+
+/* All fronts for M = 2 or 3: the rows sorted into the arena, then the sweep for m. Returns K, MOO_ERR_MEMORY,
+ * -(r + 2) for the first row r holding NaN or infinity, or MOO_SWEEP_GIVE_UP (out64 then holds garbage). tight:
+ * see moo_s3_init. */
+static int64_t moo_nds_sweep(const double *F, int32_t n, int m, int64_t *out64, int tight) {
+    unsigned char *blk = (unsigned char *)moo_scratch_get(1, moo_sweep_arena_bytes(n));
+    if (!blk) return MOO_ERR_MEMORY;
+    moo_sweep_arena A;
+    moo_sweep_arena_carve(&A, blk, n);
+    int64_t K = moo_sweep_sort(F, n, m, &A, (uint64_t *)out64);
+    if (K == 0) K = m == 2 ? moo_sweep2(F, n, m, &A, out64) : moo_sweep3(F, n, m, &A, out64, tight);
+    moo_scratch_release(1);
+    return K;
+}
+
+/* ------------------------------------------------------------------ driver ----------------------------------- */
+
 
 /* The sort proper (finite input assumed): lexicographic sort, duplicates collapsed, the kernel for m.
  * Writes out64 (ranks) or out8 (first front); returns the number of fronts or MOO_ERR_MEMORY. */
@@ -695,11 +1206,17 @@ done:
  * Returns the number of fronts found (>= 1; 1 when first_only), MOO_ERR_MEMORY, or -(r + 2) for a non-finite value
  * in row r. */
 static int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only, int algo) {
+    const int sweep = algo == MOO_NDS_AUTO || algo == MOO_NDS_NO_FILTER || algo == MOO_NDS_SWEEP_TIGHT;
+    if (!first_only && (m == 2 || m == 3) && sweep && n > 0) { /* the sweep checks finiteness itself */
+        int64_t K = moo_nds_sweep(F, n, m, out64, algo == MOO_NDS_SWEEP_TIGHT);
+        if (K != MOO_SWEEP_GIVE_UP) return K;
+    }
     int64_t bad = moo_first_nonfinite(F, n, m);
     if (bad != -1) return bad;
     const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
     if (first_only && n > 64 && filter) return moo_first_filtered(F, n, m, out8, algo);
-    return moo_nds_core(F, n, m, out64, out8, first_only, algo == MOO_NDS_NO_FILTER ? MOO_NDS_AUTO : algo);
+    const int core = algo == MOO_NDS_NO_FILTER || algo == MOO_NDS_COPY || algo == MOO_NDS_SWEEP_TIGHT;
+    return moo_nds_core(F, n, m, out64, out8, first_only, core ? MOO_NDS_AUTO : algo);
 }
 
 /* The same on T threads: every pass over the rows (finiteness, sums, each filter's argmin and compaction) runs on

@@ -30,3 +30,6 @@ class NDSAlgo(IntEnum):
     TREAP = 2             # the treap staircases for M = 3 (the k-d tree for other M)
     NO_FILTER = 3         # as AUTO, without the first-front filter
     KDTREE_NO_FILTER = 4  # the k-d tree path without the first-front filter
+    COPY = 5              # all fronts, M = 2, 3: rows copied in sorted order, bitset staircases for M = 3 (the sweep's
+                          # fallback)
+    SWEEP_TIGHT = 6       # all fronts, M = 3: the sweep on a 2 x 2 grid with tiny budgets, so that it gives up early
