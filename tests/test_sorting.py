@@ -48,8 +48,9 @@ def test_ranks_agree_with_moocore_pymoo_and_reference(kind: str, m: int) -> None
         # the treap staircases (the M = 3 fallback when there are too many fronts for the bitsets)
         np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.KDTREE), ours)
         np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.TREAP), ours)
-        # M = 2, 3: AUTO is the sweep; COPY is the older row-copying path (the sweep's fallback), SWEEP_TIGHT the
-        # sweep on a 2 x 2 grid with budgets small enough to give up at these sizes
+        # M = 2, 3: SWEEP is the sweep (AUTO's from 65,536 rows); COPY is the row-copying path (AUTO's below, and the
+        # sweep's fallback), SWEEP_TIGHT the sweep on a 2 x 2 grid with budgets small enough to give up at these sizes
+        np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.SWEEP), ours)
         np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.COPY), ours)
         np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.SWEEP_TIGHT), ours)
 
@@ -81,7 +82,7 @@ def test_the_sweep_agrees_with_moocore_and_brute_force_on_awkward_data(n: int) -
         expected = moocore.pareto_rank(F)
         if n <= 700:
             np.testing.assert_array_equal(expected, non_dominated_sort_ref(F), err_msg=name)
-        for algo in (NDSAlgo.AUTO, NDSAlgo.SWEEP_TIGHT, NDSAlgo.COPY):
+        for algo in (NDSAlgo.AUTO, NDSAlgo.SWEEP, NDSAlgo.SWEEP_TIGHT, NDSAlgo.COPY):
             np.testing.assert_array_equal(_sorting.ranks(F, algo), expected, err_msg=f"{name} {algo.name}")
         perm = np.random.default_rng(n).permutation(n)
         np.testing.assert_array_equal(non_dominated_sort(F[perm]), expected[perm], err_msg=name)
@@ -123,6 +124,7 @@ def test_larger_sets_agree_with_moocore(kind: str, m: int) -> None:
     np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.KDTREE), moocore.pareto_rank(F))
     np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.TREAP), moocore.pareto_rank(F))
     np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.COPY), moocore.pareto_rank(F))
+    np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.SWEEP), moocore.pareto_rank(F))
     np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.SWEEP_TIGHT), moocore.pareto_rank(F))
 
 

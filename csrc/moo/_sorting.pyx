@@ -20,6 +20,7 @@ cdef extern from "moo/moo_common.h":
         MOO_NDS_KDTREE_NO_FILTER
         MOO_NDS_COPY
         MOO_NDS_SWEEP_TIGHT
+        MOO_NDS_SWEEP
         MOO_NDS_COUNT
 
 cdef extern from "moo/nds.h" nogil:
@@ -28,7 +29,8 @@ cdef extern from "moo/nds.h" nogil:
 
 #: the C names and values of ``algo`` (what nsganetv2.moo._paths.NDSAlgo mirrors)
 C_ALGOS = {"AUTO": MOO_NDS_AUTO, "KDTREE": MOO_NDS_KDTREE, "TREAP": MOO_NDS_TREAP, "NO_FILTER": MOO_NDS_NO_FILTER,
-           "KDTREE_NO_FILTER": MOO_NDS_KDTREE_NO_FILTER, "COPY": MOO_NDS_COPY, "SWEEP_TIGHT": MOO_NDS_SWEEP_TIGHT}
+           "KDTREE_NO_FILTER": MOO_NDS_KDTREE_NO_FILTER, "COPY": MOO_NDS_COPY, "SWEEP_TIGHT": MOO_NDS_SWEEP_TIGHT,
+           "SWEEP": MOO_NDS_SWEEP}
 
 
 cdef inline void _check(cnp.ndarray F, int algo) except *:

@@ -62,7 +62,8 @@ enum moo_nds_algo {
     MOO_NDS_COPY = 5,             /* all fronts, M = 2, 3: the rows copied in sorted order, the bitset staircases
                                    * for M = 3 (what AUTO takes when the sweep gives up) */
     MOO_NDS_SWEEP_TIGHT = 6,      /* all fronts, M = 3: the sweep on a 2 x 2 grid with tiny budgets (gives up early) */
-    MOO_NDS_COUNT = 7
+    MOO_NDS_SWEEP = 7,            /* all fronts, M = 2, 3: the sweep at every size (AUTO takes it from MOO_SWEEP_MIN_N) */
+    MOO_NDS_COUNT = 8
 };
 
 /* A function computing the hypervolume of n rows (stride apart, d objectives, each strictly dominating ref) along

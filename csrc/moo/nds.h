@@ -6,7 +6,7 @@
  * duplicates are adjacent), and a row is only ever tested against rows before it: since rows are distinct after
  * duplicates are set aside, "precedes and is <= in objectives 2..M" already means "dominates".
  *
- * All fronts, M = 2 and 3 (moo_nds_sweep): no row is copied. One arena holds the rows' order as int32 indices and
+ * All fronts, M = 2 and 3, from MOO_SWEEP_MIN_N rows on (moo_nds_sweep): no row is copied. One arena holds the rows' order as int32 indices and
  * their first objective's keys (12 bytes a point, 4 more while sorting); the output array is the sort's scratch.
  * The sort is one bucket pass, linear in the first objective's value (about one key a bucket; radix sort for long
  * buckets, then one insertion pass; runs of equal first keys ordered by the later objectives). One pass in that
@@ -21,7 +21,7 @@
  *          most of those, and a binary search over the staircases the rest (see moo_sweep3). When its tables
  *          would outgrow their budget (very many fronts, or fronts that stay long staircases in (f2, f3)) the
  *          sweep gives up and the path below runs instead.
- * Otherwise (first front, M = 1, M >= 4, the sweep's fallback) the rows are copied in sorted order with duplicates
+ * Otherwise (first front, M = 1, M >= 4, fewer rows, the sweep's fallback) the rows are copied in sorted order with duplicates
  * collapsed, and the kernels see distinct, sorted rows:
  *   M = 1  rank = position among the distinct values;
  *   M = 2  binary search over the fronts' minimum f2 (first front: a running minimum);
@@ -579,6 +579,9 @@ static int64_t moo_first_nonfinite(const double *F, int64_t n, int m) {
  * of bucket counters while sorting) holds the lexicographic order, the output array serves as the sort's scratch,
  * and one pass in that order reads each row from F and writes its rank straight into the output. */
 
+/* the sweep from this many rows on (below, the row-copying path is as fast or faster, and much faster on one
+ * front: bench_sort.py --large and the COPY / SWEEP algos compare them) */
+#define MOO_SWEEP_MIN_N 65536
 #define MOO_SWEEP_AHEAD 16   /* rows prefetched ahead in the sweeps */
 #define MOO_SWEEP_SHORT 32   /* buckets and tie runs up to this long are finished by insertion sort */
 #define MOO_SWEEP_SPREAD 1   /* the sort's bucket pass aims at this many keys a bucket */
@@ -1206,7 +1209,8 @@ done:
  * Returns the number of fronts found (>= 1; 1 when first_only), MOO_ERR_MEMORY, or -(r + 2) for a non-finite value
  * in row r. */
 static int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only, int algo) {
-    const int sweep = algo == MOO_NDS_AUTO || algo == MOO_NDS_NO_FILTER || algo == MOO_NDS_SWEEP_TIGHT;
+    const int sweep = ((algo == MOO_NDS_AUTO || algo == MOO_NDS_NO_FILTER) && n >= MOO_SWEEP_MIN_N) ||
+                      algo == MOO_NDS_SWEEP || algo == MOO_NDS_SWEEP_TIGHT;
     if (!first_only && (m == 2 || m == 3) && sweep && n > 0) { /* the sweep checks finiteness itself */
         int64_t K = moo_nds_sweep(F, n, m, out64, algo == MOO_NDS_SWEEP_TIGHT);
         if (K != MOO_SWEEP_GIVE_UP) return K;
@@ -1215,7 +1219,8 @@ static int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_
     if (bad != -1) return bad;
     const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
     if (first_only && n > 64 && filter) return moo_first_filtered(F, n, m, out8, algo);
-    const int core = algo == MOO_NDS_NO_FILTER || algo == MOO_NDS_COPY || algo == MOO_NDS_SWEEP_TIGHT;
+    const int core = algo == MOO_NDS_NO_FILTER || algo == MOO_NDS_COPY || algo == MOO_NDS_SWEEP_TIGHT ||
+                     algo == MOO_NDS_SWEEP;
     return moo_nds_core(F, n, m, out64, out8, first_only, core ? MOO_NDS_AUTO : algo);
 }
 

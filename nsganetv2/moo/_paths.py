@@ -33,3 +33,4 @@ class NDSAlgo(IntEnum):
     COPY = 5              # all fronts, M = 2, 3: rows copied in sorted order, bitset staircases for M = 3 (the sweep's
                           # fallback)
     SWEEP_TIGHT = 6       # all fronts, M = 3: the sweep on a 2 x 2 grid with tiny budgets, so that it gives up early
+    SWEEP = 7             # all fronts, M = 2, 3: the sweep at every size (AUTO takes it from 65,536 rows)
