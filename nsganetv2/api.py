@@ -85,6 +85,7 @@ class SearchSettings:
     features: str = "raw"  # the surrogate's encoding of a genome: raw (the original's), onehot or stages
     selection: str = "hv"  # the batch: hv (predicted-HV infill) or gaps (the original's subset selection)
     optimism: float = 0.0  # hv: predictions lowered by this many standard deviations (a surrogate with a std)
+    max_train: int | None = 1000  # the surrogate's training records at most (best fronts first); None: all
     pop_size: int = 40
     n_gen: int = 20
     seed: int = 0
@@ -119,6 +120,8 @@ class SearchSettings:
         if self.features not in FEATURE_KINDS:
             raise ValueError(f"--features must be one of {FEATURE_KINDS}, got {self.features!r}")
         _require(self, "optimism", lambda v: v >= 0, "a number >= 0 (standard deviations)")
+        if self.max_train is not None:
+            _require(self, "max_train", lambda v: v >= 2 and v == int(v), "an integer >= 2 (or None: no cap)")
         if self.acc_predictor and self.supernet_path:
             raise ValueError("--acc_predictor and --supernet_path both say how top-1 is obtained: give one (the "
                              "predictor's top-1 is OFA's ImageNet prediction, the supernet's is measured)")
@@ -149,7 +152,7 @@ class SearchSettings:
         return dict(n_doe=self.n_doe, iterations=self.iterations, n_iter=self.n_iter, predictor=self.predictor,
                     predictor_kwargs=self.predictor_kwargs, seed=self.seed, pop_size=self.pop_size,
                     n_gen=self.n_gen, progress=self.progress, callbacks=self.callbacks, selection=self.selection,
-                    optimism=self.optimism)
+                    optimism=self.optimism, max_train=self.max_train)
 
 
 @dataclass

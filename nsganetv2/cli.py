@@ -409,6 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--optimism", type=float, default=0.0,
                    help="with --selection hv and a predictor with an uncertainty (gp-ard, ensemble): rank candidates by "
                         "the prediction minus this many standard deviations (explores where the surrogate is unsure)")
+    s.add_argument("--max_train", type=int, default=1000,
+                   help="the surrogate trains on at most this many archive records, the best fronts first, then the "
+                        "most recent (a larger cap fits better and slower: see the README)")
     s.add_argument("--pop_size", type=int, default=40)
     s.add_argument("--n_gen", type=int, default=20)
     s.add_argument("--n_gpus", type=int, default=0, help="GPUs on this machine (one evaluation worker each)")

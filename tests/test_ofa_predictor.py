@@ -117,10 +117,15 @@ def test_cli_search_on_the_predictor(tmp_path, predictor_file, note10_tables, ca
     folder, _ = note10_tables
     args = ["search", "--acc_predictor", str(predictor_file[0]), "--lut", str(folder), "--objectives",
             "top1,latency", "--n_doe", "10", "--iterations", "1", "--n_iter", "3", "--predictor", "carts",
-            "--selection", "hv", "--save", str(tmp_path / "cli"), "-q"]
+            "--selection", "hv", "--max_train", "8", "--save", str(tmp_path / "cli"), "-q"]
     assert main(args) == 0
     assert "13 evaluations" in capsys.readouterr().out
-    assert json.loads((tmp_path / "cli" / "search.json").read_text())["settings"]["selection"] == "hv"
+    state = json.loads((tmp_path / "cli" / "search.json").read_text())
+    assert state["settings"]["selection"] == "hv" and state["settings"]["max_train"] == 8
+    stats = json.loads((tmp_path / "cli" / "iter_1.stats").read_text())
+    assert stats["surrogate"]["n_train"] == 8  # the cap reached the surrogate's fit (10 records in the archive)
+    with pytest.raises(ValueError, match="max_train"):
+        api.SearchSettings(max_train=1)
     # the latency objective without a table, and a predictor with a supernet, are refused before any work
     assert main(args[:3] + ["--objectives", "top1,latency", "--save", str(tmp_path / "x"), "-q"]) == 2
     assert "pass --lut" in capsys.readouterr().err
