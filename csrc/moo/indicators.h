@@ -7,7 +7,9 @@
  * first objective bounds the rest of a side (both sides for igd, the right side for eps_add), each point's sum (max)
  * stops once it cannot win, and eps_add leaves z as soon as a point is within the largest value so far (for d = 2
  * the scan follows a0 - a1 instead, where the best point is near z0 - z1). igd_plus, and igd from d = 4, are a
- * vectorised sweep over A stored column by column. O(n r d) in the worst case.
+ * vectorised sweep over A stored column by column. eps_add from d = 3 sweeps A column by column in chunks, leaving z
+ * after the first chunk that holds a point within the largest value so far (moo_eps_chunks). O(n r d) in the worst
+ * case.
  */
 #ifndef NSGANETV2_INDICATORS_H
 #define NSGANETV2_INDICATORS_H
@@ -74,6 +76,49 @@ static inline double moo_ind_eps2(const double *S, const double *key, ptrdiff_t 
     return best;
 }
 
+/* eps_add for d >= 3: A column by column in chunks of MOO_EPS_CHUNK rows; per reference point z the chunks are
+ * swept in turn (each a vectorisable pass: per row the max over objectives of a_j - z_j, then the chunk's min), and
+ * the sweep stops after the first chunk that holds a row within floor (the largest minimum so far: z then cannot
+ * raise the maximum). A few reference points spread over R go first to raise the floor early; the maximum does not
+ * depend on the order. NaN when out of memory. */
+#define MOO_EPS_CHUNK 32
+#define MOO_EPS_WARM 16
+static double moo_eps_chunks(const double *A, ptrdiff_t n, const double *R, ptrdiff_t r, int d) {
+    const ptrdiff_t nc = (n + MOO_EPS_CHUNK - 1) / MOO_EPS_CHUNK;
+    /* chunk c, objective j: MOO_EPS_CHUNK values (the last chunk padded with +inf) */
+    double *T = (double *)malloc((size_t)nc * d * MOO_EPS_CHUNK * sizeof(double));
+    if (!T) return NAN;
+    for (ptrdiff_t c = 0; c < nc; c++)
+        for (int j = 0; j < d; j++) {
+            double *col = T + ((size_t)c * d + j) * MOO_EPS_CHUNK;
+            for (int k = 0; k < MOO_EPS_CHUNK; k++) {
+                const ptrdiff_t i = c * MOO_EPS_CHUNK + k;
+                col[k] = i < n ? A[i * d + j] : INFINITY;
+            }
+        }
+    double total = -INFINITY;
+    const ptrdiff_t stride = r > MOO_EPS_WARM ? r / MOO_EPS_WARM : 1;
+    for (int pass = 0; pass < 2; pass++)
+        for (ptrdiff_t t = 0; t < r; t++) {
+            if ((t % stride == 0 && t / stride < MOO_EPS_WARM) != (pass == 0)) continue;
+            const double *z = R + t * d;
+            double best = INFINITY;
+            for (ptrdiff_t c = 0; c < nc && best > total; c++) {
+                const double *blk = T + (size_t)c * d * MOO_EPS_CHUNK;
+                double e[MOO_EPS_CHUNK];
+                for (int k = 0; k < MOO_EPS_CHUNK; k++) e[k] = blk[k] - z[0];
+                for (int j = 1; j < d; j++) {
+                    const double *col = blk + (size_t)j * MOO_EPS_CHUNK, zj = z[j];
+                    for (int k = 0; k < MOO_EPS_CHUNK; k++) { const double v = col[k] - zj; e[k] = v > e[k] ? v : e[k]; }
+                }
+                for (int k = 0; k < MOO_EPS_CHUNK; k++) best = e[k] < best ? e[k] : best;
+            }
+            total = best > total ? best : total;
+        }
+    free(T);
+    return total;
+}
+
 /* NaN when out of memory. */
 static double moo_indicator(const double *A, ptrdiff_t n, const double *R, ptrdiff_t r, int d, int which) {
     if (which == MOO_IND_IGD_PLUS || (which == MOO_IND_IGD && d >= 4)) {
@@ -105,6 +150,7 @@ static double moo_indicator(const double *A, ptrdiff_t n, const double *R, ptrdi
         free(T);
         return total / (double)r;
     }
+    if (which == MOO_IND_EPS_ADD && d >= 3) return moo_eps_chunks(A, n, R, r, d);
     /* A sorted by the first objective */
     moo_key *o = (moo_key *)malloc((size_t)n * sizeof(moo_key));
     double *S = (double *)malloc((size_t)n * (size_t)(d + 1) * sizeof(double));
