@@ -14,7 +14,7 @@ cdef extern from "moo/moo_common.h":
         HV_PATH_COUNT
 
 cdef extern from "moo/hv.h" nogil:
-    double hv_compute_path(const double *X, Py_ssize_t n, int d, const double *ref, int path)
+    double hv_compute_path(const double *X, Py_ssize_t n, int d, const double *ref, int path, int T)
     int hv_all_finite(const double *X, Py_ssize_t n)
 
 #: the C names and values of ``_path`` (what nsganetv2.moo._paths.HVPath mirrors)
@@ -23,9 +23,13 @@ C_PATHS = {"AUTO": HV_PATH_AUTO, "WFG_MASK": HV_PATH_WFG_MASK, "WFG_SWEEP": HV_P
            "NO_QHV": HV_PATH_NO_QHV, "QHV_SHALLOW": HV_PATH_QHV_SHALLOW}
 
 
-def hypervolume_kernel(const double[:, ::1] F, const double[::1] ref, int _path=HV_PATH_AUTO) -> float:
+def hypervolume_kernel(const double[:, ::1] F, const double[::1] ref, int _path=HV_PATH_AUTO,
+                       int n_threads=1) -> float:
     """Exact hypervolume of the rows of ``F`` (float64, C-contiguous, 1..64 columns) that strictly dominate
     ``ref``. Returns NaN, computing nothing, when ``F`` or ``ref`` holds a NaN or an infinity.
+
+    ``n_threads`` > 1 runs QHV-II's boxes (5..8 columns, where the dispatcher takes QHV-II) on that many threads;
+    the value is the same, to the bit, for any thread count. Other paths run on one thread.
 
     ``_path`` is for tests and benchmarks: one of ``nsganetv2.moo._paths.HVPath`` (C: ``enum hv_path`` in
     csrc/moo/moo_common.h); the default lets the dispatcher (csrc/moo/hv.h) choose."""
@@ -38,11 +42,13 @@ def hypervolume_kernel(const double[:, ::1] F, const double[::1] ref, int _path=
     if _path < 0 or _path >= HV_PATH_COUNT:
         raise ValueError(f"hypervolume_kernel: _path must be 0..{HV_PATH_COUNT - 1} (nsganetv2.moo._paths.HVPath), "
                          f"not {_path}")
+    if n_threads < 1:
+        raise ValueError(f"hypervolume_kernel: n_threads must be >= 1, not {n_threads}")
     if n == 0:
         return 0.0
     with nogil:
         if hv_all_finite(&F[0, 0], n * d) and hv_all_finite(&ref[0], d):
-            v = hv_compute_path(&F[0, 0], n, d, &ref[0], _path)
+            v = hv_compute_path(&F[0, 0], n, d, &ref[0], _path, n_threads)
             if v != v:
                 status = 1
         else:

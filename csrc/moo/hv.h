@@ -32,7 +32,22 @@
 #define HV_IE_MAX 4 /* sets of at most this many points (d >= 4): inclusion-exclusion */
 #endif
 
-/* General entry on rows that all strictly dominate ref. */
+/* 1 when QHV-II takes n points of 5 <= d <= 8 objectives along path. */
+static inline int hv_takes_qhv(ptrdiff_t n, int d, int path) {
+    return d >= 5 && d <= 8 && n > HV_IE_MAX &&
+           (path == HV_PATH_QHV || path == HV_PATH_QHV_SCALAR || path == HV_PATH_QHV_SHALLOW ||
+            (path == HV_PATH_AUTO && n >= (d == 5 ? HV_QHV_MIN_N5 : HV_QHV_MIN_N6)));
+}
+
+/* QHV-II along path on T threads. */
+static double hv_rec(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, const double *ref, int path);
+static inline double hv_qhv_path(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, const double *ref, int path,
+                                 int T) {
+    return hv_qhv(X, n, d, stride, ref, path == HV_PATH_QHV_SCALAR,
+                  path == HV_PATH_QHV_SHALLOW ? HV_QHV_SHALLOW_DEPTH : HV_QHV_MAX_DEPTH, hv_rec, T);
+}
+
+/* General entry on rows that all strictly dominate ref (one thread). */
 static double hv_rec(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, const double *ref, int path) {
     if (n == 0) return 0.0;
     if (n == 1) {
@@ -52,14 +67,9 @@ static double hv_rec(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, cons
         case 4: return hv4d(X, n, stride, ref);
         default: break;
     }
-    if (d >= 5 && d <= 8) {
-        if (path == HV_PATH_QHV || path == HV_PATH_QHV_SCALAR || path == HV_PATH_QHV_SHALLOW ||
-            (path == HV_PATH_AUTO && n >= (d == 5 ? HV_QHV_MIN_N5 : HV_QHV_MIN_N6)))
-            return hv_qhv(X, n, d, stride, ref, path == HV_PATH_QHV_SCALAR,
-                          path == HV_PATH_QHV_SHALLOW ? HV_QHV_SHALLOW_DEPTH : HV_QHV_MAX_DEPTH, hv_rec);
-        if (d == 5 && (path == HV_PATH_AUTO || path == HV_PATH_HV5_SCALAR || path == HV_PATH_NO_QHV))
-            return hv5d(X, n, stride, ref, path == HV_PATH_HV5_SCALAR);
-    }
+    if (hv_takes_qhv(n, d, path)) return hv_qhv_path(X, n, d, stride, ref, path, 1);
+    if (d == 5 && (path == HV_PATH_AUTO || path == HV_PATH_HV5_SCALAR || path == HV_PATH_NO_QHV))
+        return hv5d(X, n, stride, ref, path == HV_PATH_HV5_SCALAR);
     return hv_wfg(X, n, d, stride, ref, path, hv_rec);
 }
 
@@ -70,16 +80,22 @@ static int hv_all_finite(const double *X, ptrdiff_t n) {
     return acc == 0.0;
 }
 
+/* hv_rec on T threads: QHV-II's boxes run in parallel (the same value for any T); the other paths run on one. */
+static double hv_rec_threads(const double *X, ptrdiff_t n, int d, const double *ref, int path, int T) {
+    if (T > 1 && hv_takes_qhv(n, d, path)) return hv_qhv_path(X, n, d, d, ref, path, T);
+    return hv_rec(X, n, d, d, ref, path);
+}
+
 /* Public entry: X (n x d) row-major; only rows with every value < ref count. d <= 64. path: an hv_path
- * (moo_common.h), HV_PATH_AUTO but in tests and benchmarks. */
-static double hv_compute_path(const double *X, ptrdiff_t n, int d, const double *ref, int path) {
+ * (moo_common.h), HV_PATH_AUTO but in tests and benchmarks; T: threads (see hv_rec_threads). */
+static double hv_compute_path(const double *X, ptrdiff_t n, int d, const double *ref, int path, int T) {
     ptrdiff_t keep = 0;
     for (ptrdiff_t i = 0; i < n; i++) {
         int ok = 1;
         for (int j = 0; j < d; j++) ok &= X[i * d + j] < ref[j];
         keep += ok;
     }
-    if (keep == n) return hv_rec(X, n, d, d, ref, path);
+    if (keep == n) return hv_rec_threads(X, n, d, ref, path, T);
     if (keep == 0) return 0.0;
     double *Y = (double *)malloc((size_t)keep * (size_t)d * sizeof(double));
     if (!Y) return NAN;
@@ -89,13 +105,13 @@ static double hv_compute_path(const double *X, ptrdiff_t n, int d, const double 
         for (int j = 0; j < d; j++) ok &= X[i * d + j] < ref[j];
         if (ok) { memcpy(Y + k * d, X + i * d, (size_t)d * sizeof(double)); k++; }
     }
-    double v = hv_rec(Y, keep, d, d, ref, path);
+    double v = hv_rec_threads(Y, keep, d, ref, path, T);
     free(Y);
     return v;
 }
 
 static inline double hv_compute(const double *X, ptrdiff_t n, int d, const double *ref) {
-    return hv_compute_path(X, n, d, ref, HV_PATH_AUTO);
+    return hv_compute_path(X, n, d, ref, HV_PATH_AUTO, 1);
 }
 
 #endif
