@@ -799,8 +799,9 @@ __attribute__((target("avx2"))) static inline unsigned hv4_base_block_avx2(const
 /* st: p's staircase from the front points below it in z (pos of them), p not dominated: the caps, then the
  * points worse than p in x and y inside the cut box, downwards (the nearest, most covering ones first), each
  * skipped when the last one added covers it. Returns the last one added in *lx, *ly. */
-static MOO_ALWAYS_INLINE void hv4_base(hv_stair *st, const hv4_work *W, ptrdiff_t pos, double px, double py,
-                                       double xcap, double ycap, double rx, double ry, double *lxo, double *lyo) {
+static MOO_ALWAYS_INLINE void hv4_base(hv_stair *st, const hv4_work *W, int avx2, ptrdiff_t pos, double px,
+                                       double py, double xcap, double ycap, double rx, double ry, double *lxo,
+                                       double *lyo) {
     const double *fx = W->fx, *fy = W->fy;
     double lx = INFINITY, ly = INFINITY;
     st->n = 0;
@@ -817,7 +818,7 @@ static MOO_ALWAYS_INLINE void hv4_base(hv_stair *st, const hv4_work *W, ptrdiff_
         }                                                                                                          \
     } while (0)
 #ifdef MOO_X86
-    if (W->avx2) {
+    if (avx2) {
         for (ptrdiff_t b = (pos - 1) >> 2; b >= 0; b--) {
             unsigned m = hv4_base_block_avx2(fx, fy, b, pos, px, py, xcap, ycap);
             while (m) {
@@ -827,6 +828,8 @@ static MOO_ALWAYS_INLINE void hv4_base(hv_stair *st, const hv4_work *W, ptrdiff_
             }
         }
     } else
+#else
+    (void)avx2;
 #endif
     {
         for (ptrdiff_t s = pos - 1; s >= 0; s--) {
@@ -950,9 +953,11 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
  * cap: a w-sweep keeping the 3-D front in z-sorted arrays (HV4D+-style). A point weakly dominated by the front is
  * skipped; otherwise its 3-D contribution is its box minus the volume swept by its clipped 2-D staircase: the
  * front points below it in z form the base (one vectorised probe finds a dominating point and the caps, one
- * vectorised pass the other points that reach into the cut box), those above shrink it until one covers it. */
-static double hv4_sweep(const double *cx, const double *cy, const double *cz, const double *cw, ptrdiff_t nc,
-                        const double *cap, const hv4_work *W) {
+ * vectorised pass the other points that reach into the cut box), those above shrink it until one covers it.
+ * Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that the probes inline, and portable. */
+static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *cy, const double *cz,
+                                              const double *cw, ptrdiff_t nc, const double *cap, const hv4_work *W,
+                                              const int avx2) {
     const double rx = cap[0], ry = cap[1], rw = cap[3];
     double *fx = W->fx, *fy = W->fy, *fz = W->fz;
     hv_stair st;
@@ -976,17 +981,38 @@ static double hv4_sweep(const double *cx, const double *cy, const double *cz, co
         double xcap = rx, ycap = ry, lx, ly;
         int dom;
 #ifdef MOO_X86
-        if (W->avx2) dom = hv4_probe_avx2(fx, fy, fz, hi, px, py, pz, &xcap, &ycap);
+        if (avx2) dom = hv4_probe_avx2(fx, fy, fz, hi, px, py, pz, &xcap, &ycap);
         else
 #endif
             dom = hv4_probe(fx, fy, fz, hi, px, py, pz, &xcap, &ycap);
         if (!dom) {
-            hv4_base(&st, W, pos, px, py, xcap, ycap, rx, ry, &lx, &ly);
+            hv4_base(&st, W, avx2, pos, px, py, xcap, ycap, rx, ry, &lx, &ly);
             vol3 += hv4_lift(&st, W, nf, pos, px, py, pz, xcap, ycap, lx, ly, cap, &nf);
         }
         hv += vol3 * ((t + 1 < nc ? cw[t + 1] : rw) - cw[t]);
     }
     return hv;
+}
+
+static double hv4_sweep_portable(const double *cx, const double *cy, const double *cz, const double *cw,
+                                 ptrdiff_t nc, const double *cap, const hv4_work *W) {
+    return hv4_sweep_body(cx, cy, cz, cw, nc, cap, W, 0);
+}
+
+#ifdef MOO_X86
+__attribute__((target("avx2"))) static double hv4_sweep_avx2(const double *cx, const double *cy, const double *cz,
+                                                             const double *cw, ptrdiff_t nc, const double *cap,
+                                                             const hv4_work *W) {
+    return hv4_sweep_body(cx, cy, cz, cw, nc, cap, W, 1);
+}
+#endif
+
+static inline double hv4_sweep(const double *cx, const double *cy, const double *cz, const double *cw, ptrdiff_t nc,
+                               const double *cap, const hv4_work *W) {
+#ifdef MOO_X86
+    if (W->avx2) return hv4_sweep_avx2(cx, cy, cz, cw, nc, cap, W);
+#endif
+    return hv4_sweep_portable(cx, cy, cz, cw, nc, cap, W);
 }
 
 #endif
