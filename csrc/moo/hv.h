@@ -1,15 +1,19 @@
 /* Exact hypervolume (minimisation) in plain C, used by nsganetv2.moo._hypervolume: the dispatcher, the only header
  * that includes the algorithm headers and the only place that chooses among them.
  *
- * Entry point: hv_compute_path(X, n, d, ref, path) with X an (n x d) row-major array, 1 <= d <= 64, and path an
- * hv_path (moo_common.h; HV_PATH_AUTO but in tests). Rows that do not strictly dominate ref are ignored. Choice:
+ * Entry point: hv_compute_path(X, n, d, ref, path, T) with X an (n x d) row-major array, 1 <= d <= 64, path an
+ * hv_path (moo_common.h; HV_PATH_AUTO but in tests) and T threads. Rows that do not strictly dominate ref are
+ * ignored. Choice:
  *   n <= HV_IE_MAX, d >= 4   inclusion-exclusion (hv_wfg.h)
  *   d = 1                    minimum
- *   d = 2, 3, 4              sweeps (hv234.h)
+ *   d = 2, 3, 4              sweeps (hv234.h; d = 4 through hv4_sweep, moo_common.h, as are hv5d's and WFG's
+ *                            4-D limit sets)
  *   d = 5, below HV_QHV_MIN_N5 points     hv5d (hv5.h)
  *   5 <= d <= 8 otherwise                 QHV-II (hv_qhv.h)
  *   d >= 9                   WFG (hv_wfg.h)
  * QHV-II and WFG recurse into hv_rec for their sub-problems (boxes past QHV-II's depth guard, WFG's limit sets).
+ * Threads: T > 1 runs QHV-II's boxes on T threads when QHV-II takes the whole set (from HV_QHV_THREADS_MIN points;
+ * the value is the same, to the bit, for any T); every other path, and every sub-problem, runs on one thread.
  * Nothing here allocates Python objects or takes the GIL. Allocation failure returns NaN.
  *
  * Headers: moo_common.h <- hv234.h, hv5.h, hv_qhv.h, hv_wfg.h <- hv.h (each algorithm header includes only

@@ -2,9 +2,11 @@
  * apart, every row strictly dominating ref. Allocation failure returns NaN.
  *   d = 2  sort + sweep, O(n log n)
  *   d = 3  z-sweep over a 2-D staircase kept in a hierarchical bitset over the (x, y) order, O(n log n)
- *   d = 4  w-sweep keeping the 3-D front in a static z-order with an "active" bitset; each new point's 3-D
- *          contribution is its box minus the volume swept by its clipped 2-D staircase (points below it in z
- *          form the base, points above shrink it until one covers it), HV4D+-style, O(n^2)
+ *   d = 4  sort by w, then hv4_sweep (moo_common.h): a w-sweep keeping the 3-D front in z-sorted arrays; each
+ *          new point's 3-D contribution is its box minus the volume swept by its clipped 2-D staircase (points
+ *          below it in z form the base, found by AVX2 passes; points above shrink it until one covers it),
+ *          HV4D+-style, O(n^2). Replaced, slower: the same sweep over a static z order with an "active"
+ *          bitset, which visited the points below one by one.
  */
 #ifndef NSGANETV2_HV234_H
 #define NSGANETV2_HV234_H
@@ -128,8 +130,8 @@ static double hv4d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     if (n == 0) return 0.0;
     if (n == 1) return (ref[0] - X[0]) * (ref[1] - X[1]) * (ref[2] - X[2]) * (ref[3] - X[3]);
     const size_t doubles = 4 * (size_t)n + HV4_WORK_DOUBLES(n);
-    double stackmem[64 * (4 + 5 + 2) + HV4_WORK_DOUBLES(0)]; /* the doubles, then the keys, for n <= 64 */
-    double *mem = n <= 64 ? stackmem : (double *)malloc(doubles * sizeof(double) + (size_t)n * sizeof(moo_key));
+    double stackmem[128 * (4 + 5 + 2) + HV4_WORK_DOUBLES(0)]; /* the doubles, then the keys, for n <= 128 */
+    double *mem = n <= 128 ? stackmem : (double *)malloc(doubles * sizeof(double) + (size_t)n * sizeof(moo_key));
     if (!mem) return NAN;
     double *cx = mem, *cy = cx + n, *cz = cy + n, *cw = cz + n;
     moo_key *wo = (moo_key *)(mem + doubles);

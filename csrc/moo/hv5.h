@@ -2,8 +2,8 @@
  *
  * Sweep over the 5th objective v: HV5 = sum_k excl4(p_k | p_0..p_{k-1}) * (ref_v - v_k), the points taken by
  * ascending v. Each point's exclusive 4-D volume is its box minus the 4-D hypervolume of the earlier points
- * clipped to it (WFG's limit set); that hypervolume is a w-sweep (4th objective) keeping the 3-D front
- * (HV4D+-style, as moocore's onec4dplusU). What makes it fast:
+ * clipped to it (WFG's limit set); that hypervolume is hv4_sweep (moo_common.h), a w-sweep (4th objective)
+ * keeping the 3-D front (HV4D+-style, as moocore's onec4dplusU). What makes it fast:
  *   - the earlier points live in a structure-of-arrays kept in w order (contiguous, with p inserted by memmove
  *     after its step; the scalar reference keeps a static w order with an "active" bitset), so the limit set
  *     comes out of the scan already in w order (no per-point sort);
@@ -13,11 +13,9 @@
  *   - points strictly worse than p in all four objectives leave the active set for good (p covers them from
  *     here on), and so does nothing else;
  *   - the scan stops at the first point whose w reaches the cut box's w bound (nothing past it matters);
- *   - the survivors not worse than p in w enter the w-sweep at once: one z-sweep over a 2-D staircase gives
- *     their 3-D volume and the z-sorted 3-D front, so only the others pay a 3-D contribution;
- *   - the 3-D front is kept in z-sorted arrays updated in place (no temporary copies); a survivor dominated by
- *     the front is rejected by a vectorised test over the front points not above it in z; the 3-D sweep axis is
- *     the one (of x, y, z) where the fewest survivors sit on p's value.
+ *   - the survivors not worse than p in w enter the w-sweep at once (hv4_sweep's first run): one z-sweep over a
+ *     2-D staircase gives their 3-D volume and the z-sorted 3-D front, so only the others pay a 3-D contribution;
+ *   - the 3-D sweep axis is the one (of x, y, z) where the fewest survivors sit on p's value.
  * The dispatcher (hv.h) takes it for small sets and QHV-II (hv_qhv.h) for large ones. Tried and slower:
  *   - choosing the 4-D sweep axis per point (the one where most survivors sit on p's value): the group entering
  *     at once grows, but so does the 3-D front it leaves, and the later walks shrink by less than the reordering

@@ -11,7 +11,8 @@
  *                   for (double, index) pairs (introsort when short, the radix sort otherwise)
  *   bitsets         64-ary hierarchical bitsets: predecessor / successor in O(log_64 n)
  *   threads         moo_parallel_for: a function over contiguous chunks of a range on T threads
- *   staircases      the clipped 2-D staircase shared by the 4-D and 5-D hypervolume sweeps
+ *   4-D sweep       hv4_sweep, the hypervolume w-sweep over a z-sorted 3-D front (with its clipped 2-D staircase)
+ *                   that hv234.h (d = 4), hv5.h and hv_wfg.h (4-D limit sets) share
  */
 #ifndef NSGANETV2_MOO_COMMON_H
 #define NSGANETV2_MOO_COMMON_H
@@ -618,66 +619,14 @@ MOO_UNUSED static void moo_parallel_for(int T, ptrdiff_t n, moo_chunk_fn fn, voi
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
-/* the clipped 2-D staircase of the hypervolume sweeps (hv234.h, hv5.h, hv_wfg.h)                               */
+/* the clipped 2-D staircase of the 4-D hypervolume sweep                                                         */
 /* ------------------------------------------------------------------------------------------------------------ */
 /* 2-D staircase inside the box [bx, rx] x [by, ry]: x ascending, y descending. */
 typedef struct { double *x, *y; ptrdiff_t n; double dom; } hv_stair;
 
-/* Insert (a, b) (inside the box); add the newly dominated area to st->dom. */
-static inline void hv_stair_insert(hv_stair *st, double a, double b, double rx, double ry) {
-    double *sx = st->x, *sy = st->y;
-    const ptrdiff_t j = st->n > 0 ? moo_lower_bound(sx, st->n, a) : 0; /* first index with sx >= a */
-    double upper = ry;
-    if (j > 0) {
-        if (sy[j - 1] <= b) return;
-        upper = sy[j - 1];
-    }
-    if (j < st->n && sx[j] == a && sy[j] <= b) return;
-    double added = 0.0, xprev = a, floor_y = upper;
-    ptrdiff_t k = j;
-    while (k < st->n && sy[k] >= b) {
-        added += (sx[k] - xprev) * (floor_y - b);
-        xprev = sx[k];
-        floor_y = sy[k];
-        k++;
-    }
-    double xend = k < st->n ? sx[k] : rx;
-    added += (xend - xprev) * (floor_y - b);
-    st->dom += added;
-    /* replace [j, k) by the new point */
-    ptrdiff_t removed = k - j;
-    if (removed != 1) {
-        ptrdiff_t tail = st->n - k;
-        if (removed == 0) {
-            for (ptrdiff_t t = tail - 1; t >= 0; t--) { sx[j + 1 + t] = sx[k + t]; sy[j + 1 + t] = sy[k + t]; }
-        } else {
-            for (ptrdiff_t t = 0; t < tail; t++) { sx[j + 1 + t] = sx[k + t]; sy[j + 1 + t] = sy[k + t]; }
-        }
-        st->n += 1 - removed;
-    }
-    sx[j] = a;
-    sy[j] = b;
-}
-
-/* Clipped projection of q onto p's box, filtered by the two extreme steps ("caps") and the last general point
- * inserted before the full insert (INSERT: the staircase insert to use). Sets covered when q covers p's whole box
- * (q <= p in x and y). Expects px, py, rx, ry, xcap, ycap, lx, ly, covered and the staircase st in scope. */
-#define HV_CLIP_ADD(INSERT, qx, qy)                                                                      \
-    do {                                                                                                 \
-        if ((qx) <= px) {                                                                                \
-            if ((qy) <= py) { covered = 1; break; }                                                      \
-            if ((qy) < ycap) { ycap = (qy); INSERT(&st, px, (qy), rx, ry); }                             \
-        } else if ((qy) <= py) {                                                                         \
-            if ((qx) < xcap) { xcap = (qx); INSERT(&st, (qx), py, rx, ry); }                             \
-        } else if ((qy) < ycap && (qx) < xcap && !((qx) >= lx && (qy) >= ly)) {                          \
-            INSERT(&st, (qx), (qy), rx, ry);                                                             \
-            lx = (qx); ly = (qy);                                                                        \
-        }                                                                                                \
-    } while (0)
-
-
-/* hv_stair_insert, with a linear search on short staircases; returns 0 when (a, b) is covered (nothing changes).
- * Inlined at each of its call sites in the sweeps' inner loops. */
+/* Inserts (a, b) (inside the box) and adds the newly dominated area to st->dom; returns 0 when (a, b) is covered
+ * (nothing changes). The search is linear on short staircases, binary on longer ones. Inlined at each of its call
+ * sites in the sweeps' inner loops. */
 static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b, double rx, double ry) {
     double *sx = st->x, *sy = st->y;
     ptrdiff_t j = 0;
@@ -717,7 +666,7 @@ static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b, doub
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
-/* the 4-D w-sweep of the hypervolume kernels (hv234.h's d = 4, hv5.h's limit sets)                             */
+/* the 4-D w-sweep of the hypervolume kernels (hv234.h's d = 4, hv5.h's and hv_wfg.h's 4-D limit sets)            */
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Work space of hv4_sweep for up to n points: the 3-D front (fx, fy, fz: n + 4 each), the staircase (sx, sy:
  * n + 1 each), sort keys (key: n); avx2: the AVX2 probes run. */
@@ -788,9 +737,11 @@ __attribute__((target("avx2"))) static inline unsigned hv4_base_block_avx2(const
                                                                             ptrdiff_t b, ptrdiff_t pos, double px,
                                                                             double py, double xcap, double ycap) {
     const __m256d x = _mm256_loadu_pd(fx + 4 * b), y = _mm256_loadu_pd(fy + 4 * b);
-    const __m256d in = _mm256_and_pd(
-        _mm256_and_pd(_mm256_cmp_pd(x, _mm256_set1_pd(px), _CMP_GT_OQ), _mm256_cmp_pd(x, _mm256_set1_pd(xcap), _CMP_LT_OQ)),
-        _mm256_and_pd(_mm256_cmp_pd(y, _mm256_set1_pd(py), _CMP_GT_OQ), _mm256_cmp_pd(y, _mm256_set1_pd(ycap), _CMP_LT_OQ)));
+    const __m256d inx = _mm256_and_pd(_mm256_cmp_pd(x, _mm256_set1_pd(px), _CMP_GT_OQ),
+                                      _mm256_cmp_pd(x, _mm256_set1_pd(xcap), _CMP_LT_OQ));
+    const __m256d iny = _mm256_and_pd(_mm256_cmp_pd(y, _mm256_set1_pd(py), _CMP_GT_OQ),
+                                      _mm256_cmp_pd(y, _mm256_set1_pd(ycap), _CMP_LT_OQ));
+    const __m256d in = _mm256_and_pd(inx, iny);
     const ptrdiff_t left = pos - 4 * b;
     return (unsigned)_mm256_movemask_pd(in) & (left >= 4 ? 15u : (1u << left) - 1u);
 }
@@ -888,7 +839,7 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
  * in x and y); a cap (worse in one of x, y only) that improves on xcap / ycap, or a point worse in both that is
  * inside the cut box and not covered by the last one added (lx, ly), goes into the staircase st. Expects px, py,
  * rx, ry, xcap, ycap, lx, ly, covered and st in scope. */
-#define HV4_CLIP_ADD(qx, qy)                                                                              \
+#define HV_CLIP_ADD(qx, qy)                                                                              \
     do {                                                                                                 \
         if ((qx) <= px) {                                                                                \
             if ((qy) <= py) { covered = 1; break; }                                                      \
@@ -919,7 +870,7 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
         const double qx = fx[j], qy = fy[j], qz = fz[j];
         cc += (A - st.dom) * (qz - zcur);
         zcur = qz;
-        HV4_CLIP_ADD(qx, qy);
+        HV_CLIP_ADD(qx, qy);
         if (covered) break;
         if (!((qx >= px) & (qy >= py))) {
             fx[w] = carx; fy[w] = cary; fz[w] = carz;
