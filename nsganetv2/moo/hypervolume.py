@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from nsganetv2.moo._hvc import hv_contributions_kernel
-from nsganetv2.moo._hypervolume import hypervolume_kernel
+from nsganetv2.moo._hypervolume import hypervolume_fast, hypervolume_kernel
 from nsganetv2.moo._validate import as_objectives, as_reference
 
 __all__ = ["hypervolume", "hv_contributions", "hypervolume_contributions", "normalised_hypervolume"]
@@ -46,17 +46,14 @@ def hypervolume(F: ArrayLike, ref: ArrayLike, n_threads: int = 1) -> float:
     """
     if type(n_threads) is not int or n_threads < 1:  # the common case costs one test
         n_threads = _thread_count(n_threads)
-    # fast path for the common call (float64 C-contiguous arrays): the kernel checks finiteness itself and
-    # answers NaN when something is off, and the full validation below then names the problem
-    if (
-        type(F) is np.ndarray and F.ndim == 2 and F.dtype == np.float64 and F.flags.c_contiguous
-        and F.shape[0] > 0 and 0 < F.shape[1] <= MAX_OBJECTIVES
-    ):
-        r = ref if type(ref) is np.ndarray and ref.dtype == np.float64 else _try_float_vector(ref)
-        if r is not None and r.shape == (F.shape[1],) and r.flags.c_contiguous:
-            v = hypervolume_kernel(F, r, n_threads=n_threads)
-            if v == v:
-                return v
+    # fast path for the common call (float64 C-contiguous arrays, checked in C; ref may also be a list): the kernel
+    # checks finiteness itself and answers NaN when something is off, and the full validation below then names it
+    v = hypervolume_fast(F, ref, n_threads)
+    if v is None and type(F) is np.ndarray:
+        r = _try_float_vector(ref)
+        v = None if r is None else hypervolume_fast(F, r, n_threads)
+    if v is not None and v == v:
+        return v
     A = as_objectives(F)
     r = as_reference(ref, A.shape[1])
     if A.shape[1] > MAX_OBJECTIVES:
