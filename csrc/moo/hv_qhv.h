@@ -79,7 +79,7 @@ static double hv_qhv_fallback(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_
  * left for later. The threads then compute the tasks, largest first, each into its own slot, and the log is
  * summed in its order with the tasks' volumes put in: every addition happens in the order of the single-threaded
  * recursion, so the result is the same, to the bit, for any number of threads. */
-#define HV_QHV_TASK_DIV 4
+#define HV_QHV_TASK_DIV 2
 #define HV_QHV_TASK_DEPTH 8
 #define HV_QHV_THREADS_MIN 256 /* smaller sets run on one thread (the same value: only the time would differ) */
 
