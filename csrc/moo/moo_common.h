@@ -868,10 +868,12 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
     ptrdiff_t w = pos, j = pos;
     for (; j < nf; j++) {
         const double qx = fx[j], qy = fy[j], qz = fz[j];
-        cc += (A - st.dom) * (qz - zcur);
-        zcur = qz;
-        HV_CLIP_ADD(qx, qy);
-        if (covered) break;
+        if ((qx < xcap) & (qy < ycap)) { /* the others leave the area as it is: their slab is part of the last */
+            cc += (A - st.dom) * (qz - zcur);
+            zcur = qz;
+            HV_CLIP_ADD(qx, qy);
+            if (covered) break;
+        }
         if (!((qx >= px) & (qy >= py))) {
             fx[w] = carx; fy[w] = cary; fz[w] = carz;
             w++;
