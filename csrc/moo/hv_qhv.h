@@ -97,10 +97,10 @@ typedef struct hv_qplan {
     int32_t *list;       /* the tasks' index lists */
     ptrdiff_t nl, lcap;
     hv_qlog *log;
-    ptrdiff_t ng, gcap;
-    int depth;           /* the log's open nodes */
+    ptrdiff_t ng, gcap;  /* entries and room */
 } hv_qplan;
 
+/* 1 when a box of n points at this depth is below the top (a task; the root never is). */
 static inline int hv_qhv_is_task(const hv_qstate *Q, ptrdiff_t n, int depth) {
     return depth > 0 && (n <= Q->plan->min_top || depth >= HV_QHV_TASK_DEPTH || depth > Q->max_depth);
 }
@@ -116,6 +116,7 @@ static int hv_qhv_grow(void **buf, ptrdiff_t *cap, ptrdiff_t need, size_t size) 
     return 1;
 }
 
+/* Appends an entry to the plan's log (Q->failed when out of memory). */
 static void hv_qhv_log_add(hv_qstate *Q, int kind, ptrdiff_t i, double v) {
     hv_qplan *P = Q->plan;
     if (!hv_qhv_grow((void **)&P->log, &P->gcap, P->ng + 1, sizeof(hv_qlog))) {
