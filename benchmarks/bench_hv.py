@@ -11,12 +11,17 @@ rounds of the block time per call.
     python benchmarks/bench_hv.py [--quick] [--m 5 [6 ...]] [--n 100 [1000 ...]]
     python benchmarks/bench_hv.py --contrib [--m 2 3 ...] [--n ...]
     python benchmarks/bench_hv.py --indicators
+    python benchmarks/bench_hv.py --threads [--m 5 6] [--n 1000 3000]
 
 ``--m`` / ``--n`` restrict the table to those cells (a targeted timing: the other cells are not run).
 ``--contrib`` times the hypervolume contributions of every point instead (ours ``hv_contributions`` vs
 ``moocore.hv_contributions``, both in their default mode; on a front the modes agree), M = 2..6, N = 1e2..1e4
 where moocore finishes (it computes N + 1 hypervolumes for M >= 4). ``--indicators`` times IGD, IGD+ and the
 additive epsilon of a sphere front (N points) against another sphere front (N reference points), ours vs moocore.
+``--threads`` times ours at ``n_threads`` = 1 and 2 (M = 5, 6; N = 1e3, 3e3), in wall seconds (CPU time adds the
+threads up), and prints the speed-up and the load average: on a machine busy with other jobs the second thread
+waits for a core, and the speed-up says little. The column ``cpu 2/1`` (process CPU seconds on 2 threads over those
+on 1) is the extra work the threads cost, which the load does not change much.
 """
 from __future__ import annotations
 
@@ -170,6 +175,33 @@ def main_contrib(ms: list[int] | None = None, ns: list[int] | None = None) -> li
     return rows
 
 
+def main_threads(ms: list[int] | None = None, ns: list[int] | None = None) -> list[dict]:
+    from nsganetv2.moo.hypervolume import hypervolume
+
+    rows = []
+    print(f"hypervolume on 1 and 2 threads, sphere front, ref 1.1, wall seconds per call (median of interleaved "
+          f"rounds); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'M':>2} {'N':>6} {'1 thread':>10} {'2 threads':>10} {'speed-up':>9} {'cpu 2/1':>8} {'same':>5}")
+    for m in (ms or (5, 6)):
+        for n in (ns or (1000, 3000)):
+            F, ref = sphere(n, m), np.full(m, 1.1)
+            values = {t: hypervolume(F, ref, n_threads=t) for t in (1, 2)}
+            times: dict[int, list[float]] = {1: [], 2: []}
+            cpu: dict[int, list[float]] = {1: [], 2: []}
+            start = time.perf_counter()
+            while len(times[1]) < 5 or (time.perf_counter() - start < 3.0 and len(times[1]) < 100):
+                for t in (1, 2):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    hypervolume(F, ref, n_threads=t)
+                    times[t].append(time.perf_counter() - t0)
+                    cpu[t].append(time.process_time() - c0)
+            one, two = float(np.median(times[1])), float(np.median(times[2]))
+            extra = float(np.median(cpu[2]) / np.median(cpu[1]))
+            rows.append({"M": m, "N": n, "1": one, "2": two, "cpu": extra, "same": values[1] == values[2]})
+            print(f"{m:>2} {n:>6} {one:10.3e} {two:10.3e} {one / two:9.2f} {extra:8.2f} {str(values[1] == values[2]):>5}")
+    return rows
+
+
 def main_indicators(ms: list[int] | None = None, ns: list[int] | None = None) -> list[dict]:
     import moocore
 
@@ -199,8 +231,11 @@ if __name__ == "__main__":
     parser.add_argument("--n", type=int, nargs="+", help="numbers of points to run (default 1e2, 1e3, 1e4)")
     parser.add_argument("--contrib", action="store_true", help="hypervolume contributions instead of hypervolume")
     parser.add_argument("--indicators", action="store_true", help="IGD, IGD+ and additive epsilon instead")
+    parser.add_argument("--threads", action="store_true", help="ours on 1 and 2 threads (wall time) instead")
     args = parser.parse_args()
-    if args.indicators:
+    if args.threads:
+        main_threads(args.m, args.n)
+    elif args.indicators:
         main_indicators(args.m, args.n)
     elif args.contrib:
         main_contrib(args.m, args.n)

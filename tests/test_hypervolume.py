@@ -357,6 +357,40 @@ def test_qhv_larger_sets_agree_with_moocore() -> None:
 
 
 
+
+# -------------------------------------------------------------------------------- threads (QHV-II's boxes)
+@pytest.mark.parametrize("m", [5, 6, 7])
+def test_threads_give_the_same_value_to_the_bit(m: int) -> None:
+    """n_threads splits QHV-II's boxes into tasks; the value is identical for any thread count, on fronts, integer
+    grids (ties, copies), dominated points and points outside ref, and on the paths that ignore n_threads."""
+    rng = np.random.default_rng(300 + m)
+    n_big = {5: 1500, 6: 600, 7: 300}[m]
+    sets = [(sphere(n_big, m, rng), np.full(m, 1.1)), (rng.integers(0, 5, (n_big, m)).astype(float), np.full(m, 4.0)),
+            (rng.random((n_big, m)), np.full(m, 0.9)), (sphere(120, m, rng), np.full(m, 1.1))]
+    for F, ref in sets:
+        one = hypervolume(F, ref)
+        for t in (2, 3, 4, np.int64(5)):
+            assert hypervolume(F, ref, n_threads=t) == one
+        for path in (HVPath.QHV, HVPath.QHV_SCALAR, HVPath.QHV_SHALLOW):
+            from nsganetv2.moo._hypervolume import hypervolume_kernel
+
+            base = hypervolume_kernel(F, ref, _path=path)
+            assert all(hypervolume_kernel(F, ref, _path=path, n_threads=t) == base for t in (2, 3, 4))
+    assert_close(hypervolume(sets[0][0], sets[0][1], n_threads=2), moocore_hv(*sets[0]))
+
+
+def test_threads_on_other_paths_and_bad_counts() -> None:
+    rng = np.random.default_rng(9)
+    for m in (2, 3, 4, 9):
+        F = sphere(300, m, rng)
+        assert hypervolume(F, np.full(m, 1.1), n_threads=4) == hypervolume(F, np.full(m, 1.1))
+    F = sphere(20, 5, rng)
+    for bad in (0, -1, 1.5, True, "2", None):
+        with pytest.raises(ValueError, match="n_threads"):
+            hypervolume(F, np.full(5, 1.1), n_threads=bad)
+    with pytest.raises(ValueError, match="n_threads"):  # also on the validating path (a list, not an array)
+        hypervolume(F.tolist(), [1.1] * 5, n_threads=0)
+
 @pytest.mark.parametrize("path", [HVPath.QHV, HVPath.QHV_SCALAR, HVPath.NO_QHV])
 def test_volume_past_the_largest_double_is_inf_not_an_error(path: HVPath) -> None:
     """QHV-II's inclusion-exclusion meets inf - inf there; like the other kernels it answers +inf."""

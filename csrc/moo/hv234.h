@@ -2,9 +2,11 @@
  * apart, every row strictly dominating ref. Allocation failure returns NaN.
  *   d = 2  sort + sweep, O(n log n)
  *   d = 3  z-sweep over a 2-D staircase kept in a hierarchical bitset over the (x, y) order, O(n log n)
- *   d = 4  w-sweep keeping the 3-D front in a static z-order with an "active" bitset; each new point's 3-D
- *          contribution is its box minus the volume swept by its clipped 2-D staircase (points below it in z
- *          form the base, points above shrink it until one covers it), HV4D+-style, O(n^2)
+ *   d = 4  sort by w, then hv4_sweep (moo_common.h): a w-sweep keeping the 3-D front in z-sorted arrays; each
+ *          new point's 3-D contribution is its box minus the volume swept by its clipped 2-D staircase (points
+ *          below it in z form the base, found by AVX2 passes; points above shrink it until one covers it),
+ *          HV4D+-style, O(n^2). Replaced, slower: the same sweep over a static z order with an "active"
+ *          bitset, which visited the points below one by one.
  */
 #ifndef NSGANETV2_HV234_H
 #define NSGANETV2_HV234_H
@@ -122,96 +124,32 @@ static double hv3d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
 /* ------------------------------------------------------------------------------------------------ */
 /* d = 4                                                                                            */
 /* ------------------------------------------------------------------------------------------------ */
-/* X: n rows with stride `stride`, objectives in columns 0..3.
- * w-sweep: HV4 = sum_t vol3(points with w <= w_t) * (w_{t+1} - w_t). The 3-D front lives in a static z-sorted
- * array with an "active" bitset; a new point's 3-D contribution is its box minus the volume swept by its
- * clipped 2-D staircase: points below it in z (visited downwards, so that the nearest, most covering ones come
- * first) form the base, points above it (visited upwards) shrink it until one covers it. */
+/* X: n rows with stride `stride`, objectives in columns 0..3: the rows in w order, as columns, through hv4_sweep
+ * (moo_common.h). */
 static double hv4d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double *ref) {
     if (n == 0) return 0.0;
     if (n == 1) return (ref[0] - X[0]) * (ref[1] - X[1]) * (ref[2] - X[2]) * (ref[3] - X[3]);
-    const double rx = ref[0], ry = ref[1], rz = ref[2], rw = ref[3];
-    const ptrdiff_t nw = (n + 63) >> 6;
-    size_t per = 2 * sizeof(moo_key) + sizeof(ptrdiff_t) + 5 * sizeof(double);
-    size_t bytes = (size_t)n * per + 16 + (size_t)nw * sizeof(uint64_t);
-    char stackmem[64 * (2 * sizeof(moo_key) + sizeof(ptrdiff_t) + 5 * sizeof(double)) + 16 + 8]
-        __attribute__((aligned(16)));
-    char *mem = bytes <= sizeof(stackmem) ? stackmem : (char *)malloc(bytes);
+    const size_t doubles = 4 * (size_t)n + HV4_WORK_DOUBLES(n);
+    double stackmem[128 * (4 + 5 + 2) + HV4_WORK_DOUBLES(0)]; /* the doubles, then the keys, for n <= 128 */
+    double *mem = n <= 128 ? stackmem : (double *)malloc(doubles * sizeof(double) + (size_t)n * sizeof(moo_key));
     if (!mem) return NAN;
-    moo_key *wo = (moo_key *)mem, *zo = wo + n;
-    ptrdiff_t *zrank = (ptrdiff_t *)(zo + n);
-    double *zx = (double *)(zrank + n), *zy = zx + n, *zz = zy + n;
-    hv_stair st;
-    st.x = zz + n;
-    st.y = st.x + n;
-    uint64_t *actw = (uint64_t *)(st.y + n); /* bit set while the point is on the 3-D front */
-    memset(actw, 0, (size_t)nw * sizeof(uint64_t));
-    for (ptrdiff_t i = 0; i < n; i++) {
-        wo[i].k = X[i * stride + 3]; wo[i].i = i;
-        zo[i].k = X[i * stride + 2]; zo[i].i = i;
-    }
+    double *cx = mem, *cy = cx + n, *cz = cy + n, *cw = cz + n;
+    moo_key *wo = (moo_key *)(mem + doubles);
+    for (ptrdiff_t i = 0; i < n; i++) { wo[i].k = X[i * stride + 3]; wo[i].i = i; }
     moo_sort_key(wo, n);
-    moo_sort_key(zo, n);
-    for (ptrdiff_t r = 0; r < n; r++) {
-        const double *q = X + zo[r].i * stride;
-        zrank[zo[r].i] = r;
-        zx[r] = q[0]; zy[r] = q[1]; zz[r] = q[2];
-    }
-
-    double vol3 = 0.0, hv = 0.0;
     for (ptrdiff_t t = 0; t < n; t++) {
-        const ptrdiff_t r = zrank[wo[t].i];
-        const double px = zx[r], py = zy[r], pz = zz[r];
-        const double A = (rx - px) * (ry - py);
-        double xcap = rx, ycap = ry, lx = INFINITY, ly = INFINITY;
-        st.n = 0;
-        st.dom = 0.0;
-        int covered = 0;
-        /* phase 1: active points below r in z order, downwards; a branch-free test (caps and the last general
-         * point inserted) rejects most of them before the staircase is touched */
-        ptrdiff_t s;
-        for (ptrdiff_t wi = r >> 6; wi >= 0 && !covered; wi--) {
-            uint64_t bits = actw[wi];
-            if (wi == (r >> 6)) bits &= (1ULL << (r & 63)) - 1;
-            while (bits) {
-                int b = 63 - __builtin_clzll(bits);
-                bits &= ~(1ULL << b);
-                s = (wi << 6) | b;
-                const double qx = zx[s], qy = zy[s];
-                if (!((qx < xcap) & (qy < ycap) & ((qx < lx) | (qy < ly)))) continue;
-                HV_CLIP_ADD(hv_stair_insert, qx, qy);
-                if (covered) break;
-            }
-        }
-        if (!covered) {
-            actw[r >> 6] |= 1ULL << (r & 63);
-            /* phase 2: active points above r, upwards, until one covers p's box */
-            double c = 0.0, zcur = pz;
-            for (ptrdiff_t wi = r >> 6; wi < nw && !covered; wi++) {
-                uint64_t bits = actw[wi];
-                if (wi == (r >> 6)) bits &= (r & 63) == 63 ? 0 : ~0ULL << ((r & 63) + 1);
-                while (bits) {
-                    int b = __builtin_ctzll(bits);
-                    bits &= bits - 1;
-                    s = (wi << 6) | b;
-                    const double qx = zx[s], qy = zy[s], qz = zz[s];
-                    c += (A - st.dom) * (qz - zcur);
-                    zcur = qz;
-                    HV_CLIP_ADD(hv_stair_insert, qx, qy);
-                    if (covered) break;
-                    if (qx >= px && qy >= py) { /* dominated by p in 3-D: leaves the front */
-                        actw[wi] &= ~(1ULL << b);
-                    }
-                }
-            }
-            if (!covered) c += (A - st.dom) * (rz - zcur);
-            vol3 += c;
-        }
-        double wnext = t + 1 < n ? wo[t + 1].k : rw;
-        hv += vol3 * (wnext - wo[t].k);
+        const double *q = X + wo[t].i * stride;
+        cx[t] = q[0]; cy[t] = q[1]; cz[t] = q[2]; cw[t] = wo[t].k;
     }
+    hv4_work W; /* the w order is done with: its keys serve the sweep */
+#ifdef MOO_X86
+    hv4_work_init(&W, cw + n, wo, n, moo_have_avx2());
+#else
+    hv4_work_init(&W, cw + n, wo, n, 0);
+#endif
+    const double v = hv4_sweep(cx, cy, cz, cw, n, ref, &W);
     if (mem != stackmem) free(mem);
-    return hv;
+    return v;
 }
 
 #endif

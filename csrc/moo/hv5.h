@@ -2,8 +2,8 @@
  *
  * Sweep over the 5th objective v: HV5 = sum_k excl4(p_k | p_0..p_{k-1}) * (ref_v - v_k), the points taken by
  * ascending v. Each point's exclusive 4-D volume is its box minus the 4-D hypervolume of the earlier points
- * clipped to it (WFG's limit set); that hypervolume is a w-sweep (4th objective) keeping the 3-D front
- * (HV4D+-style, as moocore's onec4dplusU). What makes it fast:
+ * clipped to it (WFG's limit set); that hypervolume is hv4_sweep (moo_common.h), a w-sweep (4th objective)
+ * keeping the 3-D front (HV4D+-style, as moocore's onec4dplusU). What makes it fast:
  *   - the earlier points live in a structure-of-arrays kept in w order (contiguous, with p inserted by memmove
  *     after its step; the scalar reference keeps a static w order with an "active" bitset), so the limit set
  *     comes out of the scan already in w order (no per-point sort);
@@ -13,11 +13,9 @@
  *   - points strictly worse than p in all four objectives leave the active set for good (p covers them from
  *     here on), and so does nothing else;
  *   - the scan stops at the first point whose w reaches the cut box's w bound (nothing past it matters);
- *   - the survivors not worse than p in w enter the w-sweep at once: one z-sweep over a 2-D staircase gives
- *     their 3-D volume and the z-sorted 3-D front, so only the others pay a 3-D contribution;
- *   - the 3-D front is kept in z-sorted arrays updated in place (no temporary copies); a survivor dominated by
- *     the front is rejected by a vectorised test over the front points not above it in z; the 3-D sweep axis is
- *     the one (of x, y, z) where the fewest survivors sit on p's value.
+ *   - the survivors not worse than p in w enter the w-sweep at once (hv4_sweep's first run): one z-sweep over a
+ *     2-D staircase gives their 3-D volume and the z-sorted 3-D front, so only the others pay a 3-D contribution;
+ *   - the 3-D sweep axis is the one (of x, y, z) where the fewest survivors sit on p's value.
  * The dispatcher (hv.h) takes it for small sets and QHV-II (hv_qhv.h) for large ones. Tried and slower:
  *   - choosing the 4-D sweep axis per point (the one where most survivors sit on p's value): the group entering
  *     at once grows, but so does the 3-D front it leaves, and the later walks shrink by less than the reordering
@@ -29,205 +27,6 @@
 #define NSGANETV2_HV5_H
 
 #include "moo_common.h"
-
-/* hv_stair_insert, with a linear search on short staircases; returns 0 when (a, b) is covered (nothing changes).
- * Inlined at each of its call sites in the sweep's inner loops. */
-static MOO_ALWAYS_INLINE int hv5_stair_insert(hv_stair *st, double a, double b, double rx, double ry) {
-    double *sx = st->x, *sy = st->y;
-    ptrdiff_t j = 0;
-    const ptrdiff_t n = st->n;
-    if (n > 12) {
-        j = moo_lower_bound(sx, n, a);
-    } else {
-        while (j < n && sx[j] < a) j++;
-    }
-    double upper = ry;
-    if (j > 0) {
-        if (sy[j - 1] <= b) return 0;
-        upper = sy[j - 1];
-    }
-    if (j < n && sx[j] == a && sy[j] <= b) return 0;
-    double added = 0.0, xprev = a, floor_y = upper;
-    ptrdiff_t k = j;
-    while (k < n && sy[k] >= b) {
-        added += (sx[k] - xprev) * (floor_y - b);
-        xprev = sx[k];
-        floor_y = sy[k];
-        k++;
-    }
-    double xend = k < n ? sx[k] : rx;
-    added += (xend - xprev) * (floor_y - b);
-    st->dom += added;
-    const ptrdiff_t removed = k - j;
-    if (removed == 0) {
-        for (ptrdiff_t t = n - 1; t >= j; t--) { sx[t + 1] = sx[t]; sy[t + 1] = sy[t]; }
-    } else if (removed > 1) {
-        for (ptrdiff_t t = k; t < n; t++) { sx[t + 1 - removed] = sx[t]; sy[t + 1 - removed] = sy[t]; }
-    }
-    st->n = n + 1 - removed;
-    sx[j] = a;
-    sy[j] = b;
-    return 1;
-}
-
-/* Clipped projection (qx, qy) of a front point onto p's 2-D box (see HV_CLIP_ADD in moo_common.h). */
-#define HV5_ADD(qx, qy) HV_CLIP_ADD(hv5_stair_insert, qx, qy)
-
-/* In the z-sorted front (fx, fy, fz)[0..nf): *pos = number of points with fz < pz; returns 1 when a point with
- * fz <= pz weakly dominates (px, py, pz). */
-static inline int hv5_locate(const double *fx, const double *fy, const double *fz, ptrdiff_t nf, double px,
-                             double py, double pz, ptrdiff_t *pos) {
-    ptrdiff_t lt = 0;
-    int dom = 0;
-    for (ptrdiff_t s = 0; s < nf; s++) {
-        lt += fz[s] < pz;
-        dom |= (fx[s] <= px) & (fy[s] <= py) & (fz[s] <= pz);
-    }
-    *pos = lt;
-    return dom;
-}
-#ifdef MOO_X86
-/* Same, four at a time; fx, fy, fz hold +inf in [nf, nf + 3). */
-__attribute__((target("avx2,popcnt"))) static inline int hv5_locate_avx2(const double *fx, const double *fy,
-                                                                        const double *fz, ptrdiff_t nf, double px,
-                                                                        double py, double pz, ptrdiff_t *pos) {
-    const __m256d vx = _mm256_set1_pd(px), vy = _mm256_set1_pd(py), vz = _mm256_set1_pd(pz);
-    ptrdiff_t lt = 0;
-    int dom = 0;
-    for (ptrdiff_t s = 0; s < nf; s += 4) {
-        const __m256d z = _mm256_loadu_pd(fz + s);
-        lt += __builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z, vz, _CMP_LT_OQ)));
-        __m256d a = _mm256_and_pd(_mm256_cmp_pd(_mm256_loadu_pd(fx + s), vx, _CMP_LE_OQ),
-                                  _mm256_cmp_pd(_mm256_loadu_pd(fy + s), vy, _CMP_LE_OQ));
-        dom |= _mm256_movemask_pd(_mm256_and_pd(a, _mm256_cmp_pd(z, vz, _CMP_LE_OQ)));
-    }
-    *pos = lt;
-    return dom != 0;
-}
-#endif
-
-/* 4-D hypervolume, reference cap, of the nc points (cx, cy, cz, cw)[t] given in ascending w (each strictly
- * inside cap). w-sweep keeping the 3-D front in z-sorted arrays fx, fy, fz (capacity nc + 4): a point weakly
- * dominated by the front is skipped; otherwise its 3-D contribution is its box minus the volume swept by its
- * clipped 2-D staircase (front points below it in z form the base, those above shrink it until one covers it),
- * the front points it dominates leave and it enters. sx, sy: staircase space, nc + 1 each. */
-static double hv5_limit4(const double *cx, const double *cy, const double *cz, const double *cw, ptrdiff_t nc,
-                         const double *cap, double *fx, double *fy, double *fz, double *sx, double *sy,
-                         moo_key *key, int avx2) {
-    const double rx = cap[0], ry = cap[1], rz = cap[2], rw = cap[3];
-    hv_stair st;
-    st.x = sx;
-    st.y = sy;
-    ptrdiff_t nf = 0;
-    double vol3 = 0.0, hv = 0.0;
-    ptrdiff_t t0 = 0;
-#ifndef MOO_X86
-    (void)avx2;
-#endif
-    /* the first run of equal w (the points not worse than p in w, when there are any) all enter at once: a
-     * z-sweep over one 2-D staircase gives their 3-D volume, and the points it keeps form the z-sorted front */
-    while (t0 < nc && cw[t0] == cw[0]) t0++;
-    if (t0 > 1) {
-        for (ptrdiff_t t = 0; t < t0; t++) { key[t].k = cz[t]; key[t].i = t; }
-        if (t0 <= 32) { /* insertion sort by (z, y, x): a weakly dominating point comes first */
-            for (ptrdiff_t t = 1; t < t0; t++) {
-                const moo_key v = key[t];
-                const double vz = v.k, vy = cy[v.i], vx = cx[v.i];
-                ptrdiff_t u = t;
-                while (u > 0) {
-                    const moo_key o = key[u - 1];
-                    if (o.k < vz || (o.k == vz && (cy[o.i] < vy || (cy[o.i] == vy && cx[o.i] <= vx)))) break;
-                    key[u] = o;
-                    u--;
-                }
-                key[u] = v;
-            }
-        } else {
-            moo_sort_key(key, t0);
-        }
-        st.n = 0;
-        st.dom = 0.0;
-        for (ptrdiff_t u = 0; u < t0; u++) {
-            const ptrdiff_t t = key[u].i;
-            const double before = st.dom;
-            if (hv5_stair_insert(&st, cx[t], cy[t], rx, ry)) {
-                vol3 += (st.dom - before) * (rz - cz[t]);
-                fx[nf] = cx[t]; fy[nf] = cy[t]; fz[nf] = cz[t];
-                nf++;
-            }
-        }
-        hv += vol3 * ((t0 < nc ? cw[t0] : rw) - cw[0]);
-    } else {
-        t0 = 0;
-    }
-    for (int l = 0; l < 3; l++) fx[nf + l] = fy[nf + l] = fz[nf + l] = INFINITY;
-    for (ptrdiff_t t = t0; t < nc; t++) {
-        const double px = cx[t], py = cy[t], pz = cz[t];
-        /* pos: first front index with fz >= pz; the front points that may dominate p are those with fz <= pz */
-        ptrdiff_t pos;
-        int dom;
-#ifdef MOO_X86
-        if (avx2) dom = hv5_locate_avx2(fx, fy, fz, nf, px, py, pz, &pos);
-        else
-#endif
-            dom = hv5_locate(fx, fy, fz, nf, px, py, pz, &pos);
-        if (!dom) {
-            const double A = (rx - px) * (ry - py);
-            double xcap = rx, ycap = ry, lx = INFINITY, ly = INFINITY;
-            int covered = 0;
-            st.n = 0;
-            st.dom = 0.0;
-            /* base: front points below in z, downwards (none covers p: p is not dominated) */
-            for (ptrdiff_t s = pos - 1; s >= 0; s--) {
-                const double qx = fx[s], qy = fy[s];
-                if (!((qx < xcap) & (qy < ycap) & ((qx < lx) | (qy < ly)))) continue;
-                HV5_ADD(qx, qy);
-            }
-            /* points above in z, upwards, until one covers p's 2-D box; p enters at pos, the points it dominates
-             * leave (compaction in place, carrying one point) */
-            double carx = px, cary = py, carz = pz, cc = 0.0, zcur = pz;
-            ptrdiff_t w = pos, j = pos;
-            for (; j < nf; j++) {
-                const double qx = fx[j], qy = fy[j], qz = fz[j];
-                cc += (A - st.dom) * (qz - zcur);
-                zcur = qz;
-                HV5_ADD(qx, qy);
-                if (covered) break;
-                if (!((qx >= px) & (qy >= py))) {
-                    fx[w] = carx; fy[w] = cary; fz[w] = carz;
-                    w++;
-                    carx = qx; cary = qy; carz = qz;
-                }
-            }
-            if (covered) {
-                /* front[j] covers p's 2-D box from its z up; it stays unless p dominates it (equal x and y) */
-                ptrdiff_t from = (fx[j] >= px && fy[j] >= py) ? j + 1 : j;
-                ptrdiff_t tail = nf - from;
-                if (w == from) { /* nothing left free: shift the tail up by one */
-                    for (ptrdiff_t s = nf - 1; s >= from; s--) { fx[s + 1] = fx[s]; fy[s + 1] = fy[s]; fz[s + 1] = fz[s]; }
-                } else if (w + 1 < from) {
-                    for (ptrdiff_t s = 0; s < tail; s++) {
-                        fx[w + 1 + s] = fx[from + s]; fy[w + 1 + s] = fy[from + s]; fz[w + 1 + s] = fz[from + s];
-                    }
-                }
-                fx[w] = carx; fy[w] = cary; fz[w] = carz;
-                nf = w + 1 + tail;
-            } else {
-                cc += (A - st.dom) * (rz - zcur);
-                fx[w] = carx; fy[w] = cary; fz[w] = carz;
-                nf = w + 1;
-            }
-            vol3 += cc;
-            fx[nf] = fy[nf] = fz[nf] = INFINITY; /* sentinel for hv5_locate_avx2's last block */
-            fx[nf + 1] = fy[nf + 1] = fz[nf + 1] = INFINITY;
-            fx[nf + 2] = fy[nf + 2] = fz[nf + 2] = INFINITY;
-        }
-        const double wnext = t + 1 < nc ? cw[t + 1] : rw;
-        hv += vol3 * (wnext - cw[t]);
-    }
-    return hv;
-}
-#undef HV5_ADD
 
 /* The earlier points, by w rank r: coordinates Q[j][r] (j = 0..3), active while act bit r is set. */
 typedef struct {
@@ -412,12 +211,10 @@ __attribute__((target("avx2,popcnt"))) static ptrdiff_t hv5_update_avx2(double *
 }
 #endif
 
-/* Scratch of the per-point step: survivors (cx..cw, n + 4 each), 3-D front (fx..fz, n + 4), staircase (sx, sy,
- * n + 1), sort keys (ko, n). */
+/* Scratch of the per-point step: survivors (cx..cw, n + 4 each) and hv4_sweep's work space for n points. */
 typedef struct {
-    double *cx, *cy, *cz, *cw, *fx, *fy, *fz, *sx, *sy;
-    moo_key *ko;
-    int avx2;
+    double *cx, *cy, *cz, *cw;
+    hv4_work w4;
 } hv5_work;
 
 /* p's share of the 5-D volume: its box cut down by cap, minus the 4-D volume of its nc survivors, times the depth
@@ -431,9 +228,7 @@ static double hv5_share(const hv5_work *W, const double *p, const double *cap, p
     for (int i = 0; i < 2; i++) if (fl[i] < fl[zi]) zi = i;
     const int xi = zi == 0 ? 1 : 0, yi = zi == 2 ? 1 : 2;
     const double capp[4] = {cap[xi], cap[yi], cap[zi], cap[3]};
-    double excl = box - (nc ? hv5_limit4(src[xi], src[yi], src[zi], W->cw, nc, capp, W->fx, W->fy, W->fz, W->sx,
-                                         W->sy, W->ko, W->avx2)
-                            : 0.0);
+    double excl = box - (nc ? hv4_sweep(src[xi], src[yi], src[zi], W->cw, nc, capp, &W->w4) : 0.0);
     if (excl < 0.0) excl = 0.0; /* rounding only */
     return excl * (ref[4] - p[4]);
 }
@@ -443,7 +238,7 @@ static double hv5_share(const hv5_work *W, const double *p, const double *cap, p
 static double hv5d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double *ref, int scalar) {
     const ptrdiff_t nw = (n + 63) >> 6, npad = nw * 64 + 8;
     size_t bytes = (size_t)n * (3 * sizeof(moo_key) + sizeof(ptrdiff_t)) + 2 * (size_t)nw * sizeof(uint64_t) +
-                   (4 * (size_t)npad + 7 * ((size_t)n + 4) + 2 * ((size_t)n + 1)) * sizeof(double) + 64;
+                   (4 * (size_t)npad + 4 * ((size_t)n + 4) + HV4_WORK_DOUBLES(n)) * sizeof(double) + 64;
     char *mem = (char *)malloc(bytes);
     if (!mem) return NAN;
 #ifdef MOO_X86
@@ -455,12 +250,10 @@ static double hv5d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     double *Q = (double *)(((uintptr_t)mem + 31) & ~(uintptr_t)31);
     hv5_work W;
     W.cx = Q + 4 * npad; W.cy = W.cx + (n + 4); W.cz = W.cy + (n + 4); W.cw = W.cz + (n + 4);
-    W.fx = W.cw + (n + 4); W.fy = W.fx + (n + 4); W.fz = W.fy + (n + 4); W.sx = W.fz + (n + 4); W.sy = W.sx + (n + 1);
-    W.avx2 = avx2;
-    uint64_t *act = (uint64_t *)(W.sy + (n + 1));
+    uint64_t *act = (uint64_t *)(W.cw + (n + 4) + HV4_WORK_DOUBLES(n));
     moo_key *wo = (moo_key *)(act + 2 * nw), *vo = wo + n;
-    W.ko = vo + n;
-    ptrdiff_t *wrank = (ptrdiff_t *)(W.ko + n);
+    hv4_work_init(&W.w4, W.cw + (n + 4), vo + n, n, avx2);
+    ptrdiff_t *wrank = (ptrdiff_t *)(vo + 2 * n);
     for (ptrdiff_t i = 0; i < n; i++) { vo[i].k = X[i * stride + 4]; vo[i].i = i; }
     moo_sort_key(vo, n);
     double total = 0.0;

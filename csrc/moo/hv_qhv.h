@@ -37,6 +37,7 @@ typedef struct {
     int d, avx2, failed; /* avx2: the AVX2 path runs */
     int max_depth;       /* deeper boxes go to rec */
     hv_rec_fn rec;
+    struct hv_qplan *plan; /* the split into tasks for threads (NULL: none; see hv_qhv_threads) */
 } hv_qstate;
 
 /* Makes room for `need` ints in the arena; 0 on failure (then Q->failed is set). */
@@ -69,6 +70,103 @@ static double hv_qhv_fallback(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_
     free(Y);
     if (v != v) Q->failed = 1;
     return v;
+}
+
+/* threads ------------------------------------------------------------------------------------------------------
+ * The boxes below the top of the recursion are independent: with T > 1 threads, the top (the boxes holding more
+ * than n / HV_QHV_TASK_DIV points, down to depth HV_QHV_TASK_DEPTH) runs first, on the calling thread, and records
+ * what it adds up in a log: each box below the top becomes a task (its index list, box and depth) whose volume is
+ * left for later. The threads then compute the tasks, largest first, each into its own slot, and the log is
+ * summed in its order with the tasks' volumes put in: every addition happens in the order of the single-threaded
+ * recursion, so the result is the same, to the bit, for any number of threads. */
+#define HV_QHV_TASK_DIV 2
+#define HV_QHV_TASK_DEPTH 8
+#define HV_QHV_THREADS_MIN 256 /* smaller sets run on one thread (the same value: only the time would differ) */
+
+typedef struct { ptrdiff_t off, n; hv_qbox B; int depth; } hv_qtask;
+
+/* a log entry: a node's pivot volume that opens its children (HV_QLOG_OPEN), the close of the last open node, a
+ * volume computed in the top (a small box), or a task's volume (index in i) */
+enum { HV_QLOG_OPEN, HV_QLOG_CLOSE, HV_QLOG_VALUE, HV_QLOG_TASK };
+typedef struct { int kind; ptrdiff_t i; double v; } hv_qlog;
+
+typedef struct hv_qplan {
+    ptrdiff_t min_top;   /* boxes with more points than this (and not too deep) stay in the top */
+    hv_qtask *task;
+    ptrdiff_t nt, tcap;  /* tasks and room */
+    int32_t *list;       /* the tasks' index lists */
+    ptrdiff_t nl, lcap;
+    hv_qlog *log;
+    ptrdiff_t ng, gcap;  /* entries and room */
+} hv_qplan;
+
+/* 1 when a box of n points at this depth is below the top (a task; the root never is). */
+static inline int hv_qhv_is_task(const hv_qstate *Q, ptrdiff_t n, int depth) {
+    return depth > 0 && (n <= Q->plan->min_top || depth >= HV_QHV_TASK_DEPTH || depth > Q->max_depth);
+}
+
+/* Grows *buf (of *cap items of `size` bytes) to hold `need`; 0 on failure. */
+static int hv_qhv_grow(void **buf, ptrdiff_t *cap, ptrdiff_t need, size_t size) {
+    if (need <= *cap) return 1;
+    ptrdiff_t c = *cap * 2 > need ? *cap * 2 : need;
+    void *b = realloc(*buf, (size_t)c * size);
+    if (!b) return 0;
+    *buf = b;
+    *cap = c;
+    return 1;
+}
+
+/* Appends an entry to the plan's log (Q->failed when out of memory). */
+static void hv_qhv_log_add(hv_qstate *Q, int kind, ptrdiff_t i, double v) {
+    hv_qplan *P = Q->plan;
+    if (!hv_qhv_grow((void **)&P->log, &P->gcap, P->ng + 1, sizeof(hv_qlog))) {
+        Q->failed = 1;
+        return;
+    }
+    P->log[P->ng].kind = kind;
+    P->log[P->ng].i = i;
+    P->log[P->ng++].v = v;
+}
+
+/* Appends to the log when there is one; passes v through. */
+static inline double hv_qhv_log(hv_qstate *Q, int kind, ptrdiff_t i, double v) {
+    if (Q->plan) hv_qhv_log_add(Q, kind, i, v);
+    return v;
+}
+
+/* A box below the top becomes a task (its volume 0 for now). */
+static double hv_qhv_task(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_qbox *B, int depth) {
+    hv_qplan *P = Q->plan;
+    if (!hv_qhv_grow((void **)&P->task, &P->tcap, P->nt + 1, sizeof(hv_qtask)) ||
+        !hv_qhv_grow((void **)&P->list, &P->lcap, P->nl + n, sizeof(int32_t))) {
+        Q->failed = 1;
+        return 0.0;
+    }
+    hv_qtask *t = &P->task[P->nt];
+    t->off = P->nl;
+    t->n = n;
+    t->B = *B;
+    t->depth = depth;
+    memcpy(P->list + P->nl, Q->ar + io, (size_t)n * sizeof(int32_t));
+    P->nl += n;
+    return hv_qhv_log(Q, HV_QLOG_TASK, P->nt++, 0.0);
+}
+
+/* The log summed as the recursion sums: a node is its pivot volume plus ((0 + child 1) + child 2) + ... */
+static double hv_qhv_log_sum(const hv_qplan *P, const double *vol) {
+    double best[HV_QHV_TASK_DEPTH + 2], acc[HV_QHV_TASK_DEPTH + 2];
+    int top = 0;
+    acc[0] = 0.0;
+    for (ptrdiff_t g = 0; g < P->ng; g++) {
+        const hv_qlog *e = &P->log[g];
+        switch (e->kind) {
+            case HV_QLOG_OPEN: top++; best[top] = e->v; acc[top] = 0.0; break;
+            case HV_QLOG_CLOSE: top--; acc[top] += best[top + 1] + acc[top + 1]; break;
+            case HV_QLOG_VALUE: acc[top] += e->v; break;
+            default: acc[top] += vol[e->i]; break;
+        }
+    }
+    return acc[0];
 }
 
 #ifdef MOO_X86
@@ -114,13 +212,13 @@ __attribute__((target("avx2,popcnt"))) static void hv_qhv_list_avx2(const int32_
 }
 #endif
 
-/* Children of a node (shared by both paths): mask[t] has bit j set when point t (of the n listed at io) reaches
- * into box j. The boxes run fewest points first, each raising the lower bounds of the ones after it; each one's
- * list is written at ao just before its turn (one list of room a level). */
+/* A node's volume (shared by both paths): best, its pivot's, plus its children's. mask[t] has bit j set when point t
+ * (of the n listed at io) reaches into box j. The boxes run fewest points first, each raising the lower bounds of
+ * the ones after it; each one's list is written at ao just before its turn (one list of room a level). */
 typedef double (*hv_qhv_rec_fn)(hv_qstate *, ptrdiff_t, ptrdiff_t, const hv_qbox *, ptrdiff_t, int);
 
 static double hv_qhv_children(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_qbox *B, ptrdiff_t ao, int depth,
-                              const double *pv, const unsigned char *mask, hv_qhv_rec_fn rec) {
+                              double best, const double *pv, const unsigned char *mask, hv_qhv_rec_fn rec) {
     const int d = Q->d;
     /* counts per box: the mask's bits spread to bytes and summed as one 64-bit word, 255 masks at a time */
     ptrdiff_t cnt[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -141,6 +239,7 @@ static double hv_qhv_children(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_
     }
     hv_qbox C = *B;
     double v = 0.0;
+    hv_qhv_log(Q, HV_QLOG_OPEN, 0, best);
     for (int a = 0; a < d; a++) {
         const int j = ord[a];
         if (cnt[j]) {
@@ -163,7 +262,8 @@ static double hv_qhv_children(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_
         }
         C.lo[j] = pv[j];
     }
-    return v;
+    hv_qhv_log(Q, HV_QLOG_CLOSE, 0, 0.0);
+    return best + v;
 }
 
 /* scalar path ------------------------------------------------------------------------------------------------- */
@@ -190,7 +290,8 @@ static double hv_qhv_iex_scalar(const hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, c
 }
 
 static double hv_qhv_rec_scalar(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_qbox *B, ptrdiff_t ao, int depth) {
-    if (n <= HV_QHV_IEX) return hv_qhv_iex_scalar(Q, io, n, B);
+    if (n <= HV_QHV_IEX) return hv_qhv_log(Q, HV_QLOG_VALUE, 0, hv_qhv_iex_scalar(Q, io, n, B));
+    if (Q->plan && hv_qhv_is_task(Q, n, depth)) return hv_qhv_task(Q, io, n, B, depth);
     if (depth > Q->max_depth) return hv_qhv_fallback(Q, io, n, B);
     const int d = Q->d;
     if (!hv_qhv_reserve(Q, ao + n + 8)) return 0.0;
@@ -215,7 +316,7 @@ static double hv_qhv_rec_scalar(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const h
         for (int i = 0; i < d; i++) m |= (unsigned)((x[i] > B->lo[i] ? x[i] : B->lo[i]) < pv[i]) << i;
         mk[t] = (unsigned char)m;
     }
-    const double v = best + hv_qhv_children(Q, io, n, B, ao, depth, pv, mk, hv_qhv_rec_scalar);
+    const double v = hv_qhv_children(Q, io, n, B, ao, depth, best, pv, mk, hv_qhv_rec_scalar);
     if (mk != mstack) free(mk);
     return v;
 }
@@ -276,7 +377,8 @@ HV_QHV_AVX2 static double hv_qhv_iex_avx2(const hv_qstate *Q, ptrdiff_t io, ptrd
 
 HV_QHV_AVX2 static double hv_qhv_rec_avx2(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_qbox *B, ptrdiff_t ao,
                                           int depth) {
-    if (n <= HV_QHV_IEX) return hv_qhv_iex_avx2(Q, io, n, B);
+    if (n <= HV_QHV_IEX) return hv_qhv_log(Q, HV_QLOG_VALUE, 0, hv_qhv_iex_avx2(Q, io, n, B));
+    if (Q->plan && hv_qhv_is_task(Q, n, depth)) return hv_qhv_task(Q, io, n, B, depth);
     if (depth > Q->max_depth) return hv_qhv_fallback(Q, io, n, B);
     if (!hv_qhv_reserve(Q, ao + n + 8)) return 0.0;
     const int32_t *idx = Q->ar + io;
@@ -316,18 +418,90 @@ HV_QHV_AVX2 static double hv_qhv_rec_avx2(hv_qstate *Q, ptrdiff_t io, ptrdiff_t 
         const int m1 = _mm256_movemask_pd(_mm256_cmp_pd(_mm256_max_pd(_mm256_load_pd(x + 4), lo1), p1, _CMP_LT_OQ));
         mk[t] = (unsigned char)(m0 | m1 << 4);
     }
-    const double v = bv[l] + hv_qhv_children(Q, io, n, B, ao, depth, pv, mk, hv_qhv_rec_avx2);
+    const double v = hv_qhv_children(Q, io, n, B, ao, depth, bv[l], pv, mk, hv_qhv_rec_avx2);
     if (mk != mstack) free(mk);
     return v;
 }
 #undef HV_QHV_SIDES
 #endif
 
+/* The recursion from box B over the n points listed at io (arena offset ao for the children), on Q's path. */
+static double hv_qhv_run(hv_qstate *Q, ptrdiff_t io, ptrdiff_t n, const hv_qbox *B, ptrdiff_t ao, int depth) {
+#ifdef MOO_X86
+    if (Q->avx2) return hv_qhv_rec_avx2(Q, io, n, B, ao, depth);
+#endif
+    return hv_qhv_rec_scalar(Q, io, n, B, ao, depth);
+}
+
+/* One thread: the next task not taken (largest first, by ord), into its slot of vol, until none is left; it has
+ * its own arena. */
+typedef struct {
+    const hv_qstate *Q;
+    hv_qplan *P;
+    const ptrdiff_t *ord;
+    double *vol;    /* the tasks' volumes */
+    ptrdiff_t next; /* the next entry of ord to take (atomic) */
+    int failed;     /* set by a thread that failed (atomic) */
+} hv_qhv_pool;
+
+static void hv_qhv_worker(void *ctx, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    (void)t; (void)lo; (void)hi;
+    hv_qhv_pool *pool = (hv_qhv_pool *)ctx;
+    hv_qstate W = *pool->Q;
+    W.plan = NULL;
+    W.cap = 0;
+    W.ar = NULL;
+    W.failed = 0;
+    for (;;) {
+        const ptrdiff_t k = __atomic_fetch_add(&pool->next, 1, __ATOMIC_RELAXED);
+        if (k >= pool->P->nt) break;
+        const hv_qtask *tk = &pool->P->task[pool->ord[k]];
+        if (!hv_qhv_reserve(&W, 16 * tk->n + 64)) break;
+        memcpy(W.ar, pool->P->list + tk->off, (size_t)tk->n * sizeof(int32_t));
+        pool->vol[pool->ord[k]] = hv_qhv_run(&W, 0, tk->n, &tk->B, tk->n, tk->depth);
+        if (W.failed) break;
+    }
+    if (W.failed) __atomic_store_n(&pool->failed, 1, __ATOMIC_RELAXED);
+    free(W.ar);
+}
+
+/* The recursion on T > 1 threads (see "threads" above): the same value as hv_qhv_run(Q, 0, n, B, n, 0). */
+static double hv_qhv_threads(hv_qstate *Q, ptrdiff_t n, const hv_qbox *B, int T) {
+    hv_qplan P;
+    memset(&P, 0, sizeof P);
+    P.min_top = n / HV_QHV_TASK_DIV;
+    Q->plan = &P;
+    hv_qhv_run(Q, 0, n, B, n, 0); /* the top: the log and the tasks */
+    Q->plan = NULL;
+    const size_t nt = (size_t)(P.nt > 0 ? P.nt : 1);
+    moo_key *by = (moo_key *)malloc(nt * sizeof(moo_key));
+    ptrdiff_t *ord = (ptrdiff_t *)malloc(nt * sizeof(ptrdiff_t));
+    double *vol = (double *)malloc(nt * sizeof(double)), v = 0.0;
+    if (!Q->failed && by && ord && vol) {
+        for (ptrdiff_t k = 0; k < P.nt; k++) { by[k].k = -(double)P.task[k].n; by[k].i = k; }
+        moo_sort_key(by, P.nt);
+        for (ptrdiff_t k = 0; k < P.nt; k++) ord[k] = by[k].i;
+        hv_qhv_pool pool = {Q, &P, ord, vol, 0, 0};
+        moo_parallel_for(T, T, hv_qhv_worker, &pool);
+        if (pool.failed) Q->failed = 1;
+        v = hv_qhv_log_sum(&P, vol);
+    } else {
+        Q->failed = 1;
+    }
+    free(by);
+    free(ord);
+    free(vol);
+    free(P.task);
+    free(P.list);
+    free(P.log);
+    return v;
+}
+
 /* X: n >= 1 rows with stride `stride`, 5 <= d <= 8 objectives, each row strictly dominating ref. scalar: 1 forces
- * the portable path; max_depth: HV_QHV_MAX_DEPTH, lower in tests; rec: computes the boxes past it. Returns NaN when
- * out of memory, +inf when the volume overflows. */
+ * the portable path; max_depth: HV_QHV_MAX_DEPTH, lower in tests; rec: computes the boxes past it; T: threads (the
+ * same value for any T). Returns NaN when out of memory, +inf when the volume overflows. */
 static double hv_qhv(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, const double *ref, int scalar,
-                     int max_depth, hv_rec_fn rec) {
+                     int max_depth, hv_rec_fn rec, int T) {
     double *P = (double *)aligned_alloc(32, (size_t)n * 8 * sizeof(double));
     hv_qstate Q;
     Q.cap = 16 * n + 64;
@@ -352,15 +526,13 @@ static double hv_qhv(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, cons
     Q.failed = 0;
     Q.max_depth = max_depth;
     Q.rec = rec;
-    double v;
+    Q.plan = NULL;
     Q.avx2 = 0;
 #ifdef MOO_X86
     Q.avx2 = !scalar && moo_have_avx2();
-    if (Q.avx2) v = hv_qhv_rec_avx2(&Q, 0, n, &B, n, 0);
-    else
 #endif
-        v = hv_qhv_rec_scalar(&Q, 0, n, &B, n, 0);
     (void)scalar;
+    const double v = T > 1 && n >= HV_QHV_THREADS_MIN ? hv_qhv_threads(&Q, n, &B, T) : hv_qhv_run(&Q, 0, n, &B, n, 0);
     free(P);
     free(Q.ar);
     /* inputs are finite: a NaN here is inf - inf from a volume past the largest double, so the true value overflows */

@@ -5,8 +5,8 @@
  * the earlier ones is its box minus the hypervolume of its non-dominated limit set. Earlier points worse than p in
  * one objective only ("caps") shrink the box to [p, cap) and filter the rest in O(d); the survivors are made
  * non-dominated by worse-objective masks (a point can only be dominated by one whose mask is a subset of its own).
- * 4-D limit sets (d = 5) with few survivors skip the mask filter: a w-sweep keeping the 3-D front in a z-sorted
- * array (hv4d_front_sweep) drops the dominated ones as it goes.
+ * 4-D limit sets (d = 5) with few survivors skip the mask filter: hv4_sweep (moo_common.h), a w-sweep keeping the
+ * 3-D front in z-sorted arrays, drops the dominated ones as it goes.
  * Inclusion-exclusion (hv_ie) for a handful of points.
  * Allocation failure returns NaN.
  */
@@ -18,96 +18,23 @@
 /* ------------------------------------------------------------------------------------------------ */
 /* the 4-D front sweep of small limit sets                                                          */
 /* ------------------------------------------------------------------------------------------------ */
-/* 1 when some front point (fx, fy, fz)[s] weakly dominates (px, py, pz). */
-static inline int hv_front_dominated(const double *fx, const double *fy, const double *fz, ptrdiff_t nf, double px,
-                                     double py, double pz) {
-    int dom = 0;
-    for (ptrdiff_t s = 0; s < nf; s++) dom |= (fx[s] <= px) & (fy[s] <= py) & (fz[s] <= pz);
-    return dom;
-}
-#ifdef MOO_X86
-__attribute__((target("avx2"))) static int hv_front_dominated_avx2(const double *fx, const double *fy,
-                                                                   const double *fz, ptrdiff_t nf, double px,
-                                                                   double py, double pz) {
-    const __m256d vx = _mm256_set1_pd(px), vy = _mm256_set1_pd(py), vz = _mm256_set1_pd(pz);
-    ptrdiff_t s = 0;
-    for (; s + 4 <= nf; s += 4) {
-        __m256d a = _mm256_and_pd(_mm256_cmp_pd(_mm256_loadu_pd(fx + s), vx, _CMP_LE_OQ),
-                                  _mm256_cmp_pd(_mm256_loadu_pd(fy + s), vy, _CMP_LE_OQ));
-        a = _mm256_and_pd(a, _mm256_cmp_pd(_mm256_loadu_pd(fz + s), vz, _CMP_LE_OQ));
-        if (_mm256_movemask_pd(a)) return 1;
-    }
-    return hv_front_dominated(fx + s, fy + s, fz + s, nf - s, px, py, pz);
-}
-#endif
-
-/* HV of the 4-D points C (rows of 4, each strictly inside ref), visited in w order through ord[0..nc): a w-sweep
- * keeping the 3-D front as a z-sorted array. A point weakly dominated by the front is skipped (so no prior
- * non-dominance filtering is needed); otherwise its 3-D contribution is its box minus the volume swept by its
- * clipped 2-D staircase (front points below it in z form the base, those above shrink it until one covers it),
- * and the front points it dominates leave. work: 8 * nc doubles. Meant for small sets (WFG limit sets). */
-static double hv4d_front_sweep(const double *C, const moo_key *ord, ptrdiff_t nc, const double *ref, double *work) {
-    const double rx = ref[0], ry = ref[1], rz = ref[2], rw = ref[3];
-    double *fx = work, *fy = fx + nc, *fz = fy + nc, *tx = fz + nc, *ty = tx + nc, *tz = ty + nc;
-    hv_stair st;
-    st.x = tz + nc;
-    st.y = st.x + nc;
-#ifdef MOO_X86
-    const int avx2 = moo_have_avx2();
-#endif
-    ptrdiff_t nf = 0;
-    double vol3 = 0.0, hv = 0.0;
+/* HV of the 4-D points C (rows of 4, each strictly inside ref), listed by ord[0..nc) in ascending w: their columns
+ * through hv4_sweep (moo_common.h), whose 3-D front rejects the dominated ones as it goes. ord's keys serve as its
+ * sort keys afterwards; work: HV4_WORK4_DOUBLES(nc) doubles. */
+#define HV4_WORK4_DOUBLES(nc) (4 * (size_t)(nc) + HV4_WORK_DOUBLES(nc))
+static double hv4d_front_sweep(const double *C, moo_key *ord, ptrdiff_t nc, const double *ref, double *work) {
+    double *cx = work, *cy = cx + nc, *cz = cy + nc, *cw = cz + nc;
     for (ptrdiff_t t = 0; t < nc; t++) {
         const double *c = C + ord[t].i * 4;
-        const double px = c[0], py = c[1], pz = c[2];
-#ifdef MOO_X86
-        const int dom = avx2 ? hv_front_dominated_avx2(fx, fy, fz, nf, px, py, pz)
-                             : hv_front_dominated(fx, fy, fz, nf, px, py, pz);
-#else
-        const int dom = hv_front_dominated(fx, fy, fz, nf, px, py, pz);
-#endif
-        if (!dom) {
-            ptrdiff_t pos = nf;
-            while (pos > 0 && fz[pos - 1] >= pz) pos--;
-            const double A = (rx - px) * (ry - py);
-            double xcap = rx, ycap = ry, lx = INFINITY, ly = INFINITY;
-            int covered = 0;
-            st.n = 0;
-            st.dom = 0.0;
-            /* base: front points below in z, downwards (none covers p: p is not dominated) */
-            for (ptrdiff_t s = pos - 1; s >= 0; s--) {
-                const double qx = fx[s], qy = fy[s];
-                if (!((qx < xcap) & (qy < ycap) & ((qx < lx) | (qy < ly)))) continue;
-                HV_CLIP_ADD(hv_stair_insert, qx, qy);
-            }
-            /* points above in z, upwards, until one covers p's box; p enters the front at pos */
-            const ptrdiff_t nt = nf - pos;
-            memcpy(tx, fx + pos, (size_t)nt * sizeof(double));
-            memcpy(ty, fy + pos, (size_t)nt * sizeof(double));
-            memcpy(tz, fz + pos, (size_t)nt * sizeof(double));
-            fx[pos] = px; fy[pos] = py; fz[pos] = pz;
-            ptrdiff_t w = pos + 1, j = 0;
-            double cc = 0.0, zcur = pz;
-            for (; j < nt; j++) {
-                const double qx = tx[j], qy = ty[j], qz = tz[j];
-                cc += (A - st.dom) * (qz - zcur);
-                zcur = qz;
-                HV_CLIP_ADD(hv_stair_insert, qx, qy);
-                if (covered) break;
-                if (!((qx >= px) & (qy >= py))) { fx[w] = qx; fy[w] = qy; fz[w] = qz; w++; }
-            }
-            if (covered) {
-                for (; j < nt; j++) { fx[w] = tx[j]; fy[w] = ty[j]; fz[w] = tz[j]; w++; }
-            } else {
-                cc += (A - st.dom) * (rz - zcur);
-            }
-            nf = w;
-            vol3 += cc;
-        }
-        const double wnext = t + 1 < nc ? C[ord[t + 1].i * 4 + 3] : rw;
-        hv += vol3 * (wnext - c[3]);
+        cx[t] = c[0]; cy[t] = c[1]; cz[t] = c[2]; cw[t] = c[3];
     }
-    return hv;
+    hv4_work W;
+#ifdef MOO_X86
+    hv4_work_init(&W, cw + nc, ord, nc, moo_have_avx2());
+#else
+    hv4_work_init(&W, cw + nc, ord, nc, 0);
+#endif
+    return hv4_sweep(cx, cy, cz, cw, nc, ref, &W);
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -324,9 +251,9 @@ static double hv_wfg_sorted(const double *Y, ptrdiff_t n, int d, const double *r
     /* one block: C (clipped survivors), L (limit set), order, code, smask; on the stack for small n */
     size_t bytes = cap_n * (2 * (size_t)e * sizeof(double) + sizeof(moo_key) + sizeof(uint64_t) + sizeof(unsigned int));
     const int sweep4 = e == 4 && path != HV_PATH_WFG_MASK;
-    if (sweep4) bytes += cap_n * 8 * sizeof(double) + 8; /* hv4d_front_sweep's work space */
+    if (sweep4) bytes += HV4_WORK4_DOUBLES(cap_n) * sizeof(double) + 8; /* hv4d_front_sweep's work space */
     double stackmem[(32 * (2 * 8 * sizeof(double) + sizeof(moo_key) + sizeof(uint64_t) + sizeof(unsigned int))) /
-                        sizeof(double) + 32 * 8 + 1];
+                        sizeof(double) + HV4_WORK4_DOUBLES(32) + 1];
     char *mem = (e <= 8 && n <= 32) ? (char *)stackmem : (char *)malloc(bytes);
     if (!mem) return NAN;
     double *C = (double *)mem, *L = C + cap_n * (size_t)e;
@@ -357,14 +284,10 @@ static double hv_wfg_sorted(const double *Y, ptrdiff_t n, int d, const double *r
         /* The cap points cut p's box down to [p, cap): what is left of p's exclusive volume is that box minus
          * the part the non-dominated survivors (all inside it) cover, i.e. their hypervolume with ref = cap. */
         if (sweep4 && (nc <= HV_SWEEP4_MAX || path == HV_PATH_WFG_SWEEP)) {
-            /* limit set HV straight from the survivors: those not worse than p in w (all at w = p[3]) first */
-            ptrdiff_t nb = 0;
-            for (ptrdiff_t t = 0; t < nc; t++) {
-                if (!(smask[t] & 8u)) { moo_key tmp = order[nb]; order[nb] = order[t]; order[t] = tmp; nb++; }
-            }
-            if (nb > 1) moo_sort_key(order, nb); /* by coordinate sum: a dominating point comes first */
-            for (ptrdiff_t t = nb; t < nc; t++) order[t].k = C[order[t].i * 4 + 3];
-            if (nc - nb > 1) moo_sort_key(order + nb, nc - nb);
+            /* limit set HV straight from the survivors, in w order (those not worse than p in w, all at w = p[3],
+             * first: hv4_sweep's first run) */
+            for (ptrdiff_t t = 0; t < nc; t++) order[t].k = C[order[t].i * 4 + 3];
+            if (nc > 1) moo_sort_key(order, nc);
             double box = 1.0;
             for (int i = 0; i < e; i++) box *= cap[i] - p[i];
             double excl = box - (nc ? hv4d_front_sweep(C, order, nc, cap, work4) : 0.0);

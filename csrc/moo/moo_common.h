@@ -11,7 +11,8 @@
  *                   for (double, index) pairs (introsort when short, the radix sort otherwise)
  *   bitsets         64-ary hierarchical bitsets: predecessor / successor in O(log_64 n)
  *   threads         moo_parallel_for: a function over contiguous chunks of a range on T threads
- *   staircases      the clipped 2-D staircase shared by the 4-D and 5-D hypervolume sweeps
+ *   4-D sweep       hv4_sweep, the hypervolume w-sweep over a z-sorted 3-D front (with its clipped 2-D staircase)
+ *                   that hv234.h (d = 4), hv5.h and hv_wfg.h (4-D limit sets) share
  */
 #ifndef NSGANETV2_MOO_COMMON_H
 #define NSGANETV2_MOO_COMMON_H
@@ -622,61 +623,353 @@ MOO_UNUSED static void moo_parallel_for(int T, ptrdiff_t n, moo_chunk_fn fn, voi
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
-/* the clipped 2-D staircase of the hypervolume sweeps (hv234.h, hv5.h, hv_wfg.h)                               */
+/* the clipped 2-D staircase of the 4-D hypervolume sweep                                                         */
 /* ------------------------------------------------------------------------------------------------------------ */
 /* 2-D staircase inside the box [bx, rx] x [by, ry]: x ascending, y descending. */
 typedef struct { double *x, *y; ptrdiff_t n; double dom; } hv_stair;
 
-/* Insert (a, b) (inside the box); add the newly dominated area to st->dom. */
-static inline void hv_stair_insert(hv_stair *st, double a, double b, double rx, double ry) {
+/* Inserts (a, b) (inside the box) and adds the newly dominated area to st->dom; returns 0 when (a, b) is covered
+ * (nothing changes). The search is linear on short staircases, binary on longer ones. Inlined at each of its call
+ * sites in the sweeps' inner loops. */
+static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b, double rx, double ry) {
     double *sx = st->x, *sy = st->y;
-    const ptrdiff_t j = st->n > 0 ? moo_lower_bound(sx, st->n, a) : 0; /* first index with sx >= a */
+    ptrdiff_t j = 0;
+    const ptrdiff_t n = st->n;
+    if (n > 12) {
+        j = moo_lower_bound(sx, n, a);
+    } else {
+        while (j < n && sx[j] < a) j++;
+    }
     double upper = ry;
     if (j > 0) {
-        if (sy[j - 1] <= b) return;
+        if (sy[j - 1] <= b) return 0;
         upper = sy[j - 1];
     }
-    if (j < st->n && sx[j] == a && sy[j] <= b) return;
+    if (j < n && sx[j] == a && sy[j] <= b) return 0;
     double added = 0.0, xprev = a, floor_y = upper;
     ptrdiff_t k = j;
-    while (k < st->n && sy[k] >= b) {
+    while (k < n && sy[k] >= b) {
         added += (sx[k] - xprev) * (floor_y - b);
         xprev = sx[k];
         floor_y = sy[k];
         k++;
     }
-    double xend = k < st->n ? sx[k] : rx;
+    double xend = k < n ? sx[k] : rx;
     added += (xend - xprev) * (floor_y - b);
     st->dom += added;
-    /* replace [j, k) by the new point */
-    ptrdiff_t removed = k - j;
-    if (removed != 1) {
-        ptrdiff_t tail = st->n - k;
-        if (removed == 0) {
-            for (ptrdiff_t t = tail - 1; t >= 0; t--) { sx[j + 1 + t] = sx[k + t]; sy[j + 1 + t] = sy[k + t]; }
-        } else {
-            for (ptrdiff_t t = 0; t < tail; t++) { sx[j + 1 + t] = sx[k + t]; sy[j + 1 + t] = sy[k + t]; }
-        }
-        st->n += 1 - removed;
+    const ptrdiff_t removed = k - j;
+    if (removed == 0) {
+        for (ptrdiff_t t = n - 1; t >= j; t--) { sx[t + 1] = sx[t]; sy[t + 1] = sy[t]; }
+    } else if (removed > 1) {
+        for (ptrdiff_t t = k; t < n; t++) { sx[t + 1 - removed] = sx[t]; sy[t + 1 - removed] = sy[t]; }
     }
+    st->n = n + 1 - removed;
     sx[j] = a;
     sy[j] = b;
+    return 1;
 }
 
-/* Clipped projection of q onto p's box, filtered by the two extreme steps ("caps") and the last general point
- * inserted before the full insert (INSERT: the staircase insert to use). Sets covered when q covers p's whole box
- * (q <= p in x and y). Expects px, py, rx, ry, xcap, ycap, lx, ly, covered and the staircase st in scope. */
-#define HV_CLIP_ADD(INSERT, qx, qy)                                                                      \
+/* ------------------------------------------------------------------------------------------------------------ */
+/* the 4-D w-sweep of the hypervolume kernels (hv234.h's d = 4, hv5.h's and hv_wfg.h's 4-D limit sets)            */
+/* ------------------------------------------------------------------------------------------------------------ */
+/* Work space of hv4_sweep for up to n points: the 3-D front (fx, fy, fz: n + 4 each), the staircase (sx, sy:
+ * n + 1 each), sort keys (key: n); avx2: the AVX2 probes run. */
+typedef struct {
+    double *fx, *fy, *fz, *sx, *sy;
+    moo_key *key;
+    int avx2;
+} hv4_work;
+
+#define HV4_WORK_DOUBLES(n) (5 * (size_t)(n) + 14) /* the doubles of hv4_work for n points (keys apart) */
+
+/* Points the work space at mem (HV4_WORK_DOUBLES(n) doubles) and key (n keys). */
+static inline void hv4_work_init(hv4_work *W, double *mem, moo_key *key, ptrdiff_t n, int avx2) {
+    W->fx = mem;
+    W->fy = W->fx + n + 4;
+    W->fz = W->fy + n + 4;
+    W->sx = W->fz + n + 4;
+    W->sy = W->sx + n + 1;
+    W->key = key;
+    W->avx2 = avx2;
+}
+
+/* p = (px, py, pz) against the z-sorted front [0, hi) (hi: the points with fz <= pz): returns 1 when one weakly
+ * dominates p. Otherwise lowers *xcap to the least x of the points below p in z (fz < pz) worse than p in x only,
+ * and *ycap to the least y of those worse in y only: p's "caps", which cut its 2-D box down. */
+static inline int hv4_probe(const double *fx, const double *fy, const double *fz, ptrdiff_t hi, double px,
+                            double py, double pz, double *xcap, double *ycap) {
+    int dom = 0;
+    double xc = *xcap, yc = *ycap;
+    for (ptrdiff_t s = 0; s < hi; s++) {
+        const int below = fz[s] < pz, nx = fx[s] <= px, ny = fy[s] <= py;
+        dom |= nx & ny;
+        xc = (below & !nx & ny) && fx[s] < xc ? fx[s] : xc;
+        yc = (below & nx & !ny) && fy[s] < yc ? fy[s] : yc;
+    }
+    *xcap = xc;
+    *ycap = yc;
+    return dom;
+}
+
+#ifdef MOO_X86
+/* hv4_probe, four at a time; fx, fy, fz hold +inf in [nf, nf + 3) */
+__attribute__((target("avx2"))) static inline int hv4_probe_avx2(const double *fx, const double *fy,
+                                                                  const double *fz, ptrdiff_t hi, double px,
+                                                                  double py, double pz, double *xcap, double *ycap) {
+    const __m256d vx = _mm256_set1_pd(px), vy = _mm256_set1_pd(py), vz = _mm256_set1_pd(pz),
+                  inf = _mm256_set1_pd(INFINITY);
+    __m256d xc = _mm256_set1_pd(*xcap), yc = _mm256_set1_pd(*ycap), dom = _mm256_setzero_pd();
+    for (ptrdiff_t s = 0; s < hi; s += 4) {
+        const __m256d x = _mm256_loadu_pd(fx + s), y = _mm256_loadu_pd(fy + s), z = _mm256_loadu_pd(fz + s);
+        const __m256d nx = _mm256_cmp_pd(x, vx, _CMP_LE_OQ), ny = _mm256_cmp_pd(y, vy, _CMP_LE_OQ);
+        const __m256d below = _mm256_cmp_pd(z, vz, _CMP_LT_OQ);
+        dom = _mm256_or_pd(dom, _mm256_and_pd(_mm256_and_pd(nx, ny), _mm256_cmp_pd(z, vz, _CMP_LE_OQ)));
+        xc = _mm256_min_pd(xc, _mm256_blendv_pd(inf, x, _mm256_andnot_pd(nx, _mm256_and_pd(ny, below))));
+        yc = _mm256_min_pd(yc, _mm256_blendv_pd(inf, y, _mm256_andnot_pd(ny, _mm256_and_pd(nx, below))));
+    }
+    if (_mm256_movemask_pd(dom)) return 1;
+    __m128d a = _mm_min_pd(_mm256_castpd256_pd128(xc), _mm256_extractf128_pd(xc, 1));
+    *xcap = _mm_cvtsd_f64(_mm_min_sd(a, _mm_unpackhi_pd(a, a)));
+    a = _mm_min_pd(_mm256_castpd256_pd128(yc), _mm256_extractf128_pd(yc, 1));
+    *ycap = _mm_cvtsd_f64(_mm_min_sd(a, _mm_unpackhi_pd(a, a)));
+    return 0;
+}
+
+/* The front points [0, pos) that may reach into p's box cut down by the caps (worse than p in x and y, below
+ * both caps), four at a time from the top down: bit l of the result for point 4 * b + l of block b. */
+__attribute__((target("avx2"))) static inline unsigned hv4_base_block_avx2(const double *fx, const double *fy,
+                                                                            ptrdiff_t b, ptrdiff_t pos, double px,
+                                                                            double py, double xcap, double ycap) {
+    const __m256d x = _mm256_loadu_pd(fx + 4 * b), y = _mm256_loadu_pd(fy + 4 * b);
+    const __m256d inx = _mm256_and_pd(_mm256_cmp_pd(x, _mm256_set1_pd(px), _CMP_GT_OQ),
+                                      _mm256_cmp_pd(x, _mm256_set1_pd(xcap), _CMP_LT_OQ));
+    const __m256d iny = _mm256_and_pd(_mm256_cmp_pd(y, _mm256_set1_pd(py), _CMP_GT_OQ),
+                                      _mm256_cmp_pd(y, _mm256_set1_pd(ycap), _CMP_LT_OQ));
+    const __m256d in = _mm256_and_pd(inx, iny);
+    const ptrdiff_t left = pos - 4 * b;
+    return (unsigned)_mm256_movemask_pd(in) & (left >= 4 ? 15u : (1u << left) - 1u);
+}
+#endif
+
+/* st: p's staircase from the front points below it in z (pos of them), p not dominated: the caps, then the
+ * points worse than p in x and y inside the cut box, downwards (the nearest, most covering ones first), each
+ * skipped when the last one added covers it. Returns the last one added in *lx, *ly. */
+static MOO_ALWAYS_INLINE void hv4_base(hv_stair *st, const hv4_work *W, int avx2, ptrdiff_t pos, double px,
+                                       double py, double xcap, double ycap, double rx, double ry, double *lxo,
+                                       double *lyo) {
+    const double *fx = W->fx, *fy = W->fy;
+    double lx = INFINITY, ly = INFINITY;
+    st->n = 0;
+    st->dom = 0.0;
+    if (ycap < ry) hv_stair_add(st, px, ycap, rx, ry);
+    if (xcap < rx) hv_stair_add(st, xcap, py, rx, ry);
+#define HV4_BASE_ADD(s)                                                                                            \
+    do {                                                                                                           \
+        const double qx = fx[s], qy = fy[s];                                                                       \
+        if ((qx < lx) | (qy < ly)) {                                                                               \
+            hv_stair_add(st, qx, qy, rx, ry);                                                                      \
+            lx = qx;                                                                                               \
+            ly = qy;                                                                                               \
+        }                                                                                                          \
+    } while (0)
+#ifdef MOO_X86
+    if (avx2) {
+        for (ptrdiff_t b = (pos - 1) >> 2; b >= 0; b--) {
+            unsigned m = hv4_base_block_avx2(fx, fy, b, pos, px, py, xcap, ycap);
+            while (m) {
+                const int l = 31 - __builtin_clz(m);
+                m &= ~(1u << l);
+                HV4_BASE_ADD(4 * b + l);
+            }
+        }
+    } else
+#else
+    (void)avx2;
+#endif
+    {
+        for (ptrdiff_t s = pos - 1; s >= 0; s--) {
+            if ((fx[s] > px) & (fy[s] > py) & (fx[s] < xcap) & (fy[s] < ycap)) HV4_BASE_ADD(s);
+        }
+    }
+#undef HV4_BASE_ADD
+    *lxo = lx;
+    *lyo = ly;
+}
+
+/* The first run of equal w (nc0 >= 2 points, the points not worse than p in w when hv5.h calls): they all enter at
+ * once; a z-sweep over one 2-D staircase gives their 3-D volume, and the points it keeps form the z-sorted front.
+ * Returns that volume; *nfo: the front's size. */
+static double hv4_first_run(const double *cx, const double *cy, const double *cz, ptrdiff_t nc0, const double *cap,
+                            const hv4_work *W, ptrdiff_t *nfo) {
+    moo_key *key = W->key;
+    for (ptrdiff_t t = 0; t < nc0; t++) { key[t].k = cz[t]; key[t].i = t; }
+    if (nc0 <= 32) { /* insertion sort by (z, y, x): a weakly dominating point comes first */
+        for (ptrdiff_t t = 1; t < nc0; t++) {
+            const moo_key v = key[t];
+            const double vz = v.k, vy = cy[v.i], vx = cx[v.i];
+            ptrdiff_t u = t;
+            while (u > 0) {
+                const moo_key o = key[u - 1];
+                if (o.k < vz || (o.k == vz && (cy[o.i] < vy || (cy[o.i] == vy && cx[o.i] <= vx)))) break;
+                key[u] = o;
+                u--;
+            }
+            key[u] = v;
+        }
+    } else {
+        moo_sort_key(key, nc0);
+    }
+    hv_stair st;
+    st.x = W->sx;
+    st.y = W->sy;
+    st.n = 0;
+    st.dom = 0.0;
+    ptrdiff_t nf = 0;
+    double vol3 = 0.0;
+    for (ptrdiff_t u = 0; u < nc0; u++) {
+        const ptrdiff_t t = key[u].i;
+        const double before = st.dom;
+        if (hv_stair_add(&st, cx[t], cy[t], cap[0], cap[1])) {
+            vol3 += (st.dom - before) * (cap[2] - cz[t]);
+            W->fx[nf] = cx[t]; W->fy[nf] = cy[t]; W->fz[nf] = cz[t];
+            nf++;
+        }
+    }
+    *nfo = nf;
+    return vol3;
+}
+
+/* Clipped projection (qx, qy) of a front point onto p's 2-D box: sets covered when it covers the whole box (q <= p
+ * in x and y); a cap (worse in one of x, y only) that improves on xcap / ycap, or a point worse in both that is
+ * inside the cut box and not covered by the last one added (lx, ly), goes into the staircase st. Expects px, py,
+ * rx, ry, xcap, ycap, lx, ly, covered and st in scope. */
+#define HV_CLIP_ADD(qx, qy)                                                                              \
     do {                                                                                                 \
         if ((qx) <= px) {                                                                                \
             if ((qy) <= py) { covered = 1; break; }                                                      \
-            if ((qy) < ycap) { ycap = (qy); INSERT(&st, px, (qy), rx, ry); }                             \
+            if ((qy) < ycap) { ycap = (qy); hv_stair_add(&st, px, (qy), rx, ry); }                       \
         } else if ((qy) <= py) {                                                                         \
-            if ((qx) < xcap) { xcap = (qx); INSERT(&st, (qx), py, rx, ry); }                             \
+            if ((qx) < xcap) { xcap = (qx); hv_stair_add(&st, (qx), py, rx, ry); }                       \
         } else if ((qy) < ycap && (qx) < xcap && !((qx) >= lx && (qy) >= ly)) {                          \
-            INSERT(&st, (qx), (qy), rx, ry);                                                             \
+            hv_stair_add(&st, (qx), (qy), rx, ry);                                                       \
             lx = (qx); ly = (qy);                                                                        \
         }                                                                                                \
     } while (0)
+
+/* p = (px, py, pz), not dominated by the z-sorted front [0, nf) and entering at pos (the points with fz < pz below
+ * it), with its staircase st from the points below: adds the volume of p's 3-D contribution swept from pz up
+ * through the points above (each shrinks the 2-D area left until one covers p's box), and puts p into the front,
+ * dropping the points it dominates (compaction in place, carrying one point). Returns the contribution; *nfo: the
+ * front's new size (its 3 padding values renewed). */
+static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdiff_t nf, ptrdiff_t pos, double px,
+                                         double py, double pz, double xcap, double ycap, double lx, double ly,
+                                         const double *cap, ptrdiff_t *nfo) {
+    double *fx = W->fx, *fy = W->fy, *fz = W->fz;
+    const double rx = cap[0], ry = cap[1], A = (rx - px) * (ry - py);
+    hv_stair st = *stp;
+    int covered = 0;
+    double carx = px, cary = py, carz = pz, cc = 0.0, zcur = pz;
+    ptrdiff_t w = pos, j = pos;
+    for (; j < nf; j++) {
+        const double qx = fx[j], qy = fy[j], qz = fz[j];
+        if ((qx < xcap) & (qy < ycap)) { /* the others leave the area as it is: their slab is part of the last */
+            cc += (A - st.dom) * (qz - zcur);
+            zcur = qz;
+            HV_CLIP_ADD(qx, qy);
+            if (covered) break;
+        }
+        if (!((qx >= px) & (qy >= py))) {
+            fx[w] = carx; fy[w] = cary; fz[w] = carz;
+            w++;
+            carx = qx; cary = qy; carz = qz;
+        }
+    }
+    if (covered) {
+        /* front[j] covers p's 2-D box from its z up; it stays unless p dominates it (equal x and y) */
+        const ptrdiff_t from = (fx[j] >= px && fy[j] >= py) ? j + 1 : j, tail = nf - from;
+        if (w == from) { /* nothing left free: shift the tail up by one */
+            for (ptrdiff_t s = nf - 1; s >= from; s--) { fx[s + 1] = fx[s]; fy[s + 1] = fy[s]; fz[s + 1] = fz[s]; }
+        } else if (w + 1 < from) {
+            for (ptrdiff_t s = 0; s < tail; s++) {
+                fx[w + 1 + s] = fx[from + s]; fy[w + 1 + s] = fy[from + s]; fz[w + 1 + s] = fz[from + s];
+            }
+        }
+        fx[w] = carx; fy[w] = cary; fz[w] = carz;
+        nf = w + 1 + tail;
+    } else {
+        cc += (A - st.dom) * (cap[2] - zcur);
+        fx[w] = carx; fy[w] = cary; fz[w] = carz;
+        nf = w + 1;
+    }
+    for (int l = 0; l < 3; l++) fx[nf + l] = fy[nf + l] = fz[nf + l] = INFINITY; /* the probes' last block */
+    *nfo = nf;
+    return cc;
+}
+
+/* 4-D hypervolume, reference cap, of the nc points (cx, cy, cz, cw)[t] given in ascending w, each strictly inside
+ * cap: a w-sweep keeping the 3-D front in z-sorted arrays (HV4D+-style). A point weakly dominated by the front is
+ * skipped; otherwise its 3-D contribution is its box minus the volume swept by its clipped 2-D staircase: the
+ * front points below it in z form the base (one vectorised probe finds a dominating point and the caps, one
+ * vectorised pass the other points that reach into the cut box), those above shrink it until one covers it.
+ * Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that the probes inline, and portable. */
+static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *cy, const double *cz,
+                                              const double *cw, ptrdiff_t nc, const double *cap, const hv4_work *W,
+                                              const int avx2) {
+    const double rx = cap[0], ry = cap[1], rw = cap[3];
+    double *fx = W->fx, *fy = W->fy, *fz = W->fz;
+    hv_stair st;
+    st.x = W->sx;
+    st.y = W->sy;
+    ptrdiff_t nf = 0, t0 = 0;
+    double vol3 = 0.0, hv = 0.0;
+    while (t0 < nc && cw[t0] == cw[0]) t0++;
+    if (t0 > 1) {
+        vol3 = hv4_first_run(cx, cy, cz, t0, cap, W, &nf);
+        hv += vol3 * ((t0 < nc ? cw[t0] : rw) - cw[0]);
+    } else {
+        t0 = 0;
+    }
+    for (int l = 0; l < 3; l++) fx[nf + l] = fy[nf + l] = fz[nf + l] = INFINITY;
+    for (ptrdiff_t t = t0; t < nc; t++) {
+        const double px = cx[t], py = cy[t], pz = cz[t];
+        const ptrdiff_t pos = nf ? moo_lower_bound(fz, nf, pz) : 0; /* the front points below p in z */
+        ptrdiff_t hi = pos;
+        while (hi < nf && fz[hi] == pz) hi++;
+        double xcap = rx, ycap = ry, lx, ly;
+        int dom;
+#ifdef MOO_X86
+        if (avx2) dom = hv4_probe_avx2(fx, fy, fz, hi, px, py, pz, &xcap, &ycap);
+        else
+#endif
+            dom = hv4_probe(fx, fy, fz, hi, px, py, pz, &xcap, &ycap);
+        if (!dom) {
+            hv4_base(&st, W, avx2, pos, px, py, xcap, ycap, rx, ry, &lx, &ly);
+            vol3 += hv4_lift(&st, W, nf, pos, px, py, pz, xcap, ycap, lx, ly, cap, &nf);
+        }
+        hv += vol3 * ((t + 1 < nc ? cw[t + 1] : rw) - cw[t]);
+    }
+    return hv;
+}
+
+static double hv4_sweep_portable(const double *cx, const double *cy, const double *cz, const double *cw,
+                                 ptrdiff_t nc, const double *cap, const hv4_work *W) {
+    return hv4_sweep_body(cx, cy, cz, cw, nc, cap, W, 0);
+}
+
+#ifdef MOO_X86
+__attribute__((target("avx2"))) static double hv4_sweep_avx2(const double *cx, const double *cy, const double *cz,
+                                                             const double *cw, ptrdiff_t nc, const double *cap,
+                                                             const hv4_work *W) {
+    return hv4_sweep_body(cx, cy, cz, cw, nc, cap, W, 1);
+}
+#endif
+
+static inline double hv4_sweep(const double *cx, const double *cy, const double *cz, const double *cw, ptrdiff_t nc,
+                               const double *cap, const hv4_work *W) {
+#ifdef MOO_X86
+    if (W->avx2) return hv4_sweep_avx2(cx, cy, cz, cw, nc, cap, W);
+#endif
+    return hv4_sweep_portable(cx, cy, cz, cw, nc, cap, W);
+}
 
 #endif
