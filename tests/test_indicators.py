@@ -33,3 +33,14 @@ def test_known_values_and_errors() -> None:
         igd_plus([[np.nan, 1.0]], R)
     with pytest.raises(ValueError, match="row 1"):  # float64 arrays take the fast path: the kernel sees the NaN
         epsilon_additive(np.array(R), np.array([[1.0, 2.0], [np.inf, 0.0]]))
+
+
+@pytest.mark.parametrize("m", [3, 4, 6])
+def test_epsilon_on_fronts_of_many_chunks(m: int) -> None:
+    """Fronts of hundreds of points: many chunks per reference point, the warm-up points and early exits."""
+    rng = np.random.default_rng(m)
+    X = np.abs(rng.normal(size=(700, m)))
+    A = 1.05 * X[:450] / np.linalg.norm(X[:450], axis=1, keepdims=True)
+    R = X[450:] / np.linalg.norm(X[450:], axis=1, keepdims=True)
+    for a, r in ((A, R), (R, A), (A[::-1].copy(), R)):
+        assert epsilon_additive(a, r) == moocore.epsilon_additive(a, ref=r)

@@ -3,13 +3,12 @@
  *   igd       mean over R of the Euclidean distance to the nearest point of A
  *   igd_plus  the same with d+(a, z) = || max(a - z, 0) || (Ishibuchi et al. 2015)
  *   eps_add   max over R of min over A of max_j (a_j - z_j) (additive epsilon, Zitzler et al. 2003)
- * igd and eps_add scan A sorted by the first objective outwards from z's place (moo_ind_scan): the gap in the
- * first objective bounds the rest of a side (both sides for igd, the right side for eps_add), each point's sum (max)
- * stops once it cannot win, and eps_add leaves z as soon as a point is within the largest value so far (for d = 2
- * the scan follows a0 - a1 instead, where the best point is near z0 - z1). igd_plus, and igd from d = 4, are a
- * vectorised sweep over A stored column by column. eps_add from d = 3 sweeps A column by column in chunks, leaving z
- * after the first chunk that holds a point within the largest value so far (moo_eps_chunks). O(n r d) in the worst
- * case.
+ * igd for d <= 3 scans A sorted by the first objective outwards from z's place (moo_ind_scan): the gap in the
+ * first objective bounds the rest of either side and each point's sum stops once it cannot win. eps_add for d = 2
+ * scans A sorted by a0 - a1 outwards from z0 - z1 (where the best point is) and leaves z as soon as a point is within
+ * the largest value so far; for other d it sweeps A column by column in chunks, leaving z after the first chunk that
+ * holds such a point (moo_eps_chunks). igd_plus, and igd from d = 4, are a vectorised sweep over A stored column by
+ * column. O(n r d) in the worst case.
  */
 #ifndef NSGANETV2_INDICATORS_H
 #define NSGANETV2_INDICATORS_H
@@ -18,10 +17,8 @@
 
 enum { MOO_IND_IGD = 0, MOO_IND_IGD_PLUS = 1, MOO_IND_EPS_ADD = 2 };
 
-/* min over the rows of S (n rows sorted by column 0, c0 its column 0) of the squared distance (igd) or of the
- * max difference (eps_add) to z; stops early once the min is <= floor (eps_add). */
-static inline double moo_ind_scan(const double *S, const double *c0, ptrdiff_t n, int d, const double *z, int eps,
-                                  double floor) {
+/* min over the rows of S (n rows sorted by column 0, c0 its column 0) of the squared distance to z (igd). */
+static inline double moo_ind_scan(const double *S, const double *c0, ptrdiff_t n, int d, const double *z) {
     ptrdiff_t hi = moo_lower_bound(c0, n, z[0]), lo = hi - 1;
     double best = INFINITY;
     int right = 1, left = 1;
@@ -32,26 +29,15 @@ static inline double moo_ind_scan(const double *S, const double *c0, ptrdiff_t n
         else if (!(left && lo >= 0)) i = hi++;
         else i = (c0[hi] - z[0] <= z[0] - c0[lo]) ? hi++ : lo--;
         const double g = c0[i] - z[0];
-        if (eps) {
-            if (g >= best) { if (g >= 0) { right = 0; continue; } }
-            const double *a = S + i * d;
-            double e = g;
-            for (int j = 1; j < d && e < best; j++) e = a[j] - z[j] > e ? a[j] - z[j] : e;
-            if (e < best) {
-                best = e;
-                if (best <= floor) return best;
-            }
-        } else {
-            if (g * g >= best) {
-                if (g >= 0) right = 0;
-                else left = 0;
-                continue;
-            }
-            const double *a = S + i * d;
-            double e = g * g;
-            for (int j = 1; j < d && e < best; j++) { const double t = a[j] - z[j]; e += t * t; }
-            if (e < best) best = e;
+        if (g * g >= best) {
+            if (g >= 0) right = 0;
+            else left = 0;
+            continue;
         }
+        const double *a = S + i * d;
+        double e = g * g;
+        for (int j = 1; j < d && e < best; j++) { const double t = a[j] - z[j]; e += t * t; }
+        if (e < best) best = e;
     }
     return best;
 }
@@ -76,7 +62,7 @@ static inline double moo_ind_eps2(const double *S, const double *key, ptrdiff_t 
     return best;
 }
 
-/* eps_add for d >= 3: A column by column in chunks of MOO_EPS_CHUNK rows; per reference point z the chunks are
+/* eps_add for d != 2: A column by column in chunks of MOO_EPS_CHUNK rows; per reference point z the chunks are
  * swept in turn (each a vectorisable pass: per row the max over objectives of a_j - z_j, then the chunk's min), and
  * the sweep stops after the first chunk that holds a row within floor (the largest minimum so far: z then cannot
  * raise the maximum). A few reference points spread over R go first to raise the floor early; the maximum does not
@@ -150,7 +136,7 @@ static double moo_indicator(const double *A, ptrdiff_t n, const double *R, ptrdi
         free(T);
         return total / (double)r;
     }
-    if (which == MOO_IND_EPS_ADD && d >= 3) return moo_eps_chunks(A, n, R, r, d);
+    if (which == MOO_IND_EPS_ADD && d != 2) return moo_eps_chunks(A, n, R, r, d);
     /* A sorted by the first objective */
     moo_key *o = (moo_key *)malloc((size_t)n * sizeof(moo_key));
     double *S = (double *)malloc((size_t)n * (size_t)(d + 1) * sizeof(double));
@@ -165,13 +151,12 @@ static double moo_indicator(const double *A, ptrdiff_t n, const double *R, ptrdi
     if (which == MOO_IND_EPS_ADD) {
         total = -INFINITY;
         for (ptrdiff_t t = 0; t < r; t++) {
-            const double b = eps2 ? moo_ind_eps2(S, c0, n, R + t * d, total)
-                                  : moo_ind_scan(S, c0, n, d, R + t * d, 1, total);
+            const double b = moo_ind_eps2(S, c0, n, R + t * d, total);
             total = b > total ? b : total;
         }
     } else {
         total = 0.0;
-        for (ptrdiff_t t = 0; t < r; t++) total += sqrt(moo_ind_scan(S, c0, n, d, R + t * d, 0, 0.0));
+        for (ptrdiff_t t = 0; t < r; t++) total += sqrt(moo_ind_scan(S, c0, n, d, R + t * d));
         total /= (double)r;
     }
     free(S);
