@@ -5,6 +5,7 @@ import moocore
 import numpy as np
 import pytest
 
+from nsganetv2.moo._indicators import EPS_ADD_PORTABLE, indicator_kernel
 from nsganetv2.moo.indicators import epsilon_additive, igd, igd_plus
 
 PAIRS = [(igd, moocore.igd), (igd_plus, moocore.igd_plus), (epsilon_additive, moocore.epsilon_additive)]
@@ -44,3 +45,13 @@ def test_epsilon_on_fronts_of_many_chunks(m: int) -> None:
     R = X[450:] / np.linalg.norm(X[450:], axis=1, keepdims=True)
     for a, r in ((A, R), (R, A), (A[::-1].copy(), R)):
         assert epsilon_additive(a, r) == moocore.epsilon_additive(a, ref=r)
+        assert indicator_kernel(a, r, EPS_ADD_PORTABLE) == epsilon_additive(a, r)  # the same on the portable path
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5])
+def test_epsilon_chunk_sweep_at_every_m(m: int) -> None:
+    """The chunk sweep (AUTO's from M = 3, and for M = 1) at every M, on its portable path, against moocore."""
+    rng = np.random.default_rng(10 + m)
+    for _ in range(10):
+        A, R = rng.random((int(rng.integers(1, 120)), m)), rng.random((int(rng.integers(1, 120)), m))
+        assert indicator_kernel(A, R, EPS_ADD_PORTABLE) == pytest.approx(moocore.epsilon_additive(A, ref=R), rel=1e-12)

@@ -6,6 +6,7 @@ cdef extern from "moo/indicators.h" nogil:
         MOO_IND_IGD
         MOO_IND_IGD_PLUS
         MOO_IND_EPS_ADD
+        MOO_IND_EPS_ADD_PORTABLE
     double moo_indicator(const double *A, Py_ssize_t n, const double *R, Py_ssize_t r, int d, int which)
 
 
@@ -18,6 +19,8 @@ cdef inline bint _finite(const double *x, Py_ssize_t n) noexcept nogil:
 
 #: the indicators' codes for ``indicator_kernel``
 CODES = {"igd": MOO_IND_IGD, "igd_plus": MOO_IND_IGD_PLUS, "epsilon_additive": MOO_IND_EPS_ADD}
+#: epsilon_additive by its chunk sweep at every M, on the portable path even with AVX2 (for the tests)
+EPS_ADD_PORTABLE = MOO_IND_EPS_ADD_PORTABLE
 
 
 def indicator_kernel(const double[:, ::1] A, const double[:, ::1] R, int which) -> float:
@@ -26,8 +29,9 @@ def indicator_kernel(const double[:, ::1] A, const double[:, ::1] R, int which) 
     cdef double v
     if A.shape[1] != R.shape[1] or A.shape[0] == 0 or R.shape[0] == 0:
         raise ValueError("indicator_kernel: A and R need rows and the same number of columns")
-    if which < 0 or which > 2:
-        raise ValueError(f"indicator_kernel: which must be one of {sorted(CODES.values())}, not {which}")
+    if which < 0 or which > MOO_IND_EPS_ADD_PORTABLE:
+        raise ValueError(f"indicator_kernel: which must be one of {sorted(CODES.values())} (or EPS_ADD_PORTABLE), "
+                         f"not {which}")
     cdef bint ok
     with nogil:
         ok = _finite(&A[0, 0], A.shape[0] * A.shape[1]) and _finite(&R[0, 0], R.shape[0] * R.shape[1])

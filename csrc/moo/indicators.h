@@ -6,16 +6,17 @@
  * igd for d <= 3 scans A sorted by the first objective outwards from z's place (moo_ind_scan): the gap in the
  * first objective bounds the rest of either side and each point's sum stops once it cannot win. eps_add for d = 2
  * scans A sorted by a0 - a1 outwards from z0 - z1 (where the best point is) and leaves z as soon as a point is within
- * the largest value so far; for other d it sweeps A column by column in chunks, leaving z after the first chunk that
- * holds such a point (moo_eps_chunks). igd_plus, and igd from d = 4, are a vectorised sweep over A stored column by
- * column. O(n r d) in the worst case.
+ * the largest value so far; for other d it sweeps A column by column in chunks (AVX2 where the CPU has it),
+ * leaving z after the first chunk that holds such a point (moo_eps_chunks). igd_plus, and igd from d = 4, are a
+ * vectorised sweep over A stored column by column. O(n r d) in the worst case.
  */
 #ifndef NSGANETV2_INDICATORS_H
 #define NSGANETV2_INDICATORS_H
 
 #include "moo_common.h"
 
-enum { MOO_IND_IGD = 0, MOO_IND_IGD_PLUS = 1, MOO_IND_EPS_ADD = 2 };
+/* MOO_IND_EPS_ADD_PORTABLE: eps_add by the chunk sweep at every d, on its portable path (tests) */
+enum { MOO_IND_IGD = 0, MOO_IND_IGD_PLUS = 1, MOO_IND_EPS_ADD = 2, MOO_IND_EPS_ADD_PORTABLE = 3 };
 
 /* min over the rows of S (n rows sorted by column 0, c0 its column 0) of the squared distance to z (igd). */
 static inline double moo_ind_scan(const double *S, const double *c0, ptrdiff_t n, int d, const double *z) {
@@ -69,7 +70,36 @@ static inline double moo_ind_eps2(const double *S, const double *key, ptrdiff_t 
  * depend on the order. NaN when out of memory. */
 #define MOO_EPS_CHUNK 32
 #define MOO_EPS_WARM 16
-static double moo_eps_chunks(const double *A, ptrdiff_t n, const double *R, ptrdiff_t r, int d) {
+/* min over the chunks T (nc of them, d columns each) of max_j (a_j - z_j), leaving after the first chunk within
+ * floor; compiled twice (AVX2 and portable), the same arithmetic. */
+static MOO_ALWAYS_INLINE double moo_eps_min_body(const double *T, ptrdiff_t nc, const double *z, int d, double floor) {
+    double best = INFINITY;
+    for (ptrdiff_t c = 0; c < nc && best > floor; c++) {
+        const double *blk = T + (size_t)c * d * MOO_EPS_CHUNK;
+        double e[MOO_EPS_CHUNK];
+        for (int k = 0; k < MOO_EPS_CHUNK; k++) e[k] = blk[k] - z[0];
+        for (int j = 1; j < d; j++) {
+            const double *col = blk + (size_t)j * MOO_EPS_CHUNK, zj = z[j];
+            for (int k = 0; k < MOO_EPS_CHUNK; k++) { const double v = col[k] - zj; e[k] = v > e[k] ? v : e[k]; }
+        }
+        for (int k = 0; k < MOO_EPS_CHUNK; k++) best = e[k] < best ? e[k] : best;
+    }
+    return best;
+}
+
+static double moo_eps_min_portable(const double *T, ptrdiff_t nc, const double *z, int d, double floor) {
+    return moo_eps_min_body(T, nc, z, d, floor);
+}
+
+#ifdef MOO_X86
+__attribute__((target("avx2"))) static double moo_eps_min_avx2(const double *T, ptrdiff_t nc, const double *z, int d,
+                                                               double floor) {
+    return moo_eps_min_body(T, nc, z, d, floor);
+}
+#endif
+
+/* portable: the portable sweep even where the CPU has AVX2 (tests) */
+static double moo_eps_chunks(const double *A, ptrdiff_t n, const double *R, ptrdiff_t r, int d, int portable) {
     const ptrdiff_t nc = (n + MOO_EPS_CHUNK - 1) / MOO_EPS_CHUNK;
     /* chunk c, objective j: MOO_EPS_CHUNK values (the last chunk padded with +inf) */
     double *T = (double *)malloc((size_t)nc * d * MOO_EPS_CHUNK * sizeof(double));
@@ -82,23 +112,22 @@ static double moo_eps_chunks(const double *A, ptrdiff_t n, const double *R, ptrd
                 col[k] = i < n ? A[i * d + j] : INFINITY;
             }
         }
+#ifdef MOO_X86
+    const int avx2 = !portable && moo_have_avx2();
+#else
+    (void)portable;
+#endif
     double total = -INFINITY;
     const ptrdiff_t stride = r > MOO_EPS_WARM ? r / MOO_EPS_WARM : 1;
     for (int pass = 0; pass < 2; pass++)
         for (ptrdiff_t t = 0; t < r; t++) {
             if ((t % stride == 0 && t / stride < MOO_EPS_WARM) != (pass == 0)) continue;
-            const double *z = R + t * d;
-            double best = INFINITY;
-            for (ptrdiff_t c = 0; c < nc && best > total; c++) {
-                const double *blk = T + (size_t)c * d * MOO_EPS_CHUNK;
-                double e[MOO_EPS_CHUNK];
-                for (int k = 0; k < MOO_EPS_CHUNK; k++) e[k] = blk[k] - z[0];
-                for (int j = 1; j < d; j++) {
-                    const double *col = blk + (size_t)j * MOO_EPS_CHUNK, zj = z[j];
-                    for (int k = 0; k < MOO_EPS_CHUNK; k++) { const double v = col[k] - zj; e[k] = v > e[k] ? v : e[k]; }
-                }
-                for (int k = 0; k < MOO_EPS_CHUNK; k++) best = e[k] < best ? e[k] : best;
-            }
+            double best;
+#ifdef MOO_X86
+            if (avx2) best = moo_eps_min_avx2(T, nc, R + t * d, d, total);
+            else
+#endif
+                best = moo_eps_min_portable(T, nc, R + t * d, d, total);
             total = best > total ? best : total;
         }
     free(T);
@@ -136,7 +165,8 @@ static double moo_indicator(const double *A, ptrdiff_t n, const double *R, ptrdi
         free(T);
         return total / (double)r;
     }
-    if (which == MOO_IND_EPS_ADD && d != 2) return moo_eps_chunks(A, n, R, r, d);
+    if (which == MOO_IND_EPS_ADD_PORTABLE || (which == MOO_IND_EPS_ADD && d != 2))
+        return moo_eps_chunks(A, n, R, r, d, which == MOO_IND_EPS_ADD_PORTABLE);
     /* A sorted by the first objective */
     moo_key *o = (moo_key *)malloc((size_t)n * sizeof(moo_key));
     double *S = (double *)malloc((size_t)n * (size_t)(d + 1) * sizeof(double));
