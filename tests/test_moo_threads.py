@@ -13,7 +13,9 @@ from nsganetv2.moo.sorting import pareto_mask
 def test_pareto_mask_is_the_same_for_any_thread_count(m: int) -> None:
     rng = np.random.default_rng(m)
     sets = [rng.random((20000, m)), np.round(rng.random((5000, m)) * 6),  # uniform; ties and copies
-            np.vstack([rng.random((3000, m)), np.abs(rng.normal(size=(300, m)))]), rng.random((65, m))]
+            np.vstack([rng.random((3000, m)), np.abs(rng.normal(size=(300, m)))]), rng.random((65, m)),
+            # from 65,536 rows a thread (fewer rows run on one): large sets, with ties and copies too
+            rng.random((200_000, m)), np.round(rng.random((140_000, m)) * 6)]
     for F in sets:
         one = pareto_mask(F)
         np.testing.assert_array_equal(one, _sorting.first_front(np.ascontiguousarray(F), int(NDSAlgo.NO_FILTER)))

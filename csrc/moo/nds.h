@@ -579,6 +579,9 @@ static int64_t moo_first_nonfinite(const double *F, int64_t n, int m) {
  * of bucket counters while sorting) holds the lexicographic order, the output array serves as the sort's scratch,
  * and one pass in that order reads each row from F and writes its rank straight into the output. */
 
+/* the first front's threads get at least this many rows each (bench_sort.py --threads: two threads were slower than
+ * one at 1e5 rows) */
+#define MOO_MT_MIN_ROWS 65536
 /* the sweep from this many rows on (below, the row-copying path is as fast or faster, and much faster on one
  * front: bench_sort.py --large and the COPY / SWEEP algos compare them) */
 #define MOO_SWEEP_MIN_N 65536
@@ -1328,6 +1331,7 @@ done:
 /* moo_nds's first front on T threads (T <= 1: moo_nds itself). */
 MOO_UNUSED static int64_t moo_first_front_mt(const double *F, int32_t n, int m, uint8_t *out8, int algo, int T) {
     const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
+    if (T > n / MOO_MT_MIN_ROWS) T = n / MOO_MT_MIN_ROWS; /* shorter passes do not pay for a thread */
     if (T <= 1 || n <= 64 || !filter) return moo_nds(F, n, m, NULL, out8, 1, algo);
     return moo_first_filtered_mt(F, n, m, out8, algo, T);
 }

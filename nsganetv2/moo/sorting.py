@@ -61,8 +61,9 @@ def pareto_mask(F: ArrayLike, n_threads: int = 1) -> np.ndarray:
     """Boolean mask of the first front (non-dominated points) of ``F``.
 
     Only the first front is computed (cheaper than :func:`non_dominated_sort`). Every copy of a duplicated
-    non-dominated point is kept (``True``). ``n_threads`` > 1 runs the linear filter passes over the rows on that
-    many threads; the mask is the same for any thread count.
+    non-dominated point is kept (``True``). ``n_threads`` > 1 runs the linear filter passes over the rows on up to
+    that many threads (one per 65,536 rows at most: shorter passes run on one); the mask is the same for any thread
+    count.
     """
     if not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool) or n_threads < 1:
         raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
