@@ -55,3 +55,17 @@ def test_epsilon_chunk_sweep_at_every_m(m: int) -> None:
     for _ in range(10):
         A, R = rng.random((int(rng.integers(1, 120)), m)), rng.random((int(rng.integers(1, 120)), m))
         assert indicator_kernel(A, R, EPS_ADD_PORTABLE) == pytest.approx(moocore.epsilon_additive(A, ref=R), rel=1e-12)
+
+
+def test_epsilon_two_objectives_on_ties_signed_zeros_and_copies() -> None:
+    """M = 2 searches the staircase of A's non-dominated points: equal first values, equal second values, -0.0 and
+    copies must not change the value."""
+    rng = np.random.default_rng(7)
+    for t in range(300):
+        A, R = rng.random((int(rng.integers(1, 200)), 2)), rng.random((int(rng.integers(1, 200)), 2))
+        if t % 2:
+            A = np.round(A * 5) / 5 * np.where(rng.random(A.shape) < 0.3, -1.0, 1.0)
+            R = np.round(R * 5) / 5
+        if t % 3 == 0:
+            A = np.vstack([A, A[::-1]])
+        assert epsilon_additive(A, R) == moocore.epsilon_additive(A, ref=R)

@@ -5,9 +5,9 @@
  *   eps_add   max over R of min over A of max_j (a_j - z_j) (additive epsilon, Zitzler et al. 2003)
  * igd for d <= 3 scans A sorted by the first objective outwards from z's place (moo_ind_scan): the gap in the
  * first objective bounds the rest of either side and each point's sum stops once it cannot win. eps_add for d = 2
- * scans A sorted by a0 - a1 outwards from z0 - z1 (where the best point is) and leaves z as soon as a point is within
- * the largest value so far; for other d it sweeps A column by column in chunks (AVX2 where the CPU has it),
- * leaving z after the first chunk that holds such a point (moo_eps_chunks). igd_plus, and igd from d = 4, are a
+ * binary-searches the staircase of A's non-dominated points (moo_eps2_staircase: O((n + r) log n)); for other d it
+ * sweeps A column by column in chunks (AVX2 where the CPU has it), leaving z after the first chunk that holds a point
+ * within the largest value so far (moo_eps_chunks). igd_plus, and igd from d = 4, are a
  * vectorised sweep over A stored column by column. O(n r d) in the worst case.
  */
 #ifndef NSGANETV2_INDICATORS_H
@@ -39,26 +39,6 @@ static inline double moo_ind_scan(const double *S, const double *c0, ptrdiff_t n
         double e = g * g;
         for (int j = 1; j < d && e < best; j++) { const double t = a[j] - z[j]; e += t * t; }
         if (e < best) best = e;
-    }
-    return best;
-}
-
-/* eps_add for d = 2 with A sorted by k = a0 - a1 (S rows in that order): the best point has a0 - z0 = a1 - z1 near
- * balance, so the scan starts at z0 - z1 and goes outwards, leaving once a point is within floor. */
-static inline double moo_ind_eps2(const double *S, const double *key, ptrdiff_t n, const double *z, double floor) {
-    const double kz = z[0] - z[1];
-    ptrdiff_t hi = moo_lower_bound(key, n, kz), lo = hi - 1;
-    double best = INFINITY;
-    while (hi < n || lo >= 0) {
-        ptrdiff_t i;
-        if (hi >= n) i = lo--;
-        else if (lo < 0) i = hi++;
-        else i = (key[hi] - kz <= kz - key[lo]) ? hi++ : lo--;
-        const double p = S[2 * i] - z[0], q = S[2 * i + 1] - z[1], e = p > q ? p : q;
-        if (e < best) {
-            best = e;
-            if (best <= floor) return best;
-        }
     }
     return best;
 }
@@ -134,6 +114,50 @@ static double moo_eps_chunks(const double *A, ptrdiff_t n, const double *R, ptrd
     return total;
 }
 
+/* eps_add for d = 2: only A's non-dominated points can be nearest, and on their staircase (a0 rising, a1 falling)
+ * a0 - z0 rises and a1 - z1 falls, so max of the two is least where they cross: a binary search per reference
+ * point, the same differences as the definition's. NaN when out of memory. */
+static double moo_eps2_staircase(const double *A, ptrdiff_t n, const double *R, ptrdiff_t r) {
+    moo_key *o = (moo_key *)malloc((size_t)n * sizeof(moo_key));
+    double *x = (double *)malloc((size_t)n * 2 * sizeof(double));
+    if (!o || !x) { free(o); free(x); return NAN; }
+    double *y = x + n;
+    for (ptrdiff_t i = 0; i < n; i++) { o[i].k = A[2 * i]; o[i].i = i; }
+    moo_sort_key(o, n);
+    ptrdiff_t m = 0;
+    double ymin = INFINITY;
+    for (ptrdiff_t k = 0; k < n; k++) { /* the staircase: x strictly rising, y strictly falling */
+        const double a0 = o[k].k, a1 = A[2 * o[k].i + 1];
+        if (a1 < ymin) {
+            if (m > 0 && x[m - 1] == a0) m--; /* the same a0 with a smaller a1 */
+            x[m] = a0;
+            y[m] = a1;
+            m++;
+            ymin = a1;
+        }
+    }
+    free(o);
+    double total = -INFINITY;
+    for (ptrdiff_t t = 0; t < r; t++) {
+        const double z0 = R[2 * t], z1 = R[2 * t + 1];
+        ptrdiff_t lo = 0, len = m; /* first k with x[k] - z0 >= y[k] - z1 */
+        while (len > 0) {
+            const ptrdiff_t half = len >> 1;
+            if (x[lo + half] - z0 < y[lo + half] - z1) { lo += half + 1; len -= half + 1; }
+            else len = half;
+        }
+        double best = INFINITY;
+        if (lo < m) best = x[lo] - z0 > y[lo] - z1 ? x[lo] - z0 : y[lo] - z1;
+        if (lo > 0) {
+            const double u = x[lo - 1] - z0, v = y[lo - 1] - z1, e = u > v ? u : v;
+            best = e < best ? e : best;
+        }
+        total = best > total ? best : total;
+    }
+    free(x);
+    return total;
+}
+
 /* NaN when out of memory. */
 static double moo_indicator(const double *A, ptrdiff_t n, const double *R, ptrdiff_t r, int d, int which) {
     if (which == MOO_IND_IGD_PLUS || (which == MOO_IND_IGD && d >= 4)) {
@@ -167,30 +191,20 @@ static double moo_indicator(const double *A, ptrdiff_t n, const double *R, ptrdi
     }
     if (which == MOO_IND_EPS_ADD_PORTABLE || (which == MOO_IND_EPS_ADD && d != 2))
         return moo_eps_chunks(A, n, R, r, d, which == MOO_IND_EPS_ADD_PORTABLE);
-    /* A sorted by the first objective */
+    if (which == MOO_IND_EPS_ADD) return moo_eps2_staircase(A, n, R, r);
+    /* igd, d <= 3: A sorted by the first objective */
     moo_key *o = (moo_key *)malloc((size_t)n * sizeof(moo_key));
     double *S = (double *)malloc((size_t)n * (size_t)(d + 1) * sizeof(double));
     if (!o || !S) { free(o); free(S); return NAN; }
     double *c0 = S + (size_t)n * d;
-    const int eps2 = which == MOO_IND_EPS_ADD && d == 2;
-    for (ptrdiff_t i = 0; i < n; i++) { o[i].k = eps2 ? A[i * d] - A[i * d + 1] : A[i * d]; o[i].i = i; }
+    for (ptrdiff_t i = 0; i < n; i++) { o[i].k = A[i * d]; o[i].i = i; }
     moo_sort_key(o, n);
     for (ptrdiff_t i = 0; i < n; i++) { memcpy(S + i * d, A + o[i].i * d, (size_t)d * sizeof(double)); c0[i] = o[i].k; }
     free(o);
-    double total;
-    if (which == MOO_IND_EPS_ADD) {
-        total = -INFINITY;
-        for (ptrdiff_t t = 0; t < r; t++) {
-            const double b = moo_ind_eps2(S, c0, n, R + t * d, total);
-            total = b > total ? b : total;
-        }
-    } else {
-        total = 0.0;
-        for (ptrdiff_t t = 0; t < r; t++) total += sqrt(moo_ind_scan(S, c0, n, d, R + t * d));
-        total /= (double)r;
-    }
+    double total = 0.0;
+    for (ptrdiff_t t = 0; t < r; t++) total += sqrt(moo_ind_scan(S, c0, n, d, R + t * d));
     free(S);
-    return total;
+    return total / (double)r;
 }
 
 #endif
