@@ -45,7 +45,6 @@ def nsga2_stream(land: OFALandscape, problem, n_first: int, n_more: int, seed: i
     from pymoo.operators.mutation.pm import PM
     from pymoo.operators.repair.rounding import RoundingRepair
     from pymoo.operators.sampling.rnd import IntegerRandomSampling
-    from pymoo.optimize import minimize
 
     keys: set[str] = set()
     X_out, F_out = [], []
@@ -63,10 +62,6 @@ def nsga2_stream(land: OFALandscape, problem, n_first: int, n_more: int, seed: i
                     keys.add(key)
                     X_out.append(x)
                     F_out.append(f)
-
-    class Enough:  # pymoo termination on the number of distinct genomes
-        def __call__(self, algorithm) -> bool:
-            return len(X_out) >= n_first + n_more
 
     algo = NSGA2(pop_size=100, sampling=IntegerRandomSampling(), crossover=UX(prob=0.9),
                  mutation=PM(prob=1.0, prob_var=2 / land.n_var, eta=1.0, vtype=float, repair=RoundingRepair()),
@@ -100,10 +95,10 @@ def main() -> None:
     problem = predictor_problem(args.acc_predictor, lut=args.lut)
     t0 = time.perf_counter()
     X, err, lat = nsga2_stream(land, problem, args.archive, args.test, args.seed)
+    Fa = np.c_[err[:args.archive], lat[:args.archive]]
     print(f"archive {args.archive:,} + test {args.test:,} distinct genomes from NSGA-II in "
           f"{time.perf_counter() - t0:.0f} s; test top-1 error {err[args.archive:].min():.2f}-"
-          f"{err[args.archive:].max():.2f} %, archive front {int((non_dominated_sort(np.c_[err, lat][:args.archive]) == 0).sum())} genomes")
-    Fa = np.c_[err[:args.archive], lat[:args.archive]]
+          f"{err[args.archive:].max():.2f} %, archive front {int((non_dominated_sort(Fa) == 0).sum())} genomes")
     Xt, yt, lt = X[args.archive:], err[args.archive:], lat[args.archive:]
     # the test genomes where the choice is made: best quarter of error after removing latency's linear trend
     resid = yt - np.polyval(np.polyfit(lt, yt, 1), lt)

@@ -64,6 +64,13 @@ def as_real_vector(x: ArrayLike, name: str, size: int | None = None) -> np.ndarr
     return a
 
 
+def thread_count(n_threads: object) -> int:
+    """``n_threads`` as an int, or ``ValueError``: a positive integer (numpy integers too, bool not)."""
+    if not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool) or n_threads < 1:
+        raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+    return int(n_threads)
+
+
 def as_reference(ref: ArrayLike, n_obj: int) -> np.ndarray:
     """Return the reference point as a float64 vector of length ``n_obj``, or raise ``ValueError``."""
     if np.ndim(ref) > 1:

@@ -23,7 +23,7 @@ from numpy.typing import ArrayLike
 
 from nsganetv2.moo._hvc import hv_contributions_kernel
 from nsganetv2.moo._hypervolume import hypervolume_fast, hypervolume_kernel
-from nsganetv2.moo._validate import as_objectives, as_reference
+from nsganetv2.moo._validate import as_objectives, as_reference, thread_count
 
 __all__ = ["hypervolume", "hv_contributions", "hypervolume_contributions", "normalised_hypervolume"]
 
@@ -45,7 +45,7 @@ def hypervolume(F: ArrayLike, ref: ArrayLike, n_threads: int = 1) -> float:
     integer.
     """
     if type(n_threads) is not int or n_threads < 1:  # the common case costs one test
-        n_threads = _thread_count(n_threads)
+        n_threads = thread_count(n_threads)
     # fast path for the common call (float64 C-contiguous arrays, checked in C; ref may also be a list): the kernel
     # checks finiteness itself and answers NaN when something is off, and the full validation below then names it
     v = hypervolume_fast(F, ref, n_threads)
@@ -106,13 +106,6 @@ def normalised_hypervolume(F: ArrayLike, ref: ArrayLike, ideal: ArrayLike | None
     nd = F[pareto_mask(F)]
     nd = nd[np.all(nd < ref, axis=1)]
     return float(hypervolume(nd, ref)) / scale if len(nd) else 0.0
-
-
-def _thread_count(n_threads: object) -> int:
-    """``n_threads`` as an int: a positive integer (numpy integers too, bool not), as ``pareto_mask`` takes it."""
-    if not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool) or n_threads < 1:
-        raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
-    return int(n_threads)
 
 
 def _try_float_vector(ref: ArrayLike) -> np.ndarray | None:

@@ -5,10 +5,10 @@ dominate each other, so all copies of a point share its front; :func:`pareto_mas
 non-dominated point (like pymoo and ``moocore.is_nondominated(keep_weakly=True)``).
 
 Algorithms (compiled, ``csrc/moo/nds.h``; tests force one with ``_paths.NDSAlgo``): rows are swept in lexicographic
-order. All fronts for M = 2, 3 from 65,536 rows never copy a row (int32 order and first-objective keys, about 12 to 16 bytes a point
-besides the result): M = 2 searches the fronts' least f2 (O(N log K)); M = 3 brackets the front through a grid of
-quantile buckets over (f2, f3) and settles it with small per-bucket staircases. Otherwise the sorted rows are copied
-with duplicates collapsed: M = 2 the same search, M = 3 a staircase per front in a hierarchical bitset (treaps when
+order. All fronts for M = 2, 3 from 65,536 rows never copy a row (int32 order and first-objective keys, about 12 to
+16 bytes a point besides the result): M = 2 searches the fronts' least f2 (O(N log K)); M = 3 brackets the front
+through a grid of quantile buckets over (f2, f3) and settles it with small per-bucket staircases. Otherwise the
+sorted rows are copied with duplicates collapsed: M = 2 the same search, M = 3 a staircase per front in a hierarchical bitset (treaps when
 the fronts are very many; O(N log K log N)), M >= 4 ENS-BS with a bucket k-d tree per front (pruned by per-node
 minimum corners).
 """
@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from nsganetv2.moo import _sorting
-from nsganetv2.moo._validate import as_objectives
+from nsganetv2.moo._validate import as_objectives, thread_count
 
 __all__ = ["fronts", "non_dominated_sort", "pareto_mask"]
 
@@ -65,10 +65,9 @@ def pareto_mask(F: ArrayLike, n_threads: int = 1) -> np.ndarray:
     that many threads (one per 65,536 rows at most: shorter passes run on one); the mask is the same for any thread
     count.
     """
-    if not isinstance(n_threads, (int, np.integer)) or isinstance(n_threads, bool) or n_threads < 1:
-        raise ValueError(f"n_threads must be a positive integer, got {n_threads!r}")
+    n_threads = thread_count(n_threads)
     A = _objectives(F)
-    mask = _sorting.first_front(A, n_threads=int(n_threads))
+    mask = _sorting.first_front(A, n_threads=n_threads)
     if mask is None:
         _nonfinite(F)
     return mask

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Iterator
 
@@ -103,8 +103,7 @@ def _columns_of(records: list[dict], names: tuple[str, ...]) -> ArchiveColumns:
 def _concat(a: ArchiveColumns, b: ArchiveColumns) -> ArchiveColumns:
     if not len(a):
         return b
-    return ArchiveColumns(*(np.concatenate([x, y]) for x, y in zip((a.genomes, a.F, a.iteration, a.index, a.ok),
-                                                                   (b.genomes, b.F, b.iteration, b.index, b.ok))))
+    return ArchiveColumns(*(np.concatenate([getattr(a, f.name), getattr(b, f.name)]) for f in fields(ArchiveColumns)))
 
 
 class Archive:

@@ -28,7 +28,7 @@ from nsganetv2.atomic import RawJSON, dumps
 from nsganetv2.evaluation.objectives import column_name
 from nsganetv2.moo.hypervolume import normalised_hypervolume
 from nsganetv2.moo.sorting import pareto_mask
-from nsganetv2.search.archive import Archive
+from nsganetv2.search.archive import Archive, ArchiveColumns
 from nsganetv2.search.folder import ARCHIVE_FILE, STATE_FILE, RunFolder, read_state
 from nsganetv2.search.problem import EvalResult, SearchProblem, check_problem
 from nsganetv2.search.proposal import SELECTIONS, initial_design, propose
@@ -600,18 +600,17 @@ class MSuNAS:
             self._left[k] = {key for key in keys if not self._recorded(key)}
         return self._pending[k]
 
-    def _ok_rows(self, upto: int) -> tuple[np.ndarray, np.ndarray]:
-        """Archive rows of the successful records of iterations up to ``upto`` in (iteration, index) order (the
-        order results were told in does not matter), and their objectives."""
+    def _ok_rows(self, upto: int) -> tuple[ArchiveColumns, np.ndarray]:
+        """The archive's columns and the rows of the successful records of iterations up to ``upto``, in (iteration,
+        index) order (the order results were told in does not matter)."""
         c = self.archive.columns(self.problem.objective_names)
-        rows = c.select(upto)
-        return rows, c.F[rows]
+        return c, c.select(upto)
 
     def _propose(self, k: int, seeds: dict[str, int]):
         """Iteration k's proposal: a function of the records before k (so a lost candidates file is re-proposed
         identically even when some of its genomes were already recorded)."""
-        rows, Fa = self._ok_rows(upto=k - 1)
-        Xa = self.archive.columns(self.problem.objective_names).genomes[rows]
+        c, rows = self._ok_rows(upto=k - 1)
+        Xa, Fa = c.genomes[rows], c.F[rows]
         taken = {r["key"] for r in self.archive.records if r.get("iteration", 0) < k}
         label = self.predictor if isinstance(self.predictor, str) else ""
         return propose(self.problem, Xa, Fa, taken, self.n_iter, self._make_model, seeds,
@@ -688,10 +687,11 @@ class MSuNAS:
             surrogate["metrics"] = QUALITY_DOC
             if len(p.expensive) > 1:
                 surrogate["per_objective"] = dict(zip([p.objective_names[j] for j in p.expensive], quality))
-        rows, F = self._ok_rows(upto=k)
+        c, rows = self._ok_rows(upto=k)
+        F = c.F[rows]
         hv = self._hv(k, F)
         timing = {"search_s": search_s, "eval_s": time.perf_counter() - ready}
-        self._write_stats(k, X, rows, hv, surrogate, seeds, timing)
+        self._write_stats(k, X, c, rows, hv, surrogate, seeds, timing)
         del self._pending[k], self._left[k]
         self._where = {key: ki for key, ki in self._where.items() if ki[0] != k}
         n_fail = sum(self.archive.get(p.key(x))["status"] != "ok" for x in X)
@@ -740,7 +740,8 @@ class MSuNAS:
     def _quality(self, X: np.ndarray, pred: list | None, fit: dict | None) -> list[dict]:
         """Surrogate quality per expensive objective: ``candidates_rmse/rho/tau`` over this iteration's successful
         candidates (out of sample), and the original's ``rmse/rho/tau`` over the archive records the surrogate was
-        fitted on (its in-sample predictions; all records up to ``max_train``) stacked with those candidates (RMSE without the original's broadcasting bug)."""
+        fitted on (its in-sample predictions; all records up to ``max_train``) stacked with those candidates (RMSE
+        without the original's broadcasting bug)."""
         if pred is None or len(X) == 0:
             return []
         p = self.problem
@@ -760,10 +761,11 @@ class MSuNAS:
             out.append({k: row[k] for k in QUALITY_KEYS})
         return out
 
-    def _write_stats(self, k: int, X: np.ndarray, rows: np.ndarray, hv: float, surrogate: dict | None, seeds: dict,
-                     timing: dict) -> None:
+    def _write_stats(self, k: int, X: np.ndarray, c: ArchiveColumns, rows: np.ndarray, hv: float,
+                     surrogate: dict | None, seeds: dict, timing: dict) -> None:
         """``iter_{k}.stats``: the original's ``archive`` and ``candidates`` rows ``[config, *objectives]`` of the
-        successful records (archive ``rows``), each row encoded once per record, then this iteration's figures."""
+        successful records (``rows`` of the archive's columns ``c``), each row encoded once per record, then this
+        iteration's figures."""
         p = self.problem
         names = p.objective_names
         records = [self.archive.records[i] for i in rows]
@@ -774,7 +776,7 @@ class MSuNAS:
                 text = self._stats_rows[r["key"]] = dumps([r["config"], *[r["objectives"][n] for n in names]])
             return text
 
-        n_records = sum(r.get("iteration", 0) <= k for r in self.archive.records)
+        n_records = int((c.iteration <= k).sum())
         keys = {p.key(x) for x in X}
         stats = {
             "archive": RawJSON("[" + ", ".join(row(r) for r in records) + "]"),
@@ -793,9 +795,9 @@ class MSuNAS:
 
 
 QUALITY_KEYS = ("rmse", "rho", "tau", "candidates_rmse", "candidates_rho", "candidates_tau")
-QUALITY_DOC = ("rmse/rho/tau: the fitted surrogate on the archive records it was fitted on (in-sample; all of them up to "
-               "max_train) and this iteration's candidates, as the "
-               "original logs them; candidates_*: this iteration's candidates only (out of sample)")
+QUALITY_DOC = ("rmse/rho/tau: the fitted surrogate on the archive records it was fitted on (in-sample; all of them up "
+               "to max_train) and this iteration's candidates, as the original logs them; candidates_*: this "
+               "iteration's candidates only (out of sample)")
 
 
 def _metrics(t: list, q: list) -> dict:
