@@ -1,6 +1,6 @@
 """Distance-based quality indicators of a point set against a reference front (minimisation), as moocore's
 ``igd``, ``igd_plus`` and ``epsilon_additive``; compiled in ``csrc/moo/indicators.h`` (O(N R M) loops with early
-exit)."""
+exit; the additive epsilon of two objectives by a binary search on the front's staircase, O((N + R) log N))."""
 from __future__ import annotations
 
 import numpy as np
