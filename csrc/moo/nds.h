@@ -1158,50 +1158,172 @@ static int64_t moo_ff_finish(const double *F, int32_t n, int m, const int32_t *k
 
 /* First-front early exit: points dominated by a few points of small coordinate sum are dropped in linear passes
  * (any point may serve as a filter: what it dominates is not in the first front), and only the survivors are
- * sorted. On random data this removes almost everything; on a single front it costs one pass. */
-static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *out8, int algo) {
+ * sorted. On random data this removes almost everything; on a single front it costs one pass.
+ *
+ * On T threads every pass runs over contiguous chunks of the rows (or of the survivors), combined in chunk order:
+ * one pass checks finiteness and finds the row of least sum (the first filter); each filter pass compacts its
+ * chunk's survivors (row index and sum) to the chunk's start and finds the next filter among them, so that the
+ * set left and the filters chosen are the same for any T. Many survivors are split over the threads, each chunk
+ * reduced to its own first front, and the front of those fronts is the answer. */
+
+/* the filters' survivors are split over the threads for their first fronts from this many rows a thread */
+#define MOO_MT_MIN_FINISH 2048
+
+typedef struct {
+    const double *F;
+    int m, algo;
+    int32_t *keep;                /* the survivors' row indices */
+    double *ksum;                 /* their coordinate sums, +inf once a survivor has served as a filter */
+    int all;                      /* 1 while the set is every row (keep not yet written) */
+    const double *p;              /* the filter row of a pass, index pi */
+    int32_t pi;
+    int64_t bad[MOO_MAX_THREADS]; /* a chunk's first non-finite row (-1: none), or an error code */
+    double bs[MOO_MAX_THREADS];   /* a chunk's least sum, at row best (-1: none) */
+    int32_t best[MOO_MAX_THREADS], o[MOO_MAX_THREADS];
+} moo_ff_ctx;
+
+static inline double moo_row_sum(const double *row, int m) {
+    double acc = 0.0;
+    for (int j = 0; j < m; j++) acc += row[j];
+    return acc;
+}
+
+/* finiteness and the least sum of rows [lo, hi) */
+static void moo_ff_scan(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ff_ctx *x = (moo_ff_ctx *)c;
+    const int m = x->m;
+    int64_t bad = -1;
+    int32_t best = -1;
+    double bs = INFINITY;
+    for (ptrdiff_t i = lo; i < hi; i++) {
+        const double *row = x->F + (int64_t)i * m;
+        double fin = 0.0;
+        for (int j = 0; j < m; j++) fin += row[j] * 0.0; /* NaN iff some value is NaN or inf */
+        if (fin != fin && bad < 0) bad = i;
+        const double acc = moo_row_sum(row, m);
+        if (acc < bs) { bs = acc; best = (int32_t)i; }
+    }
+    x->bad[t] = bad;
+    x->bs[t] = bs;
+    x->best[t] = best;
+}
+
+/* the filter pass over set positions [lo, hi): survivors packed at lo (x->o[t] of them), the filter row's sum set
+ * to +inf, the least sum among the others found */
+static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ff_ctx *x = (moo_ff_ctx *)c;
+    const double *p = x->p;
+    const int m = x->m, all = x->all;
+    int32_t *keep = x->keep;
+    double *ksum = x->ksum;
+    int32_t o = (int32_t)lo, best = -1;
+    double bs = INFINITY;
+    for (ptrdiff_t s = lo; s < hi; s++) {
+        const int32_t i = all ? (int32_t)s : keep[s];
+        const double *q = x->F + (int64_t)i * m;
+        int le = 1, lt = 0;
+        for (int j = 0; j < m; j++) {
+            le &= p[j] <= q[j];
+            lt |= p[j] < q[j];
+        }
+        if (le && lt) continue;
+        const double sm = i == x->pi ? INFINITY : all ? moo_row_sum(q, m) : ksum[s];
+        keep[o] = i;
+        ksum[o] = sm;
+        o++;
+        if (sm < bs) { bs = sm; best = i; }
+    }
+    x->o[t] = o - (int32_t)lo;
+    x->bs[t] = bs;
+    x->best[t] = best;
+}
+
+/* one chunk of the survivors keep[lo..hi): its own first front (moo_nds_core on its rows), whose row indices replace
+ * the chunk's start in keep, in order (x->o[t] of them); x->bad[t] 0 or an error code */
+static void moo_ff_chunk_front(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ff_ctx *x = (moo_ff_ctx *)c;
+    const int m = x->m;
+    const int32_t cnt = (int32_t)(hi - lo);
+    int32_t *keep = x->keep + lo;
+    double *C = (double *)malloc((size_t)(cnt > 0 ? cnt : 1) * m * sizeof(double));
+    uint8_t *cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
+    x->o[t] = 0;
+    x->bad[t] = MOO_ERR_MEMORY;
+    if (C && cm) {
+        for (int32_t i = 0; i < cnt; i++)
+            memcpy(C + (int64_t)i * m, x->F + (int64_t)keep[i] * m, (size_t)m * sizeof(double));
+        const int64_t K = moo_nds_core(C, cnt, m, NULL, cm, 1, x->algo);
+        x->bad[t] = K < 0 ? K : 0;
+        int32_t o = 0;
+        for (int32_t i = 0; K >= 0 && i < cnt; i++) if (cm[i]) keep[o++] = keep[i];
+        x->o[t] = o;
+    }
+    free(C);
+    free(cm);
+}
+
+/* closes the gaps the chunks of a pass over cnt positions on T threads left (chunk t kept x->o[t] at its start),
+ * ksum too when it is given; returns the new count */
+static int32_t moo_ff_compact(moo_ff_ctx *x, int32_t cnt, int T, double *ksum) {
+    int32_t o = 0;
+    for (int t = 0; t < T; t++) {
+        const int32_t lo = (int32_t)((double)cnt * t / T);
+        if (o != lo) {
+            memmove(x->keep + o, x->keep + lo, (size_t)x->o[t] * sizeof(int32_t));
+            if (ksum) memmove(ksum + o, ksum + lo, (size_t)x->o[t] * sizeof(double));
+        }
+        o += x->o[t];
+    }
+    return o;
+}
+
+/* the least sum over the chunks (the first in chunk order on ties), -1 when none */
+static int32_t moo_ff_least(const moo_ff_ctx *x, int T) {
+    int32_t best = -1;
+    double bs = INFINITY;
+    for (int t = 0; t < T; t++) {
+        if (x->best[t] >= 0 && x->bs[t] < bs) { bs = x->bs[t]; best = x->best[t]; }
+    }
+    return best;
+}
+
+/* The first front (out8) of the n rows of F on T >= 1 threads; K as moo_nds, or -(r + 2) for a non-finite row r. */
+static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *out8, int algo, int T) {
+    if (T > MOO_MAX_THREADS) T = MOO_MAX_THREADS;
+    if (T < 1) T = 1;
     size_t s_f = MOO_ALIGN((size_t)n * sizeof(double));
     unsigned char *blk = (unsigned char *)moo_scratch_get(3, s_f + (size_t)n * sizeof(int32_t));
-    double *sum = blk ? (double *)blk : NULL;
-    int32_t *keep = blk ? (int32_t *)(blk + s_f) : NULL;
     int64_t K = MOO_ERR_MEMORY;
-    if (!keep || !sum) goto done;
-    for (int32_t i = 0; i < n; i++) {
-        const double *row = F + (int64_t)i * m;
-        double acc = 0.0;
-        for (int j = 0; j < m; j++) acc += row[j];
-        sum[i] = acc;
-        keep[i] = i;
+    moo_ff_ctx x;
+    if (!blk) goto done;
+    x.F = F; x.m = m; x.algo = algo; x.ksum = (double *)blk; x.keep = (int32_t *)(blk + s_f); x.all = 1;
+    moo_parallel_for(T, n, moo_ff_scan, &x);
+    for (int t = 0; t < T; t++) {
+        if (x.bad[t] >= 0) { K = -(x.bad[t] + 2); goto done; }
     }
-    int32_t cnt = n;
-    for (int round = 0; round < 4 && cnt > 32; round++) {
-        /* the survivor of least sum that has not served yet (served filters get sum = +inf) */
-        int32_t best = -1;
-        double bs = INFINITY;
-        for (int32_t i = 0; i < cnt; i++) {
-            if (sum[keep[i]] < bs) {
-                bs = sum[keep[i]];
-                best = keep[i];
-            }
-        }
-        if (best < 0) break;
-        sum[best] = INFINITY;
-        const double *p = F + (int64_t)best * m;
-        int32_t o = 0;
-        for (int32_t i = 0; i < cnt; i++) {
-            const double *q = F + (int64_t)keep[i] * m;
-            int le = 1, lt = 0;
-            for (int j = 0; j < m; j++) {
-                le &= p[j] <= q[j];
-                lt |= p[j] < q[j];
-            }
-            if (!(le && lt)) keep[o++] = keep[i];
-        }
-        int32_t removed = cnt - o;
-        cnt = o;
+    int32_t cnt = n, best = moo_ff_least(&x, T);
+    for (int round = 0; round < 4 && cnt > 32 && best >= 0; round++) {
+        x.p = F + (int64_t)best * m;
+        x.pi = best;
+        moo_parallel_for(T, cnt, moo_ff_filter, &x);
+        x.all = 0;
+        const int32_t left = moo_ff_compact(&x, cnt, T, x.ksum), removed = cnt - left;
+        best = moo_ff_least(&x, T);
+        cnt = left;
         if (removed < cnt / 8) break; /* not worth another pass */
     }
-    K = moo_ff_finish(F, n, m, keep, cnt, out8, algo);
+    if (x.all) { /* too few rows for a filter pass */
+        for (int32_t i = 0; i < n; i++) x.keep[i] = i;
+    }
+    const int Tf = cnt / MOO_MT_MIN_FINISH < T ? cnt / MOO_MT_MIN_FINISH : T;
+    if (Tf > 1) {
+        moo_parallel_for(Tf, cnt, moo_ff_chunk_front, &x);
+        for (int t = 0; t < Tf; t++) {
+            if (x.bad[t] < 0) { K = x.bad[t]; goto done; }
+        }
+        cnt = moo_ff_compact(&x, cnt, Tf, NULL);
+    }
+    K = moo_ff_finish(F, n, m, x.keep, cnt, out8, algo);
 done:
     moo_scratch_release(3);
     return K;
@@ -1218,114 +1340,13 @@ static int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_
         int64_t K = moo_nds_sweep(F, n, m, out64, algo == MOO_NDS_SWEEP_TIGHT);
         if (K != MOO_SWEEP_GIVE_UP) return K;
     }
+    const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
+    if (first_only && n > 64 && filter) return moo_first_filtered(F, n, m, out8, algo, 1); /* checks finiteness */
     int64_t bad = moo_first_nonfinite(F, n, m);
     if (bad != -1) return bad;
-    const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
-    if (first_only && n > 64 && filter) return moo_first_filtered(F, n, m, out8, algo);
     const int core = algo == MOO_NDS_NO_FILTER || algo == MOO_NDS_COPY || algo == MOO_NDS_SWEEP_TIGHT ||
                      algo == MOO_NDS_SWEEP;
     return moo_nds_core(F, n, m, out64, out8, first_only, core ? MOO_NDS_AUTO : algo);
-}
-
-/* The same on T threads: every pass over the rows (finiteness, sums, each filter's argmin and compaction) runs on
- * contiguous chunks, combined in chunk order, so that the mask is the one moo_first_filtered computes. */
-typedef struct {
-    const double *F;
-    int m;
-    double *sum;
-    int32_t *keep;
-    const double *p;           /* the filter point of a compaction */
-    int64_t bad[MOO_MAX_THREADS];     /* first non-finite row of a chunk, or -1 */
-    double bs[MOO_MAX_THREADS];       /* least sum of a chunk */
-    int32_t best[MOO_MAX_THREADS], o[MOO_MAX_THREADS];
-} moo_ff_ctx;
-
-static void moo_ff_init(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
-    moo_ff_ctx *x = (moo_ff_ctx *)c;
-    const int m = x->m;
-    x->bad[t] = -1;
-    for (ptrdiff_t i = lo; i < hi; i++) {
-        const double *row = x->F + (int64_t)i * m;
-        double acc = 0.0, fin = 0.0;
-        for (int j = 0; j < m; j++) {
-            acc += row[j];
-            fin += row[j] * 0.0;
-        }
-        if (fin != fin && x->bad[t] < 0) x->bad[t] = i;
-        x->sum[i] = acc;
-        x->keep[i] = (int32_t)i;
-    }
-}
-
-static void moo_ff_argmin(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
-    moo_ff_ctx *x = (moo_ff_ctx *)c;
-    int32_t best = -1;
-    double bs = INFINITY;
-    for (ptrdiff_t i = lo; i < hi; i++) {
-        if (x->sum[x->keep[i]] < bs) {
-            bs = x->sum[x->keep[i]];
-            best = x->keep[i];
-        }
-    }
-    x->bs[t] = bs;
-    x->best[t] = best;
-}
-
-static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
-    moo_ff_ctx *x = (moo_ff_ctx *)c;
-    const double *p = x->p;
-    const int m = x->m;
-    int32_t o = (int32_t)lo;
-    for (ptrdiff_t i = lo; i < hi; i++) {
-        const double *q = x->F + (int64_t)x->keep[i] * m;
-        int le = 1, lt = 0;
-        for (int j = 0; j < m; j++) {
-            le &= p[j] <= q[j];
-            lt |= p[j] < q[j];
-        }
-        if (!(le && lt)) x->keep[o++] = x->keep[i];
-    }
-    x->o[t] = o - (int32_t)lo;
-}
-
-static int64_t moo_first_filtered_mt(const double *F, int32_t n, int m, uint8_t *out8, int algo, int T) {
-    if (T > MOO_MAX_THREADS) T = MOO_MAX_THREADS;
-    size_t s_f = MOO_ALIGN((size_t)n * sizeof(double));
-    unsigned char *blk = (unsigned char *)moo_scratch_get(3, s_f + (size_t)n * sizeof(int32_t));
-    int64_t K = MOO_ERR_MEMORY;
-    moo_ff_ctx x;
-    if (!blk) goto done;
-    x.F = F; x.m = m; x.sum = (double *)blk; x.keep = (int32_t *)(blk + s_f);
-    moo_parallel_for(T, n, moo_ff_init, &x);
-    for (int t = 0; t < T; t++) {
-        if (x.bad[t] >= 0) { K = -(x.bad[t] + 2); goto done; }
-    }
-    int32_t cnt = n;
-    for (int round = 0; round < 4 && cnt > 32; round++) {
-        moo_parallel_for(T, cnt, moo_ff_argmin, &x);
-        int32_t best = -1;
-        double bs = INFINITY;
-        for (int t = 0; t < T; t++) {
-            if (x.bs[t] < bs) { bs = x.bs[t]; best = x.best[t]; }
-        }
-        if (best < 0) break;
-        x.sum[best] = INFINITY;
-        x.p = F + (int64_t)best * m;
-        moo_parallel_for(T, cnt, moo_ff_filter, &x);
-        int32_t o = 0;
-        for (int t = 0; t < T; t++) { /* chunk t kept x.o[t] rows at its start: close the gaps in order */
-            const int32_t lo = (int32_t)((double)cnt * t / T);
-            if (o != lo) memmove(x.keep + o, x.keep + lo, (size_t)x.o[t] * sizeof(int32_t));
-            o += x.o[t];
-        }
-        int32_t removed = cnt - o;
-        cnt = o;
-        if (removed < cnt / 8) break; /* not worth another pass */
-    }
-    K = moo_ff_finish(F, n, m, x.keep, cnt, out8, algo);
-done:
-    moo_scratch_release(3);
-    return K;
 }
 
 /* moo_nds's first front on T threads (T <= 1: moo_nds itself). */
@@ -1333,7 +1354,7 @@ MOO_UNUSED static int64_t moo_first_front_mt(const double *F, int32_t n, int m, 
     const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
     if (T > n / MOO_MT_MIN_ROWS) T = n / MOO_MT_MIN_ROWS; /* shorter passes do not pay for a thread */
     if (T <= 1 || n <= 64 || !filter) return moo_nds(F, n, m, NULL, out8, 1, algo);
-    return moo_first_filtered_mt(F, n, m, out8, algo, T);
+    return moo_first_filtered(F, n, m, out8, algo, T);
 }
 
 #endif
