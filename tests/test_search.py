@@ -455,3 +455,30 @@ def test_recording_an_iteration_streamed_one_result_at_a_time_is_linear_in_its_s
 
     small, large = key_calls(150), key_calls(600)
     assert large < 6 * small, (small, large)  # 4x the DOE: about 4x the keys, not 16x
+
+
+def test_a_batch_told_at_once_is_synced_once_and_retried_failures_in_it_are_replaced(tmp_path, monkeypatch):
+    from nsganetv2.search import archive as archive_module, test_problem
+
+    save = tmp_path / "b"
+    search = MSuNAS(test_problem("zdt1", n_var=5), save, n_doe=10, iterations=0, predictor="carts", progress=False)
+    asked = search.ask()
+    search.tell(asked.X[:3], [RuntimeError("flaky node")] * 3)
+    search.close()
+    search = MSuNAS.load(save, test_problem("zdt1", n_var=5), retry_failed=True)
+    asked = search.ask()
+    assert len(asked) == 10  # the three failures again, and the seven never told
+    syncs, real_fsync = [], os.fsync
+
+    def counting_fsync(fd):
+        syncs.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    monkeypatch.setattr(archive_module.os, "fsync", counting_fsync)
+    search.tell(asked.X, [float(x[0]) for x in asked.X])
+    search.close()
+    archive_syncs = [ino for ino in syncs if ino == (save / "archive.jsonl").stat().st_ino]
+    assert len(archive_syncs) == 2  # the new records, then the replaced failures: not one sync per record
+    records = read_records(save / "archive.jsonl")
+    assert len(records) == 10 and all(r["status"] == "ok" for r in records)
+    assert sorted(r["key"] for r in records) == sorted(search.problem.key(x) for x in asked.X)

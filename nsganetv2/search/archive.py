@@ -179,7 +179,12 @@ class Archive:
         return self.extend([record], replace_failed) == 1
 
     def extend(self, records: list[dict], replace_failed: bool = False) -> int:
-        """Add records whose keys are new (or replace failures, see ``append``) with one fsync for all."""
+        """Add records whose keys are new (or replace failures, see ``append``) with one fsync for all; returns how
+        many were added."""
+        return len(self.add(records, replace_failed))
+
+    def add(self, records: list[dict], replace_failed: bool = False) -> list[dict]:
+        """``extend``, returning the records it added (in the order given)."""
         new, keys = [], set()
         for record in records:
             missing = [k for k in REQUIRED_KEYS if k not in record]
@@ -192,7 +197,7 @@ class Archive:
             keys.add(key)
             new.append(record)
         if not new:
-            return 0
+            return []
         if self.path is not None:
             fh = self._open()
             fh.write(b"".join(dumps(r).encode() + b"\n" for r in new))
@@ -206,7 +211,7 @@ class Archive:
             else:
                 self.records[i] = record
                 self._columns = {}  # a replaced failure: convert again
-        return len(new)
+        return new
 
     def close(self) -> None:
         if self._fh is not None:

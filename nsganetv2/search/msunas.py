@@ -384,7 +384,8 @@ class MSuNAS:
             return Asked(k, Xp, [self.problem.config(x) for x in Xp], index)
 
     def tell(self, X: Any, results: Sequence[Any]) -> None:
-        """Record the measured results of asked genomes (any subset, in any order), each durably as it is given.
+        """Record the measured results of asked genomes (any subset, in any order), durably before it returns (one
+        sync for all the results of a call: tell a batch at once rather than one by one when results come together).
 
         ``results`` holds one item per genome: whatever ``problem.to_result`` accepts (an ``EvalResult``, the
         expensive objective values, an exception or error text for a failure; for NAS a stats dict with
@@ -419,20 +420,26 @@ class MSuNAS:
             keep = [k for k, j in enumerate(ok) if res[j].ok]
             ok, cheap = [ok[k] for k in keep], cheap[keep]
         cheap_row = {} if cheap is None else dict(zip(ok, cheap))
-        touched = set()
+        told = []  # (key, iteration, index, genome, result, record)
         for j, (x, r) in enumerate(zip(X, res)):
             key = p.key(x)
             k, i = where[key]
             pred = self._pending[k][1]
-            rec = self._record(k, i, x, r, cheap_row.get(j), None if pred is None else pred[i])
-            if self.archive.append(rec, replace_failed=key in self._retry):  # fsync'd: a kill loses nothing
+            told.append((key, k, i, x, r, self._record(k, i, x, r, cheap_row.get(j), None if pred is None else pred[i])))
+        added = set()  # fsync'd once for the call (twice with retried failures): a kill loses nothing told before
+        for retry in (False, True):
+            group = [t[5] for t in told if (t[0] in self._retry) == retry]
+            added.update(id(rec) for rec in (self.archive.add(group, replace_failed=retry) if group else ()))
+        touched = set()
+        for key, k, i, x, r, rec in told:
+            if id(rec) in added:
                 self._retry.discard(key)
                 self._write_candidate_files(k, i, x, rec, False, r)
-                if self._bars:
-                    self._bars["eval"].update(1)
             if self._recorded(key):
                 self._left[k].discard(key)
             touched.add(k)
+        if self._bars and added:
+            self._bars["eval"].update(len(added))
         for k in sorted(touched):
             if not self._left[k]:
                 self._complete(k)
