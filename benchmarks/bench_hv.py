@@ -4,9 +4,10 @@ Fronts on the positive unit sphere, reference 1.1 per objective, N = 1e2, 1e3, 1
 library cannot finish within 30 s (probed in a child process) prints "-". Prints a table with ours / fastest peer.
 Times are process CPU seconds (``time.process_time``): every library here runs on one thread, and CPU time stays
 meaningful when other jobs share the machine, where wall time does not. Within a cell the libraries take turns,
-one timed block each per round (so a slow spell of the machine hits all of them alike), and a block repeats a fast
-call until it lasts about 2 ms (a single 100-µs call times too coarsely to compare); the time is the median over
-rounds of the block time per call.
+one timed block each per round (so a slow spell of the machine hits all of them alike), after one untimed call (the
+first call after another library's runs cold: up to 1.5x slower at N = 100), and a block repeats a fast call until
+it lasts about 2 ms (a single 100-µs call times too coarsely to compare); the time is the median over rounds of the
+block time per call.
 
     python benchmarks/bench_hv.py [--quick] [--m 5 [6 ...]] [--n 100 [1000 ...]]
     python benchmarks/bench_hv.py --contrib [--m 2 3 ...] [--n ...]
@@ -98,6 +99,7 @@ def _time_turns(fns: dict, F, ref, budget: float, max_rounds: int) -> dict[str, 
     while rounds < max_rounds and (rounds < 3 or time.perf_counter() - start < budget * len(fns)):
         for name, fn in fns.items():
             k = calls[name]
+            fn(F, ref)  # untimed: the caches and branch predictors were the previous library's
             t = time.process_time()
             for _ in range(k):
                 fn(F, ref)
