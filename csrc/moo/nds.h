@@ -742,7 +742,9 @@ static inline void moo_sweep_prefetch(const double *F, int m, const int32_t *v, 
 }
 
 /* Count of the values <= x in the ascending a[0..cap) (cap a power of two, a[cap - 1] > x): a search with a fixed
- * number of steps, so that the next row's search does not wait on this row's result (no data dependence on K). */
+ * number of steps, so that the next row's search does not wait on this row's result (no data dependence on K).
+ * Consecutive rows' searches overlap, so it is bound by instructions, not by the loads' latency: a two-level search
+ * (every 8th value searched first, then an 8-wide compare) was 8 % slower at N = 1e6. */
 static inline int32_t moo_count_le_pow2(const double *a, int32_t cap, double x) {
     int32_t base = 0;
     for (int32_t step = cap >> 1; step > 0; step >>= 1) base += a[base + step - 1] <= x ? step : 0;
