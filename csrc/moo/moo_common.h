@@ -625,45 +625,66 @@ MOO_UNUSED static void moo_parallel_for(int T, ptrdiff_t n, moo_chunk_fn fn, voi
 /* ------------------------------------------------------------------------------------------------------------ */
 /* the clipped 2-D staircase of the 4-D hypervolume sweep                                                         */
 /* ------------------------------------------------------------------------------------------------------------ */
-/* 2-D staircase inside the box [bx, rx] x [by, ry]: x ascending, y descending. */
+/* 2-D staircase inside the box [bx, rx] x [by, ry]: x ascending, y descending, between two sentinels, (-inf, ry) at
+ * index -1 and (rx, -inf) at index n, so that the searches and walks need no bounds tests. */
 typedef struct { double *x, *y; ptrdiff_t n; double dom; } hv_stair;
+
+/* An empty staircase in box (rx, ry) on x, y (each with room for 1 + entries + 1 values; x, y point past the first). */
+static MOO_ALWAYS_INLINE void hv_stair_init(hv_stair *st, double *x, double *y, double rx, double ry) {
+    st->x = x;
+    st->y = y;
+    x[-1] = -INFINITY;
+    y[-1] = ry;
+    x[0] = rx;
+    y[0] = -INFINITY;
+    st->n = 0;
+    st->dom = 0.0;
+}
+
+/* Empties st (same box). */
+static MOO_ALWAYS_INLINE void hv_stair_clear(hv_stair *st, double rx) {
+    st->x[0] = rx;
+    st->y[0] = -INFINITY;
+    st->n = 0;
+    st->dom = 0.0;
+}
 
 /* Inserts (a, b) (inside the box) and adds the newly dominated area to st->dom; returns 0 when (a, b) is covered
  * (nothing changes). The search is linear on short staircases, binary on longer ones. Inlined at each of its call
  * sites in the sweeps' inner loops. */
-static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b, double rx, double ry) {
+static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b) {
     double *sx = st->x, *sy = st->y;
-    ptrdiff_t j = 0;
     const ptrdiff_t n = st->n;
+    ptrdiff_t j = 0;
     if (n > 12) {
         j = moo_lower_bound(sx, n, a);
     } else {
-        while (j < n && sx[j] < a) j++;
+        while (sx[j] < a) j++; /* stops at the sentinel rx > a */
     }
-    double upper = ry;
-    if (j > 0) {
-        if (sy[j - 1] <= b) return 0;
-        upper = sy[j - 1];
-    }
-    if (j < n && sx[j] == a && sy[j] <= b) return 0;
-    double added = 0.0, xprev = a, floor_y = upper;
+    double floor_y = sy[j - 1];
+    if (floor_y <= b) return 0;
+    if (sx[j] == a && sy[j] <= b) return 0;
+    double added = 0.0, xprev = a;
     ptrdiff_t k = j;
-    while (k < n && sy[k] >= b) {
+    while (sy[k] >= b) { /* stops at the sentinel -inf */
         added += (sx[k] - xprev) * (floor_y - b);
         xprev = sx[k];
         floor_y = sy[k];
         k++;
     }
-    double xend = k < n ? sx[k] : rx;
-    added += (xend - xprev) * (floor_y - b);
+    added += (sx[k] - xprev) * (floor_y - b);
     st->dom += added;
     const ptrdiff_t removed = k - j;
+    const double rx = sx[n];
     if (removed == 0) {
         for (ptrdiff_t t = n - 1; t >= j; t--) { sx[t + 1] = sx[t]; sy[t + 1] = sy[t]; }
     } else if (removed > 1) {
         for (ptrdiff_t t = k; t < n; t++) { sx[t + 1 - removed] = sx[t]; sy[t + 1 - removed] = sy[t]; }
     }
-    st->n = n + 1 - removed;
+    const ptrdiff_t m = n + 1 - removed;
+    st->n = m;
+    sx[m] = rx; /* the end sentinel */
+    sy[m] = -INFINITY;
     sx[j] = a;
     sy[j] = b;
     return 1;
@@ -673,22 +694,22 @@ static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b, doub
 /* the 4-D w-sweep of the hypervolume kernels (hv234.h's d = 4, hv5.h's and hv_wfg.h's 4-D limit sets)            */
 /* ------------------------------------------------------------------------------------------------------------ */
 /* Work space of hv4_sweep for up to n points: the 3-D front (fx, fy, fz: n + 4 each), the staircase (sx, sy:
- * n + 1 each), sort keys (key: n); avx2: the AVX2 probes run. */
+ * n + 1 each and the sentinels), sort keys (key: n); avx2: the AVX2 probes run. */
 typedef struct {
     double *fx, *fy, *fz, *sx, *sy;
     moo_key *key;
     int avx2;
 } hv4_work;
 
-#define HV4_WORK_DOUBLES(n) (5 * (size_t)(n) + 14) /* the doubles of hv4_work for n points (keys apart) */
+#define HV4_WORK_DOUBLES(n) (5 * (size_t)(n) + 18) /* the doubles of hv4_work for n points (keys apart) */
 
 /* Points the work space at mem (HV4_WORK_DOUBLES(n) doubles) and key (n keys). */
 static inline void hv4_work_init(hv4_work *W, double *mem, moo_key *key, ptrdiff_t n, int avx2) {
     W->fx = mem;
     W->fy = W->fx + n + 4;
     W->fz = W->fy + n + 4;
-    W->sx = W->fz + n + 4;
-    W->sy = W->sx + n + 1;
+    W->sx = W->fz + n + 4 + 1; /* past the sentinel */
+    W->sy = W->sx + n + 3;
     W->key = key;
     W->avx2 = avx2;
 }
@@ -759,15 +780,14 @@ static MOO_ALWAYS_INLINE void hv4_base(hv_stair *st, const hv4_work *W, int avx2
                                        double *lyo) {
     const double *fx = W->fx, *fy = W->fy;
     double lx = INFINITY, ly = INFINITY;
-    st->n = 0;
-    st->dom = 0.0;
-    if (ycap < ry) hv_stair_add(st, px, ycap, rx, ry);
-    if (xcap < rx) hv_stair_add(st, xcap, py, rx, ry);
+    hv_stair_clear(st, rx);
+    if (ycap < ry) hv_stair_add(st, px, ycap);
+    if (xcap < rx) hv_stair_add(st, xcap, py);
 #define HV4_BASE_ADD(s)                                                                                            \
     do {                                                                                                           \
         const double qx = fx[s], qy = fy[s];                                                                       \
         if ((qx < lx) | (qy < ly)) {                                                                               \
-            hv_stair_add(st, qx, qy, rx, ry);                                                                      \
+            hv_stair_add(st, qx, qy);                                                                              \
             lx = qx;                                                                                               \
             ly = qy;                                                                                               \
         }                                                                                                          \
@@ -820,16 +840,13 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
         moo_sort_key(key, nc0);
     }
     hv_stair st;
-    st.x = W->sx;
-    st.y = W->sy;
-    st.n = 0;
-    st.dom = 0.0;
+    hv_stair_init(&st, W->sx, W->sy, cap[0], cap[1]);
     ptrdiff_t nf = 0;
     double vol3 = 0.0;
     for (ptrdiff_t u = 0; u < nc0; u++) {
         const ptrdiff_t t = key[u].i;
         const double before = st.dom;
-        if (hv_stair_add(&st, cx[t], cy[t], cap[0], cap[1])) {
+        if (hv_stair_add(&st, cx[t], cy[t])) {
             vol3 += (st.dom - before) * (cap[2] - cz[t]);
             W->fx[nf] = cx[t]; W->fy[nf] = cy[t]; W->fz[nf] = cz[t];
             nf++;
@@ -842,16 +859,16 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
 /* Clipped projection (qx, qy) of a front point onto p's 2-D box: sets covered when it covers the whole box (q <= p
  * in x and y); a cap (worse in one of x, y only) that improves on xcap / ycap, or a point worse in both that is
  * inside the cut box and not covered by the last one added (lx, ly), goes into the staircase st. Expects px, py,
- * rx, ry, xcap, ycap, lx, ly, covered and st in scope. */
+ * xcap, ycap, lx, ly, covered and st in scope. */
 #define HV_CLIP_ADD(qx, qy)                                                                              \
     do {                                                                                                 \
         if ((qx) <= px) {                                                                                \
             if ((qy) <= py) { covered = 1; break; }                                                      \
-            if ((qy) < ycap) { ycap = (qy); hv_stair_add(&st, px, (qy), rx, ry); }                       \
+            if ((qy) < ycap) { ycap = (qy); hv_stair_add(&st, px, (qy)); }                               \
         } else if ((qy) <= py) {                                                                         \
-            if ((qx) < xcap) { xcap = (qx); hv_stair_add(&st, (qx), py, rx, ry); }                       \
+            if ((qx) < xcap) { xcap = (qx); hv_stair_add(&st, (qx), py); }                               \
         } else if ((qy) < ycap && (qx) < xcap && !((qx) >= lx && (qy) >= ly)) {                          \
-            hv_stair_add(&st, (qx), (qy), rx, ry);                                                       \
+            hv_stair_add(&st, (qx), (qy));                                                               \
             lx = (qx); ly = (qy);                                                                        \
         }                                                                                                \
     } while (0)
@@ -918,8 +935,7 @@ static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *c
     const double rx = cap[0], ry = cap[1], rw = cap[3];
     double *fx = W->fx, *fy = W->fy, *fz = W->fz;
     hv_stair st;
-    st.x = W->sx;
-    st.y = W->sy;
+    hv_stair_init(&st, W->sx, W->sy, rx, ry);
     ptrdiff_t nf = 0, t0 = 0;
     double vol3 = 0.0, hv = 0.0;
     while (t0 < nc && cw[t0] == cw[0]) t0++;
