@@ -625,26 +625,26 @@ MOO_UNUSED static void moo_parallel_for(int T, ptrdiff_t n, moo_chunk_fn fn, voi
 /* ------------------------------------------------------------------------------------------------------------ */
 /* the clipped 2-D staircase of the 4-D hypervolume sweep                                                         */
 /* ------------------------------------------------------------------------------------------------------------ */
-/* 2-D staircase inside the box [bx, rx] x [by, ry]: x ascending, y descending, between two sentinels, (-inf, ry) at
+/* 2-D staircase inside the box [bx, rx] x [by, ry]: the points (x, y) = (s[2i], s[2i + 1]), x ascending, y
+ * descending (pairs, so that an insertion moves one 16-byte value per point), between two sentinels, (-inf, ry) at
  * index -1 and (rx, -inf) at index n, so that the searches and walks need no bounds tests. */
-typedef struct { double *x, *y; ptrdiff_t n; double dom; } hv_stair;
+typedef struct { double *s; ptrdiff_t n; double dom; } hv_stair;
 
-/* An empty staircase in box (rx, ry) on x, y (each with room for 1 + entries + 1 values; x, y point past the first). */
-static MOO_ALWAYS_INLINE void hv_stair_init(hv_stair *st, double *x, double *y, double rx, double ry) {
-    st->x = x;
-    st->y = y;
-    x[-1] = -INFINITY;
-    y[-1] = ry;
-    x[0] = rx;
-    y[0] = -INFINITY;
+/* An empty staircase in box (rx, ry) on s (room for 2 (1 + entries + 1) values; s points past the first pair). */
+static MOO_ALWAYS_INLINE void hv_stair_init(hv_stair *st, double *s, double rx, double ry) {
+    st->s = s;
+    s[-2] = -INFINITY;
+    s[-1] = ry;
+    s[0] = rx;
+    s[1] = -INFINITY;
     st->n = 0;
     st->dom = 0.0;
 }
 
 /* Empties st (same box). */
 static MOO_ALWAYS_INLINE void hv_stair_clear(hv_stair *st, double rx) {
-    st->x[0] = rx;
-    st->y[0] = -INFINITY;
+    st->s[0] = rx;
+    st->s[1] = -INFINITY;
     st->n = 0;
     st->dom = 0.0;
 }
@@ -653,50 +653,56 @@ static MOO_ALWAYS_INLINE void hv_stair_clear(hv_stair *st, double rx) {
  * (nothing changes). The search is linear on short staircases, binary on longer ones. Inlined at each of its call
  * sites in the sweeps' inner loops. */
 static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b) {
-    double *sx = st->x, *sy = st->y;
+    double *s = st->s;
     const ptrdiff_t n = st->n;
     ptrdiff_t j = 0;
-    if (n > 12) {
-        j = moo_lower_bound(sx, n, a);
+    if (n > 12) { /* branchless lower bound on the x values */
+        const double *base = s;
+        ptrdiff_t len = n;
+        while (len > 1) {
+            const ptrdiff_t half = len >> 1;
+            base = base[2 * (half - 1)] < a ? base + 2 * half : base;
+            len -= half;
+        }
+        j = ((base - s) >> 1) + (*base < a);
     } else {
-        while (sx[j] < a) j++; /* stops at the sentinel rx > a */
+        while (s[2 * j] < a) j++; /* stops at the sentinel rx > a */
     }
-    double floor_y = sy[j - 1];
+    double floor_y = s[2 * j - 1];
     if (floor_y <= b) return 0;
-    if (sx[j] == a && sy[j] <= b) return 0;
+    if (s[2 * j] == a && s[2 * j + 1] <= b) return 0;
     double added = 0.0, xprev = a;
     ptrdiff_t k = j;
-    while (sy[k] >= b) { /* stops at the sentinel -inf */
-        added += (sx[k] - xprev) * (floor_y - b);
-        xprev = sx[k];
-        floor_y = sy[k];
+    while (s[2 * k + 1] >= b) { /* stops at the sentinel -inf */
+        added += (s[2 * k] - xprev) * (floor_y - b);
+        xprev = s[2 * k];
+        floor_y = s[2 * k + 1];
         k++;
     }
-    added += (sx[k] - xprev) * (floor_y - b);
+    added += (s[2 * k] - xprev) * (floor_y - b);
     st->dom += added;
     const ptrdiff_t removed = k - j;
-    const double rx = sx[n];
-    if (removed == 0) {
-        for (ptrdiff_t t = n - 1; t >= j; t--) { sx[t + 1] = sx[t]; sy[t + 1] = sy[t]; }
-    } else if (removed > 1) {
-        for (ptrdiff_t t = k; t < n; t++) { sx[t + 1 - removed] = sx[t]; sy[t + 1 - removed] = sy[t]; }
+    if (removed == 0) { /* the points from j on, the end sentinel with them, move up by one */
+        for (ptrdiff_t t = n; t >= j; t--) { s[2 * t + 2] = s[2 * t]; s[2 * t + 3] = s[2 * t + 1]; }
+    } else if (removed > 1) { /* those from k on down to j + 1 */
+        for (ptrdiff_t t = k; t <= n; t++) {
+            s[2 * (t + 1 - removed)] = s[2 * t];
+            s[2 * (t + 1 - removed) + 1] = s[2 * t + 1];
+        }
     }
-    const ptrdiff_t m = n + 1 - removed;
-    st->n = m;
-    sx[m] = rx; /* the end sentinel */
-    sy[m] = -INFINITY;
-    sx[j] = a;
-    sy[j] = b;
+    st->n = n + 1 - removed;
+    s[2 * j] = a;
+    s[2 * j + 1] = b;
     return 1;
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* the 4-D w-sweep of the hypervolume kernels (hv234.h's d = 4, hv5.h's and hv_wfg.h's 4-D limit sets)            */
 /* ------------------------------------------------------------------------------------------------------------ */
-/* Work space of hv4_sweep for up to n points: the 3-D front (fx, fy, fz: n + 4 each), the staircase (sx, sy:
- * n + 1 each and the sentinels), sort keys (key: n); avx2: the AVX2 probes run. */
+/* Work space of hv4_sweep for up to n points: the 3-D front (fx, fy, fz: n + 4 each), the staircase (st:
+ * n + 1 pairs and the sentinels), sort keys (key: n); avx2: the AVX2 probes run. */
 typedef struct {
-    double *fx, *fy, *fz, *sx, *sy;
+    double *fx, *fy, *fz, *st;
     moo_key *key;
     int avx2;
 } hv4_work;
@@ -708,8 +714,7 @@ static inline void hv4_work_init(hv4_work *W, double *mem, moo_key *key, ptrdiff
     W->fx = mem;
     W->fy = W->fx + n + 4;
     W->fz = W->fy + n + 4;
-    W->sx = W->fz + n + 4 + 1; /* past the sentinel */
-    W->sy = W->sx + n + 3;
+    W->st = W->fz + n + 4 + 2; /* past the sentinel */
     W->key = key;
     W->avx2 = avx2;
 }
@@ -840,7 +845,7 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
         moo_sort_key(key, nc0);
     }
     hv_stair st;
-    hv_stair_init(&st, W->sx, W->sy, cap[0], cap[1]);
+    hv_stair_init(&st, W->st, cap[0], cap[1]);
     ptrdiff_t nf = 0;
     double vol3 = 0.0;
     for (ptrdiff_t u = 0; u < nc0; u++) {
@@ -935,7 +940,7 @@ static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *c
     const double rx = cap[0], ry = cap[1], rw = cap[3];
     double *fx = W->fx, *fy = W->fy, *fz = W->fz;
     hv_stair st;
-    hv_stair_init(&st, W->sx, W->sy, rx, ry);
+    hv_stair_init(&st, W->st, rx, ry);
     ptrdiff_t nf = 0, t0 = 0;
     double vol3 = 0.0, hv = 0.0;
     while (t0 < nc && cw[t0] == cw[0]) t0++;
