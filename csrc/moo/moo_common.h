@@ -8,7 +8,8 @@
  *   keys            doubles as order-preserving unsigned 64-bit keys
  *   sorting         one stable radix sort of (key, int32) pairs (LSD, MSD for large arrays, merge sort when short),
  *                   its per-thread scratch, row lexsort; an introsort generator for small structs, and moo_sort_key
- *                   for (double, index) pairs (introsort when short, the radix sort otherwise)
+ *                   for (double, index) pairs (introsort when short, a bucket sort up to 1024 pairs, the radix sort
+ *                   from 2048)
  *   bitsets         64-ary hierarchical bitsets: predecessor / successor in O(log_64 n)
  *   threads         moo_parallel_for: a function over contiguous chunks of a range on T threads
  *   4-D sweep       hv4_sweep, the hypervolume w-sweep over a z-sorted 3-D front (with its clipped 2-D staircase)
@@ -483,9 +484,54 @@ MOO_UNUSED static int moo_sort_key_radix(moo_key *a, int32_t n) {
     return 0;
 }
 
+#define MOO_KEY_BUCKET_MIN 48    /* moo_sort_key takes the bucket sort from this many pairs on */
+#define MOO_KEY_BUCKET_MAX 1024  /* and up to this many (its scratch is on the stack) */
+
+/* Stable bucket sort of n (MOO_KEY_BUCKET_MIN..MAX) pairs with finite k: n buckets evenly over [min k, max k], the
+ * bucket of k being (k - min) * (n / (max - min)), which rounding keeps monotone in k, so that one insertion pass
+ * over the buckets' concatenation finishes the sort (its moves stay inside a bucket); past 8 n moves (keys crowded in
+ * a few buckets) the introsort finishes instead. -1 (nothing done) when the scale is 0 or not finite. */
+MOO_UNUSED static int moo_sort_key_bucket(moo_key *a, ptrdiff_t n) {
+    double lo = a[0].k, hi = a[0].k;
+    for (ptrdiff_t i = 1; i < n; i++) {
+        lo = a[i].k < lo ? a[i].k : lo;
+        hi = a[i].k > hi ? a[i].k : hi;
+    }
+    if (!(lo < hi)) return lo == hi ? 0 : -1; /* all equal: sorted */
+    const double scale = (double)n / (hi - lo);
+    if (!(scale > 0.0 && scale < INFINITY)) return -1;
+    uint16_t b[MOO_KEY_BUCKET_MAX];
+    uint32_t start[MOO_KEY_BUCKET_MAX + 1];
+    moo_key t[MOO_KEY_BUCKET_MAX];
+    memset(start, 0, ((size_t)n + 1) * sizeof *start);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const ptrdiff_t j = (ptrdiff_t)((a[i].k - lo) * scale);
+        b[i] = (uint16_t)(j < n ? j : n - 1);
+        start[b[i] + 1]++;
+    }
+    for (ptrdiff_t j = 1; j <= n; j++) start[j] += start[j - 1];
+    for (ptrdiff_t i = 0; i < n; i++) t[start[b[i]]++] = a[i];
+    a[0] = t[0];
+    ptrdiff_t budget = 8 * n; /* moves; crowded buckets (clustered keys) go to the introsort instead */
+    for (ptrdiff_t i = 1; i < n; i++) {
+        const moo_key v = t[i];
+        ptrdiff_t j = i;
+        while (j > 0 && v.k < a[j - 1].k) { a[j] = a[j - 1]; j--; }
+        a[j] = v;
+        budget -= i - j;
+        if (budget < 0) {
+            memcpy(a + i + 1, t + i + 1, (size_t)(n - i - 1) * sizeof *a);
+            moo_sort_key_intro(a, n);
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* Sort the pairs by k (ties in any order). */
 MOO_UNUSED static void moo_sort_key(moo_key *a, ptrdiff_t n) {
     if (n >= MOO_KEY_RADIX_MIN && n < INT32_MAX && moo_sort_key_radix(a, (int32_t)n) == 0) return;
+    if (n >= MOO_KEY_BUCKET_MIN && n <= MOO_KEY_BUCKET_MAX && moo_sort_key_bucket(a, n) == 0) return;
     moo_sort_key_intro(a, n);
 }
 
