@@ -487,10 +487,11 @@ MOO_UNUSED static int moo_sort_key_radix(moo_key *a, int32_t n) {
 #define MOO_KEY_BUCKET_MIN 48    /* moo_sort_key takes the bucket sort from this many pairs on */
 #define MOO_KEY_BUCKET_MAX 1024  /* and up to this many (its scratch is on the stack) */
 
-/* Stable bucket sort of n (MOO_KEY_BUCKET_MIN..MAX) pairs with finite k: n buckets evenly over [min k, max k], the
- * bucket of k being (k - min) * (n / (max - min)), which rounding keeps monotone in k, so that one insertion pass
- * over the buckets' concatenation finishes the sort (its moves stay inside a bucket); past 8 n moves (keys crowded in
- * a few buckets) the introsort finishes instead. -1 (nothing done) when the scale is 0 or not finite. */
+/* Stable bucket sort of n (MOO_KEY_BUCKET_MIN..MAX) pairs with finite k: 2 n buckets evenly over [min k, max k]
+ * (with n, more keys share one and the insertion pass mispredicts more), the bucket of k being
+ * (k - min) * (2 n / (max - min)), which rounding keeps monotone in k, so that one insertion pass over the buckets'
+ * concatenation finishes the sort (its moves stay inside a bucket); past 8 n moves (keys crowded in a few buckets)
+ * the introsort finishes instead. -1 (nothing done) when the scale is 0 or not finite. */
 MOO_UNUSED static int moo_sort_key_bucket(moo_key *a, ptrdiff_t n) {
     double lo = a[0].k, hi = a[0].k;
     for (ptrdiff_t i = 1; i < n; i++) {
@@ -498,18 +499,19 @@ MOO_UNUSED static int moo_sort_key_bucket(moo_key *a, ptrdiff_t n) {
         hi = a[i].k > hi ? a[i].k : hi;
     }
     if (!(lo < hi)) return lo == hi ? 0 : -1; /* all equal: sorted */
-    const double scale = (double)n / (hi - lo);
+    const ptrdiff_t nb = 2 * n; /* buckets: few are shared */
+    const double scale = (double)nb / (hi - lo);
     if (!(scale > 0.0 && scale < INFINITY)) return -1;
     uint16_t b[MOO_KEY_BUCKET_MAX];
-    uint32_t start[MOO_KEY_BUCKET_MAX + 1];
+    uint32_t start[2 * MOO_KEY_BUCKET_MAX + 1];
     moo_key t[MOO_KEY_BUCKET_MAX];
-    memset(start, 0, ((size_t)n + 1) * sizeof *start);
+    memset(start, 0, ((size_t)nb + 1) * sizeof *start);
     for (ptrdiff_t i = 0; i < n; i++) {
         const ptrdiff_t j = (ptrdiff_t)((a[i].k - lo) * scale);
-        b[i] = (uint16_t)(j < n ? j : n - 1);
+        b[i] = (uint16_t)(j < nb ? j : nb - 1);
         start[b[i] + 1]++;
     }
-    for (ptrdiff_t j = 1; j <= n; j++) start[j] += start[j - 1];
+    for (ptrdiff_t j = 1; j <= nb; j++) start[j] += start[j - 1];
     for (ptrdiff_t i = 0; i < n; i++) t[start[b[i]]++] = a[i];
     a[0] = t[0];
     ptrdiff_t budget = 8 * n; /* moves; crowded buckets (clustered keys) go to the introsort instead */
