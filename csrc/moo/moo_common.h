@@ -689,8 +689,9 @@ static MOO_ALWAYS_INLINE void hv_stair_init(hv_stair *st, double *s, double rx, 
     st->dom = 0.0;
 }
 
-/* Empties st (same box). */
-static MOO_ALWAYS_INLINE void hv_stair_clear(hv_stair *st, double rx) {
+/* Empties st, its box now (rx, ry). */
+static MOO_ALWAYS_INLINE void hv_stair_clear(hv_stair *st, double rx, double ry) {
+    st->s[-1] = ry;
     st->s[0] = rx;
     st->s[1] = -INFINITY;
     st->n = 0;
@@ -825,17 +826,15 @@ __attribute__((target("avx2"))) static inline unsigned hv4_base_block_avx2(const
 }
 #endif
 
-/* st: p's staircase from the front points below it in z (pos of them), p not dominated: the caps, then the
- * points worse than p in x and y inside the cut box, downwards (the nearest, most covering ones first), each
- * skipped when the last one added covers it. Returns the last one added in *lx, *ly. */
+/* st: p's staircase from the front points below it in z (pos of them), p not dominated, in p's box cut down by the
+ * caps (which it takes as its box rather than as two points): the points worse than p in x and y inside that box,
+ * downwards (the nearest, most covering ones first), each skipped when the last one added covers it. Returns the
+ * last one added in *lx, *ly. */
 static MOO_ALWAYS_INLINE void hv4_base(hv_stair *st, const hv4_work *W, int avx2, ptrdiff_t pos, double px,
-                                       double py, double xcap, double ycap, double rx, double ry, double *lxo,
-                                       double *lyo) {
+                                       double py, double xcap, double ycap, double *lxo, double *lyo) {
     const double *fx = W->fx, *fy = W->fy;
     double lx = INFINITY, ly = INFINITY;
-    hv_stair_clear(st, rx);
-    if (ycap < ry) hv_stair_add(st, px, ycap);
-    if (xcap < rx) hv_stair_add(st, xcap, py);
+    hv_stair_clear(st, xcap, ycap);
 #define HV4_BASE_ADD(s)                                                                                            \
     do {                                                                                                           \
         const double qx = fx[s], qy = fy[s];                                                                       \
@@ -927,7 +926,7 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
     } while (0)
 
 /* p = (px, py, pz), not dominated by the z-sorted front [0, nf) and entering at pos (the points with fz < pz below
- * it), with its staircase st from the points below: adds the volume of p's 3-D contribution swept from pz up
+ * it), with its staircase st from the points below (in the box cut down by xcap, ycap): adds the volume of p's 3-D contribution swept from pz up
  * through the points above (each shrinks the 2-D area left until one covers p's box), and puts p into the front,
  * dropping the points it dominates (compaction in place, carrying one point). Returns the contribution; *nfo: the
  * front's new size (its 3 padding values renewed). */
@@ -935,7 +934,7 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
                                          double py, double pz, double xcap, double ycap, double lx, double ly,
                                          const double *cap, ptrdiff_t *nfo) {
     double *fx = W->fx, *fy = W->fy, *fz = W->fz;
-    const double rx = cap[0], ry = cap[1], A = (rx - px) * (ry - py);
+    const double A = (xcap - px) * (ycap - py); /* the staircase's box: p's cut down by the caps */
     hv_stair st = *stp;
     int covered = 0;
     double carx = px, cary = py, carz = pz, cc = 0.0, zcur = pz;
@@ -979,9 +978,10 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
 /* 4-D hypervolume, reference cap, of the nc points (cx, cy, cz, cw)[t] given in ascending w, each strictly inside
  * cap: a w-sweep keeping the 3-D front in z-sorted arrays (HV4D+-style). A point weakly dominated by the front is
  * skipped; otherwise its 3-D contribution is its box minus the volume swept by its clipped 2-D staircase: the
- * front points below it in z form the base (one vectorised probe finds a dominating point and the caps, one
- * vectorised pass the other points that reach into the cut box), those above shrink it until one covers it.
- * Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that the probes inline, and portable. */
+ * front points below it in z form the base (one vectorised probe finds a dominating point and the caps, which cut
+ * the box down and become the staircase's box; one vectorised pass the other points that reach into the cut box),
+ * those above shrink it until one covers it. Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that
+ * the probes inline, and portable. */
 static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *cy, const double *cz,
                                               const double *cw, ptrdiff_t nc, const double *cap, const hv4_work *W,
                                               const int avx2) {
@@ -1012,7 +1012,7 @@ static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *c
 #endif
             dom = hv4_probe(fx, fy, fz, hi, px, py, pz, &xcap, &ycap);
         if (!dom) {
-            hv4_base(&st, W, avx2, pos, px, py, xcap, ycap, rx, ry, &lx, &ly);
+            hv4_base(&st, W, avx2, pos, px, py, xcap, ycap, &lx, &ly);
             vol3 += hv4_lift(&st, W, nf, pos, px, py, pz, xcap, ycap, lx, ly, cap, &nf);
         }
         hv += vol3 * ((t + 1 < nc ? cw[t + 1] : rw) - cw[t]);
