@@ -8,7 +8,8 @@
  *   keys            doubles as order-preserving unsigned 64-bit keys
  *   sorting         one stable radix sort of (key, int32) pairs (LSD, MSD for large arrays, merge sort when short),
  *                   its per-thread scratch, row lexsort; an introsort generator for small structs, and moo_sort_key
- *                   for (double, index) pairs (introsort when short, the radix sort otherwise)
+ *                   for (double, index) pairs (introsort when short, a bucket sort up to 1024 pairs, the radix sort
+ *                   from 2048)
  *   bitsets         64-ary hierarchical bitsets: predecessor / successor in O(log_64 n)
  *   threads         moo_parallel_for: a function over contiguous chunks of a range on T threads
  *   4-D sweep       hv4_sweep, the hypervolume w-sweep over a z-sorted 3-D front (with its clipped 2-D staircase)
@@ -483,9 +484,56 @@ MOO_UNUSED static int moo_sort_key_radix(moo_key *a, int32_t n) {
     return 0;
 }
 
+#define MOO_KEY_BUCKET_MIN 48    /* moo_sort_key takes the bucket sort from this many pairs on */
+#define MOO_KEY_BUCKET_MAX 1024  /* and up to this many (its scratch is on the stack) */
+
+/* Stable bucket sort of n (MOO_KEY_BUCKET_MIN..MAX) pairs with finite k: 2 n buckets evenly over [min k, max k]
+ * (with n, more keys share one and the insertion pass mispredicts more), the bucket of k being
+ * (k - min) * (2 n / (max - min)), which rounding keeps monotone in k, so that one insertion pass over the buckets'
+ * concatenation finishes the sort (its moves stay inside a bucket); past 8 n moves (keys crowded in a few buckets)
+ * the introsort finishes instead. -1 (nothing done) when the scale is 0 or not finite. */
+MOO_UNUSED static int moo_sort_key_bucket(moo_key *a, ptrdiff_t n) {
+    double lo = a[0].k, hi = a[0].k;
+    for (ptrdiff_t i = 1; i < n; i++) {
+        lo = a[i].k < lo ? a[i].k : lo;
+        hi = a[i].k > hi ? a[i].k : hi;
+    }
+    if (!(lo < hi)) return lo == hi ? 0 : -1; /* all equal: sorted */
+    const ptrdiff_t nb = 2 * n; /* buckets: few are shared */
+    const double scale = (double)nb / (hi - lo);
+    if (!(scale > 0.0 && scale < INFINITY)) return -1;
+    uint16_t b[MOO_KEY_BUCKET_MAX];
+    uint32_t start[2 * MOO_KEY_BUCKET_MAX + 1];
+    moo_key t[MOO_KEY_BUCKET_MAX];
+    memset(start, 0, ((size_t)nb + 1) * sizeof *start);
+    for (ptrdiff_t i = 0; i < n; i++) {
+        const ptrdiff_t j = (ptrdiff_t)((a[i].k - lo) * scale);
+        b[i] = (uint16_t)(j < nb ? j : nb - 1);
+        start[b[i] + 1]++;
+    }
+    for (ptrdiff_t j = 1; j <= nb; j++) start[j] += start[j - 1];
+    for (ptrdiff_t i = 0; i < n; i++) t[start[b[i]]++] = a[i];
+    a[0] = t[0];
+    ptrdiff_t budget = 8 * n; /* moves; crowded buckets (clustered keys) go to the introsort instead */
+    for (ptrdiff_t i = 1; i < n; i++) {
+        const moo_key v = t[i];
+        ptrdiff_t j = i;
+        while (j > 0 && v.k < a[j - 1].k) { a[j] = a[j - 1]; j--; }
+        a[j] = v;
+        budget -= i - j;
+        if (budget < 0) {
+            memcpy(a + i + 1, t + i + 1, (size_t)(n - i - 1) * sizeof *a);
+            moo_sort_key_intro(a, n);
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* Sort the pairs by k (ties in any order). */
 MOO_UNUSED static void moo_sort_key(moo_key *a, ptrdiff_t n) {
     if (n >= MOO_KEY_RADIX_MIN && n < INT32_MAX && moo_sort_key_radix(a, (int32_t)n) == 0) return;
+    if (n >= MOO_KEY_BUCKET_MIN && n <= MOO_KEY_BUCKET_MAX && moo_sort_key_bucket(a, n) == 0) return;
     moo_sort_key_intro(a, n);
 }
 
@@ -625,70 +673,97 @@ MOO_UNUSED static void moo_parallel_for(int T, ptrdiff_t n, moo_chunk_fn fn, voi
 /* ------------------------------------------------------------------------------------------------------------ */
 /* the clipped 2-D staircase of the 4-D hypervolume sweep                                                         */
 /* ------------------------------------------------------------------------------------------------------------ */
-/* 2-D staircase inside the box [bx, rx] x [by, ry]: x ascending, y descending. */
-typedef struct { double *x, *y; ptrdiff_t n; double dom; } hv_stair;
+/* 2-D staircase inside the box [bx, rx] x [by, ry]: the points (x, y) = (s[2i], s[2i + 1]), x ascending, y
+ * descending (pairs, so that an insertion moves one 16-byte value per point), between two sentinels, (-inf, ry) at
+ * index -1 and (rx, -inf) at index n, so that the searches and walks need no bounds tests. */
+typedef struct { double *s; ptrdiff_t n; double dom; } hv_stair;
+
+/* An empty staircase in box (rx, ry) on s (room for 2 (1 + entries + 1) values; s points past the first pair). */
+static MOO_ALWAYS_INLINE void hv_stair_init(hv_stair *st, double *s, double rx, double ry) {
+    st->s = s;
+    s[-2] = -INFINITY;
+    s[-1] = ry;
+    s[0] = rx;
+    s[1] = -INFINITY;
+    st->n = 0;
+    st->dom = 0.0;
+}
+
+/* Empties st, its box now (rx, ry). */
+static MOO_ALWAYS_INLINE void hv_stair_clear(hv_stair *st, double rx, double ry) {
+    st->s[-1] = ry;
+    st->s[0] = rx;
+    st->s[1] = -INFINITY;
+    st->n = 0;
+    st->dom = 0.0;
+}
 
 /* Inserts (a, b) (inside the box) and adds the newly dominated area to st->dom; returns 0 when (a, b) is covered
  * (nothing changes). The search is linear on short staircases, binary on longer ones. Inlined at each of its call
  * sites in the sweeps' inner loops. */
-static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b, double rx, double ry) {
-    double *sx = st->x, *sy = st->y;
-    ptrdiff_t j = 0;
+static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b) {
+    double *s = st->s;
     const ptrdiff_t n = st->n;
-    if (n > 12) {
-        j = moo_lower_bound(sx, n, a);
+    ptrdiff_t j = 0;
+    if (n > 12) { /* branchless lower bound on the x values */
+        const double *base = s;
+        ptrdiff_t len = n;
+        while (len > 1) {
+            const ptrdiff_t half = len >> 1;
+            base = base[2 * (half - 1)] < a ? base + 2 * half : base;
+            len -= half;
+        }
+        j = ((base - s) >> 1) + (*base < a);
     } else {
-        while (j < n && sx[j] < a) j++;
+        while (s[2 * j] < a) j++; /* stops at the sentinel rx > a */
     }
-    double upper = ry;
-    if (j > 0) {
-        if (sy[j - 1] <= b) return 0;
-        upper = sy[j - 1];
-    }
-    if (j < n && sx[j] == a && sy[j] <= b) return 0;
-    double added = 0.0, xprev = a, floor_y = upper;
+    double floor_y = s[2 * j - 1];
+    if (floor_y <= b) return 0;
+    if (s[2 * j] == a && s[2 * j + 1] <= b) return 0;
+    double added = 0.0, xprev = a;
     ptrdiff_t k = j;
-    while (k < n && sy[k] >= b) {
-        added += (sx[k] - xprev) * (floor_y - b);
-        xprev = sx[k];
-        floor_y = sy[k];
+    while (s[2 * k + 1] >= b) { /* stops at the sentinel -inf */
+        added += (s[2 * k] - xprev) * (floor_y - b);
+        xprev = s[2 * k];
+        floor_y = s[2 * k + 1];
         k++;
     }
-    double xend = k < n ? sx[k] : rx;
-    added += (xend - xprev) * (floor_y - b);
+    added += (s[2 * k] - xprev) * (floor_y - b);
     st->dom += added;
     const ptrdiff_t removed = k - j;
-    if (removed == 0) {
-        for (ptrdiff_t t = n - 1; t >= j; t--) { sx[t + 1] = sx[t]; sy[t + 1] = sy[t]; }
-    } else if (removed > 1) {
-        for (ptrdiff_t t = k; t < n; t++) { sx[t + 1 - removed] = sx[t]; sy[t + 1 - removed] = sy[t]; }
+    if (removed == 0) { /* the points from j on, the end sentinel with them, move up by one */
+        for (ptrdiff_t t = n; t >= j; t--) { s[2 * t + 2] = s[2 * t]; s[2 * t + 3] = s[2 * t + 1]; }
+    } else if (removed > 1) { /* those from k on down to j + 1 */
+        for (ptrdiff_t t = k; t <= n; t++) {
+            s[2 * (t + 1 - removed)] = s[2 * t];
+            s[2 * (t + 1 - removed) + 1] = s[2 * t + 1];
+        }
     }
     st->n = n + 1 - removed;
-    sx[j] = a;
-    sy[j] = b;
+    s[2 * j] = a;
+    s[2 * j + 1] = b;
     return 1;
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* the 4-D w-sweep of the hypervolume kernels (hv234.h's d = 4, hv5.h's and hv_wfg.h's 4-D limit sets)            */
 /* ------------------------------------------------------------------------------------------------------------ */
-/* Work space of hv4_sweep for up to n points: the 3-D front (fx, fy, fz: n + 4 each), the staircase (sx, sy:
- * n + 1 each), sort keys (key: n); avx2: the AVX2 probes run. */
+/* Work space of hv4_sweep for up to n points: the 3-D front (fx, fy, fz: n + 4 each), the staircase (st:
+ * n + 1 pairs and the sentinels), sort keys (key: n); avx2: the AVX2 probes run. */
 typedef struct {
-    double *fx, *fy, *fz, *sx, *sy;
+    double *fx, *fy, *fz, *st;
     moo_key *key;
     int avx2;
 } hv4_work;
 
-#define HV4_WORK_DOUBLES(n) (5 * (size_t)(n) + 14) /* the doubles of hv4_work for n points (keys apart) */
+#define HV4_WORK_DOUBLES(n) (5 * (size_t)(n) + 18) /* the doubles of hv4_work for n points (keys apart) */
 
 /* Points the work space at mem (HV4_WORK_DOUBLES(n) doubles) and key (n keys). */
 static inline void hv4_work_init(hv4_work *W, double *mem, moo_key *key, ptrdiff_t n, int avx2) {
     W->fx = mem;
     W->fy = W->fx + n + 4;
     W->fz = W->fy + n + 4;
-    W->sx = W->fz + n + 4;
-    W->sy = W->sx + n + 1;
+    W->st = W->fz + n + 4 + 2; /* past the sentinel */
     W->key = key;
     W->avx2 = avx2;
 }
@@ -751,23 +826,20 @@ __attribute__((target("avx2"))) static inline unsigned hv4_base_block_avx2(const
 }
 #endif
 
-/* st: p's staircase from the front points below it in z (pos of them), p not dominated: the caps, then the
- * points worse than p in x and y inside the cut box, downwards (the nearest, most covering ones first), each
- * skipped when the last one added covers it. Returns the last one added in *lx, *ly. */
+/* st: p's staircase from the front points below it in z (pos of them), p not dominated, in p's box cut down by the
+ * caps (which it takes as its box rather than as two points): the points worse than p in x and y inside that box,
+ * downwards (the nearest, most covering ones first), each skipped when the last one added covers it. Returns the
+ * last one added in *lx, *ly. */
 static MOO_ALWAYS_INLINE void hv4_base(hv_stair *st, const hv4_work *W, int avx2, ptrdiff_t pos, double px,
-                                       double py, double xcap, double ycap, double rx, double ry, double *lxo,
-                                       double *lyo) {
+                                       double py, double xcap, double ycap, double *lxo, double *lyo) {
     const double *fx = W->fx, *fy = W->fy;
     double lx = INFINITY, ly = INFINITY;
-    st->n = 0;
-    st->dom = 0.0;
-    if (ycap < ry) hv_stair_add(st, px, ycap, rx, ry);
-    if (xcap < rx) hv_stair_add(st, xcap, py, rx, ry);
+    hv_stair_clear(st, xcap, ycap);
 #define HV4_BASE_ADD(s)                                                                                            \
     do {                                                                                                           \
         const double qx = fx[s], qy = fy[s];                                                                       \
         if ((qx < lx) | (qy < ly)) {                                                                               \
-            hv_stair_add(st, qx, qy, rx, ry);                                                                      \
+            hv_stair_add(st, qx, qy);                                                                              \
             lx = qx;                                                                                               \
             ly = qy;                                                                                               \
         }                                                                                                          \
@@ -820,16 +892,13 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
         moo_sort_key(key, nc0);
     }
     hv_stair st;
-    st.x = W->sx;
-    st.y = W->sy;
-    st.n = 0;
-    st.dom = 0.0;
+    hv_stair_init(&st, W->st, cap[0], cap[1]);
     ptrdiff_t nf = 0;
     double vol3 = 0.0;
     for (ptrdiff_t u = 0; u < nc0; u++) {
         const ptrdiff_t t = key[u].i;
         const double before = st.dom;
-        if (hv_stair_add(&st, cx[t], cy[t], cap[0], cap[1])) {
+        if (hv_stair_add(&st, cx[t], cy[t])) {
             vol3 += (st.dom - before) * (cap[2] - cz[t]);
             W->fx[nf] = cx[t]; W->fy[nf] = cy[t]; W->fz[nf] = cz[t];
             nf++;
@@ -842,22 +911,22 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
 /* Clipped projection (qx, qy) of a front point onto p's 2-D box: sets covered when it covers the whole box (q <= p
  * in x and y); a cap (worse in one of x, y only) that improves on xcap / ycap, or a point worse in both that is
  * inside the cut box and not covered by the last one added (lx, ly), goes into the staircase st. Expects px, py,
- * rx, ry, xcap, ycap, lx, ly, covered and st in scope. */
+ * xcap, ycap, lx, ly, covered and st in scope. */
 #define HV_CLIP_ADD(qx, qy)                                                                              \
     do {                                                                                                 \
         if ((qx) <= px) {                                                                                \
             if ((qy) <= py) { covered = 1; break; }                                                      \
-            if ((qy) < ycap) { ycap = (qy); hv_stair_add(&st, px, (qy), rx, ry); }                       \
+            if ((qy) < ycap) { ycap = (qy); hv_stair_add(&st, px, (qy)); }                               \
         } else if ((qy) <= py) {                                                                         \
-            if ((qx) < xcap) { xcap = (qx); hv_stair_add(&st, (qx), py, rx, ry); }                       \
+            if ((qx) < xcap) { xcap = (qx); hv_stair_add(&st, (qx), py); }                               \
         } else if ((qy) < ycap && (qx) < xcap && !((qx) >= lx && (qy) >= ly)) {                          \
-            hv_stair_add(&st, (qx), (qy), rx, ry);                                                       \
+            hv_stair_add(&st, (qx), (qy));                                                               \
             lx = (qx); ly = (qy);                                                                        \
         }                                                                                                \
     } while (0)
 
 /* p = (px, py, pz), not dominated by the z-sorted front [0, nf) and entering at pos (the points with fz < pz below
- * it), with its staircase st from the points below: adds the volume of p's 3-D contribution swept from pz up
+ * it), with its staircase st from the points below (in the box cut down by xcap, ycap): adds the volume of p's 3-D contribution swept from pz up
  * through the points above (each shrinks the 2-D area left until one covers p's box), and puts p into the front,
  * dropping the points it dominates (compaction in place, carrying one point). Returns the contribution; *nfo: the
  * front's new size (its 3 padding values renewed). */
@@ -865,7 +934,7 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
                                          double py, double pz, double xcap, double ycap, double lx, double ly,
                                          const double *cap, ptrdiff_t *nfo) {
     double *fx = W->fx, *fy = W->fy, *fz = W->fz;
-    const double rx = cap[0], ry = cap[1], A = (rx - px) * (ry - py);
+    const double A = (xcap - px) * (ycap - py); /* the staircase's box: p's cut down by the caps */
     hv_stair st = *stp;
     int covered = 0;
     double carx = px, cary = py, carz = pz, cc = 0.0, zcur = pz;
@@ -909,17 +978,17 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
 /* 4-D hypervolume, reference cap, of the nc points (cx, cy, cz, cw)[t] given in ascending w, each strictly inside
  * cap: a w-sweep keeping the 3-D front in z-sorted arrays (HV4D+-style). A point weakly dominated by the front is
  * skipped; otherwise its 3-D contribution is its box minus the volume swept by its clipped 2-D staircase: the
- * front points below it in z form the base (one vectorised probe finds a dominating point and the caps, one
- * vectorised pass the other points that reach into the cut box), those above shrink it until one covers it.
- * Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that the probes inline, and portable. */
+ * front points below it in z form the base (one vectorised probe finds a dominating point and the caps, which cut
+ * the box down and become the staircase's box; one vectorised pass the other points that reach into the cut box),
+ * those above shrink it until one covers it. Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that
+ * the probes inline, and portable. */
 static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *cy, const double *cz,
                                               const double *cw, ptrdiff_t nc, const double *cap, const hv4_work *W,
                                               const int avx2) {
     const double rx = cap[0], ry = cap[1], rw = cap[3];
     double *fx = W->fx, *fy = W->fy, *fz = W->fz;
     hv_stair st;
-    st.x = W->sx;
-    st.y = W->sy;
+    hv_stair_init(&st, W->st, rx, ry);
     ptrdiff_t nf = 0, t0 = 0;
     double vol3 = 0.0, hv = 0.0;
     while (t0 < nc && cw[t0] == cw[0]) t0++;
@@ -943,7 +1012,7 @@ static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *c
 #endif
             dom = hv4_probe(fx, fy, fz, hi, px, py, pz, &xcap, &ycap);
         if (!dom) {
-            hv4_base(&st, W, avx2, pos, px, py, xcap, ycap, rx, ry, &lx, &ly);
+            hv4_base(&st, W, avx2, pos, px, py, xcap, ycap, &lx, &ly);
             vol3 += hv4_lift(&st, W, nf, pos, px, py, pz, xcap, ycap, lx, ly, cap, &nf);
         }
         hv += vol3 * ((t + 1 < nc ? cw[t + 1] : rw) - cw[t]);
