@@ -221,7 +221,8 @@ def main_threads(ns: list[int] | None = None) -> list[dict]:
             times: dict = {k: [] for k in fns}
             for _ in range(7):
                 for k, fn in fns.items():
-                    t = time.perf_counter()
+                    fn()  # untimed: after moocore's long call the second vCPU of a VM sleeps, and waking it costs
+                    t = time.perf_counter()  # about as much as the whole two-thread call
                     fn()
                     times[k].append(time.perf_counter() - t)
             med = {k: float(np.median(v)) for k, v in times.items()}
