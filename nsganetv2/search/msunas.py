@@ -425,7 +425,8 @@ class MSuNAS:
             key = p.key(x)
             k, i = where[key]
             pred = self._pending[k][1]
-            told.append((key, k, i, x, r, self._record(k, i, x, r, cheap_row.get(j), None if pred is None else pred[i])))
+            rec = self._record(k, i, x, r, cheap_row.get(j), None if pred is None else pred[i])
+            told.append((key, k, i, x, r, rec))
         added = set()  # fsync'd once for the call (twice with retried failures): a kill loses nothing told before
         for retry in (False, True):
             group = [t[5] for t in told if (t[0] in self._retry) == retry]
