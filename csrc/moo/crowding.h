@@ -15,12 +15,8 @@
 
 /* out: n values. Returns 0, -1 (memory) or -(r + 2) for a non-finite value in row r. */
 static int64_t moo_crowding(const double *F, int32_t n, int m, double *out) {
-    for (int64_t i = 0; i < n; i++) {
-        const double *row = F + i * m;
-        double acc = 0.0;
-        for (int j = 0; j < m; j++) acc += row[j] * 0.0;
-        if (acc != acc) return -(i + 2);
-    }
+    const int64_t bad = moo_first_nonfinite(F, n, m);
+    if (bad != -1) return bad;
     if (n <= 2) {
         for (int32_t i = 0; i < n; i++) out[i] = INFINITY;
         return 0;

@@ -5,6 +5,7 @@
  *                   mirrored in nsganetv2/moo/_paths.py
  *   CPU features    MOO_X86 (x86-64 intrinsics compiled in; -DHV_NO_SIMD builds the portable code only) and
  *                   moo_have_avx2() (checked at run time, once)
+ *   finiteness      moo_row_nonfinite / moo_first_nonfinite: the NaN and infinity checks of the kernels' inputs
  *   keys            doubles as order-preserving unsigned 64-bit keys
  *   sorting         one stable radix sort of (key, int32) pairs (LSD, MSD for large arrays, merge sort when short),
  *                   its per-thread scratch, row lexsort; an introsort generator for small structs, and moo_sort_key
@@ -85,6 +86,24 @@ MOO_UNUSED static int moo_have_avx2(void) {
     return have;
 }
 #endif
+
+/* ------------------------------------------------------------------------------------------------------------ */
+/* finiteness                                                                                                   */
+/* ------------------------------------------------------------------------------------------------------------ */
+/* 1 when some of the m values of row is NaN or infinite (x * 0.0 is NaN exactly for those). */
+static inline int moo_row_nonfinite(const double *row, int m) {
+    double acc = 0.0;
+    for (int j = 0; j < m; j++) acc += row[j] * 0.0;
+    return acc != acc;
+}
+
+/* -(r + 2) for the first row r of the n x m rows F holding a NaN or infinity, else -1. */
+MOO_UNUSED static int64_t moo_first_nonfinite(const double *F, int64_t n, int m) {
+    for (int64_t i = 0; i < n; i++) {
+        if (moo_row_nonfinite(F + i * m, m)) return -(i + 2);
+    }
+    return -1;
+}
 
 /* ------------------------------------------------------------------------------------------------------------ */
 /* keys                                                                                                         */

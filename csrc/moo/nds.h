@@ -563,17 +563,6 @@ done:
     return K;
 }
 
-/* Returns -(r + 2) for the first row r holding a NaN or infinity, else -1 if none (checked row by row). */
-static int64_t moo_first_nonfinite(const double *F, int64_t n, int m) {
-    for (int64_t i = 0; i < n; i++) {
-        const double *row = F + i * m;
-        double acc = 0.0;
-        for (int j = 0; j < m; j++) acc += row[j] * 0.0; /* NaN iff some value is NaN or inf */
-        if (acc != acc) return -(i + 2);
-    }
-    return -1;
-}
-
 /* ------------------------------------------------------------------ M = 2, 3, all fronts: the sweep ---------- */
 /* Rows are not copied: an arena of n column-0 keys and n int32 row indices (12 bytes a point, plus 4 bytes a point
  * of bucket counters while sorting) holds the lexicographic order, the output array serves as the sort's scratch,
@@ -1139,21 +1128,26 @@ done:
 
 /* The first front of the n rows of F once the filters left the cnt rows keep[0..cnt): the non-dominated sort of
  * those rows alone (of F itself when none was removed), scattered back into out8. Returns moo_nds_core's K. */
+/* The first front of the rows keep[0..cnt) of F alone: cm[i] = 1 for members (moo_nds_core on a copy of those
+ * rows). Returns moo_nds_core's K, or MOO_ERR_MEMORY. */
+static int64_t moo_kept_front(const double *F, int m, const int32_t *keep, int32_t cnt, uint8_t *cm, int algo) {
+    double *C = (double *)malloc((size_t)(cnt > 0 ? cnt : 1) * m * sizeof(double));
+    if (!C) return MOO_ERR_MEMORY;
+    for (int32_t i = 0; i < cnt; i++) memcpy(C + (int64_t)i * m, F + (int64_t)keep[i] * m, (size_t)m * sizeof(double));
+    const int64_t K = moo_nds_core(C, cnt, m, NULL, cm, 1, algo);
+    free(C);
+    return K;
+}
+
 static int64_t moo_ff_finish(const double *F, int32_t n, int m, const int32_t *keep, int32_t cnt, uint8_t *out8,
                              int algo) {
     if (cnt == n) return moo_nds_core(F, n, m, NULL, out8, 1, algo);
-    int64_t K = MOO_ERR_MEMORY;
-    double *C = (double *)malloc((size_t)cnt * m * sizeof(double));
     uint8_t *cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
-    if (C && cm) {
-        for (int32_t i = 0; i < cnt; i++) memcpy(C + (int64_t)i * m, F + (int64_t)keep[i] * m, (size_t)m * sizeof(double));
-        K = moo_nds_core(C, cnt, m, NULL, cm, 1, algo);
-        if (K >= 0) {
-            memset(out8, 0, (size_t)n);
-            for (int32_t i = 0; i < cnt; i++) out8[keep[i]] = cm[i];
-        }
+    const int64_t K = cm ? moo_kept_front(F, m, keep, cnt, cm, algo) : MOO_ERR_MEMORY;
+    if (K >= 0) {
+        memset(out8, 0, (size_t)n);
+        for (int32_t i = 0; i < cnt; i++) out8[keep[i]] = cm[i];
     }
-    free(C);
     free(cm);
     return K;
 }
@@ -1199,9 +1193,7 @@ static void moo_ff_scan(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     double bs = INFINITY;
     for (ptrdiff_t i = lo; i < hi; i++) {
         const double *row = x->F + (int64_t)i * m;
-        double fin = 0.0;
-        for (int j = 0; j < m; j++) fin += row[j] * 0.0; /* NaN iff some value is NaN or inf */
-        if (fin != fin && bad < 0) bad = i;
+        if (bad < 0 && moo_row_nonfinite(row, m)) bad = i;
         const double acc = moo_row_sum(row, m);
         if (acc < bs) { bs = acc; best = (int32_t)i; }
     }
@@ -1244,23 +1236,14 @@ static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
  * the chunk's start in keep, in order (x->o[t] of them); x->bad[t] 0 or an error code */
 static void moo_ff_chunk_front(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ff_ctx *x = (moo_ff_ctx *)c;
-    const int m = x->m;
     const int32_t cnt = (int32_t)(hi - lo);
     int32_t *keep = x->keep + lo;
-    double *C = (double *)malloc((size_t)(cnt > 0 ? cnt : 1) * m * sizeof(double));
     uint8_t *cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
-    x->o[t] = 0;
-    x->bad[t] = MOO_ERR_MEMORY;
-    if (C && cm) {
-        for (int32_t i = 0; i < cnt; i++)
-            memcpy(C + (int64_t)i * m, x->F + (int64_t)keep[i] * m, (size_t)m * sizeof(double));
-        const int64_t K = moo_nds_core(C, cnt, m, NULL, cm, 1, x->algo);
-        x->bad[t] = K < 0 ? K : 0;
-        int32_t o = 0;
-        for (int32_t i = 0; K >= 0 && i < cnt; i++) if (cm[i]) keep[o++] = keep[i];
-        x->o[t] = o;
-    }
-    free(C);
+    const int64_t K = cm ? moo_kept_front(x->F, x->m, keep, cnt, cm, x->algo) : MOO_ERR_MEMORY;
+    int32_t o = 0;
+    for (int32_t i = 0; K >= 0 && i < cnt; i++) if (cm[i]) keep[o++] = keep[i];
+    x->o[t] = o;
+    x->bad[t] = K < 0 ? K : 0;
     free(cm);
 }
 
