@@ -10,9 +10,11 @@ cdef extern from "moo/moo_common.h":
     ctypedef double (*hv_rec_fn)(const double *X, Py_ssize_t n, int d, Py_ssize_t stride, const double *ref,
                                  int path) noexcept nogil
 
+cdef extern from "moo/moo_common.h" nogil:
+    int moo_all_finite(const double *X, Py_ssize_t n)
+
 cdef extern from "moo/hv.h" nogil:
     double hv_rec(const double *X, Py_ssize_t n, int d, Py_ssize_t stride, const double *ref, int path)
-    int hv_all_finite(const double *X, Py_ssize_t n)
 
 cdef extern from "moo/nds.h" nogil:
     int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only, int algo)
@@ -37,7 +39,7 @@ def hv_contributions_kernel(const double[:, ::1] F, const double[::1] ref, bint 
         return out
     cdef double[::1] o = out
     with nogil:
-        if hv_all_finite(&F[0, 0], n * d) and hv_all_finite(&ref[0], d):
+        if moo_all_finite(&F[0, 0], n * d) and moo_all_finite(&ref[0], d):
             status = hvc_compute(&F[0, 0], n, d, &ref[0], ignore_dominated, &o[0], <hv_rec_fn>hv_rec,
                                  <hvc_front_fn>moo_nds)
         else:

@@ -16,9 +16,11 @@ cdef extern from "moo/moo_common.h":
         HV_PATH_QHV_SHALLOW
         HV_PATH_COUNT
 
+cdef extern from "moo/moo_common.h" nogil:
+    int moo_all_finite(const double *X, Py_ssize_t n)
+
 cdef extern from "moo/hv.h" nogil:
     double hv_compute_path(const double *X, Py_ssize_t n, int d, const double *ref, int path, int T)
-    int hv_all_finite(const double *X, Py_ssize_t n)
 
 #: the C names and values of ``_path`` (what nsganetv2.moo._paths.HVPath mirrors)
 C_PATHS = {"AUTO": HV_PATH_AUTO, "WFG_MASK": HV_PATH_WFG_MASK, "WFG_SWEEP": HV_PATH_WFG_SWEEP,
@@ -74,7 +76,7 @@ cdef double _compute(const double *X, Py_ssize_t n, int d, const double *ref, in
     cdef double v = 0.0
     cdef int status = 0
     with nogil:
-        if hv_all_finite(X, n * d) and hv_all_finite(ref, d):
+        if moo_all_finite(X, n * d) and moo_all_finite(ref, d):
             v = hv_compute_path(X, n, d, ref, path, n_threads)
             if v != v:
                 status = 1

@@ -9,13 +9,8 @@ cdef extern from "moo/indicators.h" nogil:
         MOO_IND_EPS_ADD_PORTABLE
     double moo_indicator(const double *A, Py_ssize_t n, const double *R, Py_ssize_t r, int d, int which)
 
-
-cdef inline bint _finite(const double *x, Py_ssize_t n) noexcept nogil:
-    cdef double acc = 0.0
-    cdef Py_ssize_t i
-    for i in range(n):
-        acc += x[i] - x[i]  # 0 for finite values, NaN otherwise
-    return acc == 0.0
+cdef extern from "moo/moo_common.h" nogil:
+    int moo_all_finite(const double *X, Py_ssize_t n)
 
 #: the indicators' codes for ``indicator_kernel``
 CODES = {"igd": MOO_IND_IGD, "igd_plus": MOO_IND_IGD_PLUS, "epsilon_additive": MOO_IND_EPS_ADD}
@@ -34,7 +29,8 @@ def indicator_kernel(const double[:, ::1] A, const double[:, ::1] R, int which) 
                          f"not {which}")
     cdef bint ok
     with nogil:
-        ok = _finite(&A[0, 0], A.shape[0] * A.shape[1]) and _finite(&R[0, 0], R.shape[0] * R.shape[1])
+        ok = (moo_all_finite(&A[0, 0], A.shape[0] * A.shape[1])
+              and moo_all_finite(&R[0, 0], R.shape[0] * R.shape[1]))
         if ok:
             v = moo_indicator(&A[0, 0], A.shape[0], &R[0, 0], R.shape[0], <int>A.shape[1], which)
     if not ok:

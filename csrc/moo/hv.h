@@ -77,21 +77,6 @@ static double hv_rec(const double *X, ptrdiff_t n, int d, ptrdiff_t stride, cons
     return hv_wfg(X, n, d, stride, ref, path, hv_rec);
 }
 
-/* 1 when all n values are finite (x - x is 0 exactly for finite x, NaN otherwise); four sums, so that the
- * additions do not wait for one another. */
-static int hv_all_finite(const double *X, ptrdiff_t n) {
-    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-    ptrdiff_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        a0 += X[i] - X[i];
-        a1 += X[i + 1] - X[i + 1];
-        a2 += X[i + 2] - X[i + 2];
-        a3 += X[i + 3] - X[i + 3];
-    }
-    for (; i < n; i++) a0 += X[i] - X[i];
-    return (a0 + a1) + (a2 + a3) == 0.0;
-}
-
 /* hv_rec on T threads: QHV-II's boxes run in parallel (the same value for any T); the other paths run on one. */
 static double hv_rec_threads(const double *X, ptrdiff_t n, int d, const double *ref, int path, int T) {
     if (T > 1 && hv_takes_qhv(n, d, path)) return hv_qhv_path(X, n, d, d, ref, path, T);

@@ -5,7 +5,8 @@
  *                   mirrored in nsganetv2/moo/_paths.py
  *   CPU features    MOO_X86 (x86-64 intrinsics compiled in; -DHV_NO_SIMD builds the portable code only) and
  *                   moo_have_avx2() (checked at run time, once)
- *   finiteness      moo_row_nonfinite / moo_first_nonfinite: the NaN and infinity checks of the kernels' inputs
+ *   finiteness      moo_row_nonfinite / moo_all_finite / moo_first_nonfinite: the NaN and infinity checks of the
+ *                   kernels' inputs
  *   keys            doubles as order-preserving unsigned 64-bit keys
  *   sorting         one stable radix sort of (key, int32) pairs (LSD, MSD for large arrays, merge sort when short),
  *                   its per-thread scratch, row lexsort; an introsort generator for small structs, and moo_sort_key
@@ -95,6 +96,21 @@ static inline int moo_row_nonfinite(const double *row, int m) {
     double acc = 0.0;
     for (int j = 0; j < m; j++) acc += row[j] * 0.0;
     return acc != acc;
+}
+
+/* 1 when all n values are finite (x - x is 0 exactly for finite x, NaN otherwise); four sums, so that the
+ * additions do not wait for one another. */
+MOO_UNUSED static int moo_all_finite(const double *X, ptrdiff_t n) {
+    double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+    ptrdiff_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        a0 += X[i] - X[i];
+        a1 += X[i + 1] - X[i + 1];
+        a2 += X[i + 2] - X[i + 2];
+        a3 += X[i + 3] - X[i + 3];
+    }
+    for (; i < n; i++) a0 += X[i] - X[i];
+    return (a0 + a1) + (a2 + a3) == 0.0;
 }
 
 /* -(r + 2) for the first row r of the n x m rows F holding a NaN or infinity, else -1. */
