@@ -398,14 +398,15 @@ class MSuNAS:
         results = list(results)
         if len(results) != len(X):
             raise ValueError(f"tell() got {len(results)} results for {len(X)} genomes; give one per genome")
-        new = [j for j, x in enumerate(X) if not self._recorded(p.key(x))]  # recorded ones are not told twice
+        keys = [p.key(x) for x in X]
+        new = [j for j, key in enumerate(keys) if not self._recorded(key)]  # recorded ones are not told twice
         if not new:
             return
-        X, results = X[new], [results[j] for j in new]
+        X, results, keys = X[new], [results[j] for j in new], [keys[j] for j in new]
         if (k := self._current()) is not None:
             self._candidates(k)  # after a restart, tell() may come before ask(): the same candidates
         where = self._where
-        unknown = [p.config(x) for x in X if p.key(x) not in where]
+        unknown = [p.config(x) for x, key in zip(X, keys) if key not in where]
         if unknown:
             raise ValueError(f"tell() got genomes that were not asked (or belong to a finished iteration): "
                              f"{unknown[:2]}; tell only what ask() returned")
@@ -421,8 +422,7 @@ class MSuNAS:
             ok, cheap = [ok[k] for k in keep], cheap[keep]
         cheap_row = {} if cheap is None else dict(zip(ok, cheap))
         told = []  # (key, iteration, index, genome, result, record)
-        for j, (x, r) in enumerate(zip(X, res)):
-            key = p.key(x)
+        for j, (x, key, r) in enumerate(zip(X, keys, res)):
             k, i = where[key]
             pred = self._pending[k][1]
             rec = self._record(k, i, x, r, cheap_row.get(j), None if pred is None else pred[i])
