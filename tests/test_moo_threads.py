@@ -38,3 +38,53 @@ def test_threads_report_the_first_bad_row_and_bad_counts() -> None:
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="n_threads"):
             pareto_mask(F[:10], n_threads=bad)
+
+
+def test_calls_from_several_threads_at_once_give_each_its_own_answer() -> None:
+    """The kernels' thread team runs one call's job at a time: a call made while it is busy runs on its own thread.
+    Both kinds of call, at once from four Python threads (the kernels release the GIL), give the serial answers."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nsganetv2.moo import hypervolume
+
+    rng = np.random.default_rng(5)
+    sets = [rng.random((150_000, m)) for m in (2, 3, 5)]
+    masks = [pareto_mask(F) for F in sets]
+    S = np.abs(rng.normal(size=(1200, 5)))
+    S /= np.linalg.norm(S, axis=1, keepdims=True)
+    ref = np.full(5, 1.1)
+    hv = hypervolume(S, ref)
+
+    def work(k: int) -> bool:
+        ok = True
+        for r in range(6):
+            if (k + r) % 2:
+                i = (k + r) % 3
+                ok &= bool(np.array_equal(pareto_mask(sets[i], n_threads=2), masks[i]))
+            else:
+                ok &= hypervolume(S, ref, n_threads=2) == hv
+        return ok
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(4)))
+
+
+def _mask_in_child(F: np.ndarray) -> tuple[np.ndarray, int]:
+    import os
+
+    before = len(os.listdir("/proc/self/task"))
+    mask = pareto_mask(F, n_threads=2)
+    return mask, len(os.listdir("/proc/self/task")) - before
+
+
+def test_a_forked_child_starts_a_thread_team_of_its_own() -> None:
+    """The team's threads are not copied into a forked child, which must start its own (not count the parent's as
+    started, which would leave it one thread) and must not inherit a held lock."""
+    import multiprocessing as mp
+
+    F = np.random.default_rng(6).random((150_000, 3))
+    want = pareto_mask(F, n_threads=2)  # the parent's team exists now
+    with mp.get_context("fork").Pool(1) as pool:
+        got, new_threads = pool.apply_async(_mask_in_child, (F,)).get(timeout=60)
+    np.testing.assert_array_equal(got, want)
+    assert new_threads == 1

@@ -482,7 +482,7 @@ static double hv_qhv_threads(hv_qstate *Q, ptrdiff_t n, const hv_qbox *B, int T)
         moo_sort_key(by, P.nt);
         for (ptrdiff_t k = 0; k < P.nt; k++) ord[k] = by[k].i;
         hv_qhv_pool pool = {Q, &P, ord, vol, 0, 0};
-        moo_parallel_for(T, T, hv_qhv_worker, &pool);
+        moo_parallel_for(T, T, T, hv_qhv_worker, &pool);
         if (pool.failed) Q->failed = 1;
         v = hv_qhv_log_sum(&P, vol);
     } else {

@@ -13,7 +13,8 @@
  *                   for (double, index) pairs (introsort when short, a bucket sort up to 1024 pairs, the radix sort
  *                   from 2048)
  *   bitsets         64-ary hierarchical bitsets: predecessor / successor in O(log_64 n)
- *   threads         moo_parallel_for: a function over contiguous chunks of a range on T threads
+ *   threads         moo_parallel_for: a function over contiguous chunks of a range, run by a team of threads kept
+ *                   for the process's life
  *   4-D sweep       hv4_sweep, the hypervolume w-sweep over a z-sorted 3-D front (with its clipped 2-D staircase)
  *                   that hv234.h (d = 4), hv5.h and hv_wfg.h (4-D limit sets) share
  */
@@ -673,36 +674,134 @@ static inline ptrdiff_t moo_bits_succ(const uint64_t *B, const moo_bits *L, ptrd
 /* ------------------------------------------------------------------------------------------------------------ */
 /* threads                                                                                                      */
 /* ------------------------------------------------------------------------------------------------------------ */
-/* fn(ctx, t, lo, hi) on T contiguous chunks of [0, n) in order (chunk t = [t n / T, (t + 1) n / T)), chunk 0 on the
- * calling thread, the others on new threads, all joined before it returns. A thread that cannot be started runs
- * its chunk on the caller: the chunks, hence the results, never depend on how many threads actually ran. */
-typedef void (*moo_chunk_fn)(void *ctx, int t, ptrdiff_t lo, ptrdiff_t hi);
-typedef struct { moo_chunk_fn fn; void *ctx; int t; ptrdiff_t lo, hi; } moo_chunk_job;
+/* moo_parallel_for(T, C, n, fn, ctx) calls fn(ctx, c, lo, hi) once for each of C contiguous chunks of [0, n) (chunk
+ * c = [c n / C, (c + 1) n / C)) on up to T threads, and returns when all are done. The chunks, hence the results,
+ * never depend on T or on which thread ran a chunk.
+ *
+ * The threads are a team kept for the life of the process: T - 1 workers, started on first use, that spin a
+ * little after a job and then sleep. The caller publishes a job and takes chunks itself; a worker takes chunks as
+ * it arrives. So the caller never waits for a worker to start or wake (on a VM, waking an idle vCPU can cost as much
+ * as a whole call): it waits only for the chunks a worker has already taken. The job's state is one 64-bit atomic
+ * word: generation (32 bits), helpers allowed (8), chunk count (12) and next chunk (12); a worker claims a chunk by
+ * compare-and-swap on it and reads the job only then, so a worker that arrives late finds nothing to claim and
+ * never sees a half-written job. One job at a time: a call made while the team is busy (another thread's call, or a
+ * chunk that calls moo_parallel_for) runs its chunks on its own thread. A forked child starts with no team. */
+typedef void (*moo_chunk_fn)(void *ctx, int c, ptrdiff_t lo, ptrdiff_t hi);
 
-MOO_UNUSED static void *moo_chunk_run(void *a) {
-    moo_chunk_job *j = (moo_chunk_job *)a;
-    j->fn(j->ctx, j->t, j->lo, j->hi);
+#define MOO_MAX_THREADS 64
+#define MOO_MAX_CHUNKS 4095
+#define MOO_TEAM_SPIN 20000 /* pause loops a worker spins after a job before it sleeps (about 0.1-0.5 ms) */
+
+typedef struct {
+    pthread_mutex_t mu;    /* guards sleepers and the workers' start; the condition's mutex */
+    pthread_cond_t wake;
+    pthread_mutex_t busy;  /* held by the caller whose job the team runs */
+    int started, sleepers;
+    uint64_t state;        /* atomic: gen << 32 | helpers << 24 | chunks << 12 | next */
+    int done;              /* atomic: chunks finished in the current job */
+    moo_chunk_fn fn;       /* the job: written before its generation is published */
+    void *ctx;
+    ptrdiff_t n;
+} moo_team_t;
+
+static moo_team_t moo_team = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, 0, 0,
+                              0, 0, NULL, NULL, 0};
+
+#define MOO_TEAM_GEN(s) ((uint32_t)((s) >> 32))
+#define MOO_TEAM_HELPERS(s) ((int)(((s) >> 24) & 0xff))
+#define MOO_TEAM_CHUNKS(s) ((int)(((s) >> 12) & 0xfff))
+#define MOO_TEAM_NEXT(s) ((int)((s) & 0xfff))
+
+static inline void moo_cpu_relax(void) {
+#ifdef MOO_X86
+    _mm_pause();
+#endif
+}
+
+/* Claims and runs chunks of generation gen while any is left (helper: the worker's index, or -1 for the caller). */
+static void moo_team_work(uint32_t gen, int helper) {
+    moo_team_t *tm = &moo_team;
+    uint64_t s = __atomic_load_n(&tm->state, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (MOO_TEAM_GEN(s) != gen || helper >= MOO_TEAM_HELPERS(s) || MOO_TEAM_NEXT(s) >= MOO_TEAM_CHUNKS(s)) return;
+        if (!__atomic_compare_exchange_n(&tm->state, &s, s + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+        const int c = MOO_TEAM_NEXT(s), C = MOO_TEAM_CHUNKS(s); /* chunk c is ours: the job stays until it is done */
+        const ptrdiff_t n = tm->n;
+        tm->fn(tm->ctx, c, (ptrdiff_t)((double)n * c / C), c + 1 == C ? n : (ptrdiff_t)((double)n * (c + 1) / C));
+        __atomic_fetch_add(&tm->done, 1, __ATOMIC_RELEASE);
+        s = __atomic_load_n(&tm->state, __ATOMIC_ACQUIRE);
+    }
+}
+
+MOO_UNUSED static void *moo_team_worker(void *arg) {
+    moo_team_t *tm = &moo_team;
+    const int helper = (int)(intptr_t)arg;
+    uint32_t gen = MOO_TEAM_GEN(__atomic_load_n(&tm->state, __ATOMIC_ACQUIRE));
+    for (;;) {
+        moo_team_work(gen, helper); /* nothing to claim when that job is over */
+        const uint32_t seen = gen;
+        for (int spin = 0; gen == seen && spin < MOO_TEAM_SPIN; spin++) {
+            moo_cpu_relax();
+            gen = MOO_TEAM_GEN(__atomic_load_n(&tm->state, __ATOMIC_ACQUIRE));
+        }
+        if (gen == seen) {
+            pthread_mutex_lock(&tm->mu);
+            tm->sleepers++;
+            while ((gen = MOO_TEAM_GEN(__atomic_load_n(&tm->state, __ATOMIC_ACQUIRE))) == seen)
+                pthread_cond_wait(&tm->wake, &tm->mu);
+            tm->sleepers--;
+            pthread_mutex_unlock(&tm->mu);
+        }
+    }
     return NULL;
 }
 
-#define MOO_MAX_THREADS 64
-MOO_UNUSED static void moo_parallel_for(int T, ptrdiff_t n, moo_chunk_fn fn, void *ctx) {
+/* in a forked child: no workers (they were not copied), the locks new */
+MOO_UNUSED static void moo_team_after_fork(void) {
+    pthread_mutex_init(&moo_team.mu, NULL);
+    pthread_cond_init(&moo_team.wake, NULL);
+    pthread_mutex_init(&moo_team.busy, NULL);
+    moo_team.started = moo_team.sleepers = 0;
+}
+
+MOO_UNUSED static void moo_team_register_fork(void) { pthread_atfork(NULL, NULL, moo_team_after_fork); }
+
+MOO_UNUSED static void moo_parallel_for(int T, int C, ptrdiff_t n, moo_chunk_fn fn, void *ctx) {
+    static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+    moo_team_t *tm = &moo_team;
     if (T > MOO_MAX_THREADS) T = MOO_MAX_THREADS;
-    if (T <= 1) { fn(ctx, 0, 0, n); return; }
-    pthread_t th[MOO_MAX_THREADS];
-    moo_chunk_job job[MOO_MAX_THREADS];
-    int started[MOO_MAX_THREADS];
-    for (int t = 0; t < T; t++) {
-        job[t].fn = fn; job[t].ctx = ctx; job[t].t = t;
-        job[t].lo = (ptrdiff_t)((double)n * t / T);
-        job[t].hi = t + 1 == T ? n : (ptrdiff_t)((double)n * (t + 1) / T);
-        started[t] = t > 0 && pthread_create(&th[t], NULL, moo_chunk_run, &job[t]) == 0;
+    if (C > MOO_MAX_CHUNKS) C = MOO_MAX_CHUNKS;
+    if (T > C) T = C;
+    if (T <= 1 || pthread_mutex_trylock(&tm->busy) != 0) {
+        for (int c = 0; c < C; c++) fn(ctx, c, (ptrdiff_t)((double)n * c / C), c + 1 == C ? n : (ptrdiff_t)((double)n * (c + 1) / C));
+        return;
     }
-    moo_chunk_run(&job[0]);
-    for (int t = 1; t < T; t++) {
-        if (started[t]) pthread_join(th[t], NULL);
-        else moo_chunk_run(&job[t]);
+    pthread_once(&fork_once, moo_team_register_fork);
+    pthread_mutex_lock(&tm->mu);
+    while (tm->started < T - 1) { /* a worker that cannot be started leaves its chunks to the others */
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        const int ok = pthread_create(&th, &at, moo_team_worker, (void *)(intptr_t)tm->started) == 0;
+        pthread_attr_destroy(&at);
+        if (!ok) break;
+        tm->started++;
     }
+    pthread_mutex_unlock(&tm->mu);
+    tm->fn = fn;
+    tm->ctx = ctx;
+    tm->n = n;
+    __atomic_store_n(&tm->done, 0, __ATOMIC_RELAXED);
+    const uint32_t gen = MOO_TEAM_GEN(__atomic_load_n(&tm->state, __ATOMIC_RELAXED)) + 1;
+    __atomic_store_n(&tm->state, (uint64_t)gen << 32 | (uint64_t)(T - 1) << 24 | (uint64_t)C << 12,
+                     __ATOMIC_RELEASE);
+    pthread_mutex_lock(&tm->mu);
+    if (tm->sleepers) pthread_cond_broadcast(&tm->wake);
+    pthread_mutex_unlock(&tm->mu);
+    moo_team_work(gen, -1);
+    while (__atomic_load_n(&tm->done, __ATOMIC_ACQUIRE) < C) moo_cpu_relax();
+    pthread_mutex_unlock(&tm->busy);
 }
 
 /* ------------------------------------------------------------------------------------------------------------ */

@@ -1164,6 +1164,9 @@ static int64_t moo_ff_finish(const double *F, int32_t n, int m, const int32_t *k
 
 /* the filters' survivors are split over the threads for their first fronts from this many rows a thread */
 #define MOO_MT_MIN_FINISH 2048
+/* the passes over the rows run in this many chunks on T > 1 threads (a thread that comes late still finds some) */
+#define MOO_FF_MAX_CHUNKS 128
+#define MOO_FF_CHUNKS(T) ((T) <= 1 ? 1 : 8 * (T) < MOO_FF_MAX_CHUNKS ? 8 * (T) : MOO_FF_MAX_CHUNKS)
 
 typedef struct {
     const double *F;
@@ -1173,9 +1176,9 @@ typedef struct {
     int all;                      /* 1 while the set is every row (keep not yet written) */
     const double *p;              /* the filter row of a pass, index pi */
     int32_t pi;
-    int64_t bad[MOO_MAX_THREADS]; /* a chunk's first non-finite row (-1: none), or an error code */
-    double bs[MOO_MAX_THREADS];   /* a chunk's least sum, at row best (-1: none) */
-    int32_t best[MOO_MAX_THREADS], o[MOO_MAX_THREADS];
+    int64_t bad[MOO_FF_MAX_CHUNKS]; /* a chunk's first non-finite row (-1: none), or an error code */
+    double bs[MOO_FF_MAX_CHUNKS];   /* a chunk's least sum, at row best (-1: none) */
+    int32_t best[MOO_FF_MAX_CHUNKS], o[MOO_FF_MAX_CHUNKS];
 } moo_ff_ctx;
 
 static inline double moo_row_sum(const double *row, int m) {
@@ -1184,10 +1187,8 @@ static inline double moo_row_sum(const double *row, int m) {
     return acc;
 }
 
-/* finiteness and the least sum of rows [lo, hi) */
-static void moo_ff_scan(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
-    moo_ff_ctx *x = (moo_ff_ctx *)c;
-    const int m = x->m;
+/* finiteness and the least sum of rows [lo, hi) (m: x->m, a constant where the callers below inline it) */
+static MOO_ALWAYS_INLINE void moo_ff_scan_m(moo_ff_ctx *x, int t, ptrdiff_t lo, ptrdiff_t hi, const int m) {
     int64_t bad = -1;
     int32_t best = -1;
     double bs = INFINITY;
@@ -1203,11 +1204,10 @@ static void moo_ff_scan(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
 }
 
 /* the filter pass over set positions [lo, hi): survivors packed at lo (x->o[t] of them), the filter row's sum set
- * to +inf, the least sum among the others found */
-static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
-    moo_ff_ctx *x = (moo_ff_ctx *)c;
+ * to +inf, the least sum among the others found (m as in moo_ff_scan_m) */
+static MOO_ALWAYS_INLINE void moo_ff_filter_m(moo_ff_ctx *x, int t, ptrdiff_t lo, ptrdiff_t hi, const int m) {
     const double *p = x->p;
-    const int m = x->m, all = x->all;
+    const int all = x->all;
     int32_t *keep = x->keep;
     double *ksum = x->ksum;
     int32_t o = (int32_t)lo, best = -1;
@@ -1232,6 +1232,24 @@ static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     x->best[t] = best;
 }
 
+/* a pass body with m a constant for the common small m (unrolled rows), the generic loop otherwise */
+#define MOO_FF_BY_M(body, x, t, lo, hi)              \
+    switch ((x)->m) {                                \
+        case 2: body(x, t, lo, hi, 2); break;        \
+        case 3: body(x, t, lo, hi, 3); break;        \
+        case 4: body(x, t, lo, hi, 4); break;        \
+        case 5: body(x, t, lo, hi, 5); break;        \
+        default: body(x, t, lo, hi, (x)->m); break;  \
+    }
+
+static void moo_ff_scan(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    MOO_FF_BY_M(moo_ff_scan_m, (moo_ff_ctx *)c, t, lo, hi)
+}
+
+static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    MOO_FF_BY_M(moo_ff_filter_m, (moo_ff_ctx *)c, t, lo, hi)
+}
+
 /* one chunk of the survivors keep[lo..hi): its own first front (moo_nds_core on its rows), whose row indices replace
  * the chunk's start in keep, in order (x->o[t] of them); x->bad[t] 0 or an error code */
 static void moo_ff_chunk_front(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
@@ -1247,12 +1265,12 @@ static void moo_ff_chunk_front(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     free(cm);
 }
 
-/* closes the gaps the chunks of a pass over cnt positions on T threads left (chunk t kept x->o[t] at its start),
- * ksum too when it is given; returns the new count */
-static int32_t moo_ff_compact(moo_ff_ctx *x, int32_t cnt, int T, double *ksum) {
+/* closes the gaps the C chunks of a pass over cnt positions left (chunk t kept x->o[t] at its start), ksum too when
+ * it is given; returns the new count */
+static int32_t moo_ff_compact(moo_ff_ctx *x, int32_t cnt, int C, double *ksum) {
     int32_t o = 0;
-    for (int t = 0; t < T; t++) {
-        const int32_t lo = (int32_t)((double)cnt * t / T);
+    for (int t = 0; t < C; t++) {
+        const int32_t lo = (int32_t)((double)cnt * t / C);
         if (o != lo) {
             memmove(x->keep + o, x->keep + lo, (size_t)x->o[t] * sizeof(int32_t));
             if (ksum) memmove(ksum + o, ksum + lo, (size_t)x->o[t] * sizeof(double));
@@ -1262,11 +1280,11 @@ static int32_t moo_ff_compact(moo_ff_ctx *x, int32_t cnt, int T, double *ksum) {
     return o;
 }
 
-/* the least sum over the chunks (the first in chunk order on ties), -1 when none */
-static int32_t moo_ff_least(const moo_ff_ctx *x, int T) {
+/* the least sum over the C chunks (the first in chunk order on ties), -1 when none */
+static int32_t moo_ff_least(const moo_ff_ctx *x, int C) {
     int32_t best = -1;
     double bs = INFINITY;
-    for (int t = 0; t < T; t++) {
+    for (int t = 0; t < C; t++) {
         if (x->best[t] >= 0 && x->bs[t] < bs) { bs = x->bs[t]; best = x->best[t]; }
     }
     return best;
@@ -1282,31 +1300,32 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
     moo_ff_ctx x;
     if (!blk) goto done;
     x.F = F; x.m = m; x.algo = algo; x.ksum = (double *)blk; x.keep = (int32_t *)(blk + s_f); x.all = 1;
-    moo_parallel_for(T, n, moo_ff_scan, &x);
-    for (int t = 0; t < T; t++) {
+    const int C = MOO_FF_CHUNKS(T);
+    moo_parallel_for(T, C, n, moo_ff_scan, &x);
+    for (int t = 0; t < C; t++) {
         if (x.bad[t] >= 0) { K = -(x.bad[t] + 2); goto done; }
     }
-    int32_t cnt = n, best = moo_ff_least(&x, T);
+    int32_t cnt = n, best = moo_ff_least(&x, C);
     for (int round = 0; round < 4 && cnt > 32 && best >= 0; round++) {
         x.p = F + (int64_t)best * m;
         x.pi = best;
-        moo_parallel_for(T, cnt, moo_ff_filter, &x);
+        moo_parallel_for(T, C, cnt, moo_ff_filter, &x);
         x.all = 0;
-        const int32_t left = moo_ff_compact(&x, cnt, T, x.ksum), removed = cnt - left;
-        best = moo_ff_least(&x, T);
+        const int32_t left = moo_ff_compact(&x, cnt, C, x.ksum), removed = cnt - left;
+        best = moo_ff_least(&x, C);
         cnt = left;
         if (removed < cnt / 8) break; /* not worth another pass */
     }
     if (x.all) { /* too few rows for a filter pass */
         for (int32_t i = 0; i < n; i++) x.keep[i] = i;
     }
-    const int Tf = cnt / MOO_MT_MIN_FINISH < T ? cnt / MOO_MT_MIN_FINISH : T;
-    if (Tf > 1) {
-        moo_parallel_for(Tf, cnt, moo_ff_chunk_front, &x);
-        for (int t = 0; t < Tf; t++) {
+    const int S = cnt / MOO_MT_MIN_FINISH < T ? cnt / MOO_MT_MIN_FINISH : T; /* shares, one a thread */
+    if (S > 1) {
+        moo_parallel_for(T, S, cnt, moo_ff_chunk_front, &x);
+        for (int t = 0; t < S; t++) {
             if (x.bad[t] < 0) { K = x.bad[t]; goto done; }
         }
-        cnt = moo_ff_compact(&x, cnt, Tf, NULL);
+        cnt = moo_ff_compact(&x, cnt, S, NULL);
     }
     K = moo_ff_finish(F, n, m, x.keep, cnt, out8, algo);
 done:
