@@ -14,7 +14,7 @@ def test_pareto_mask_is_the_same_for_any_thread_count(m: int) -> None:
     rng = np.random.default_rng(m)
     sets = [rng.random((20000, m)), np.round(rng.random((5000, m)) * 6),  # uniform; ties and copies
             np.vstack([rng.random((3000, m)), np.abs(rng.normal(size=(300, m)))]), rng.random((65, m)),
-            # from 65,536 rows a thread (fewer rows run on one): large sets, with ties and copies too
+            # from 8,192 rows a thread (fewer rows run on one): large sets, with ties and copies too
             rng.random((200_000, m)), np.round(rng.random((140_000, m)) * 6)]
     # thousands of filter survivors, whose first fronts the threads take a chunk each and then merge: one front
     # with its copies in both chunks (reversed, and rounded so that some copies dominate others) over dominated rows
@@ -29,11 +29,11 @@ def test_pareto_mask_is_the_same_for_any_thread_count(m: int) -> None:
 
 
 def test_threads_report_the_first_bad_row_and_bad_counts() -> None:
-    F = np.random.default_rng(0).random((5000, 3))
-    F[3000, 1] = np.nan
-    F[4000, 0] = np.inf
+    F = np.random.default_rng(0).random((40000, 3))  # 4 threads' worth of rows, in 32 chunks
+    F[30000, 1] = np.nan
+    F[35000, 0] = np.inf
     for t in (1, 2, 4):
-        with pytest.raises(ValueError, match="row 3000"):
+        with pytest.raises(ValueError, match="row 30000"):
             pareto_mask(F, n_threads=t)
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="n_threads"):

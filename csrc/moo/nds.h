@@ -568,9 +568,9 @@ done:
  * of bucket counters while sorting) holds the lexicographic order, the output array serves as the sort's scratch,
  * and one pass in that order reads each row from F and writes its rank straight into the output. */
 
-/* the first front's threads get at least this many rows each (bench_sort.py --threads: two threads were slower than
- * one at 1e5 rows) */
-#define MOO_MT_MIN_ROWS 65536
+/* the first front's threads get at least this many rows each (below, a second thread pays for no more than its
+ * start: bench_sort.py --threads --n 10000 30000) */
+#define MOO_MT_MIN_ROWS 8192
 /* the sweep from this many rows on (below, the row-copying path is as fast or faster, and much faster on one
  * front: bench_sort.py --large and the COPY / SWEEP algos compare them) */
 #define MOO_SWEEP_MIN_N 65536
