@@ -690,7 +690,7 @@ typedef void (*moo_chunk_fn)(void *ctx, int c, ptrdiff_t lo, ptrdiff_t hi);
 
 #define MOO_MAX_THREADS 64
 #define MOO_MAX_CHUNKS 4095
-#define MOO_TEAM_SPIN 20000 /* pause loops a worker spins after a job before it sleeps (about 0.1-0.5 ms) */
+#define MOO_TEAM_SPIN 20000 /* pause loops a worker spins after a job before it sleeps (a fraction of a millisecond) */
 
 typedef struct {
     pthread_mutex_t mu;    /* guards sleepers and the workers' start; the condition's mutex */
