@@ -845,6 +845,26 @@ __attribute__((target("avx2"))) static inline int hv4_probe_avx2(const double *f
     return 0;
 }
 
+/* The front points below p in z (*pos) and those not above it (*hi), for a front of nf <= 8 points (its blocks
+ * padded with +inf). */
+__attribute__((target("avx2,popcnt"))) static inline void hv4_count_below_avx2(const double *fz, ptrdiff_t nf,
+                                                                                double pz, ptrdiff_t *pos,
+                                                                                ptrdiff_t *hi) {
+    unsigned lt = 0, le = 0;
+    if (nf > 0) {
+        const __m256d vz = _mm256_set1_pd(pz), z0 = _mm256_loadu_pd(fz);
+        lt = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z0, vz, _CMP_LT_OQ));
+        le = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z0, vz, _CMP_LE_OQ));
+        if (nf > 4) {
+            const __m256d z1 = _mm256_loadu_pd(fz + 4);
+            lt |= (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z1, vz, _CMP_LT_OQ)) << 4;
+            le |= (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z1, vz, _CMP_LE_OQ)) << 4;
+        }
+    }
+    *pos = __builtin_popcount(lt);
+    *hi = __builtin_popcount(le);
+}
+
 /* The front points [0, pos) that may reach into p's box cut down by the caps (worse than p in x and y, below
  * both caps), four at a time from the top down: bit l of the result for point 4 * b + l of block b. */
 __attribute__((target("avx2"))) static inline unsigned hv4_base_block_avx2(const double *fx, const double *fy,
@@ -1015,8 +1035,12 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
  * skipped; otherwise its 3-D contribution is its box minus the volume swept by its clipped 2-D staircase: the
  * front points below it in z form the base (one vectorised probe finds a dominating point and the caps, which cut
  * the box down and become the staircase's box; one vectorised pass the other points that reach into the cut box),
- * those above shrink it until one covers it. Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that
- * the probes inline, and portable. */
+ * those above shrink it until one covers it. The front points below p in z (and those level with it, which the
+ * probe also reads) are counted by AVX2 compares (one or two blocks) while the front holds at most 8 points
+ * (hv5d's limit sets: about 6), found by binary search beyond. The 4-D volume adds each contribution times its w
+ * distance to cap (the first run's volume likewise), so that nothing is added for a skipped point and no running
+ * 3-D volume is carried. Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that the probes inline, and
+ * portable. */
 static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *cy, const double *cz,
                                               const double *cw, ptrdiff_t nc, const double *cap, const hv4_work *W,
                                               const int avx2) {
@@ -1025,20 +1049,26 @@ static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *c
     hv_stair st;
     hv_stair_init(&st, W->st, rx, ry);
     ptrdiff_t nf = 0, t0 = 0;
-    double vol3 = 0.0, hv = 0.0;
+    double hv = 0.0;
     while (t0 < nc && cw[t0] == cw[0]) t0++;
     if (t0 > 1) {
-        vol3 = hv4_first_run(cx, cy, cz, t0, cap, W, &nf);
-        hv += vol3 * ((t0 < nc ? cw[t0] : rw) - cw[0]);
+        hv = hv4_first_run(cx, cy, cz, t0, cap, W, &nf) * (rw - cw[0]);
     } else {
         t0 = 0;
     }
     for (int l = 0; l < 3; l++) fx[nf + l] = fy[nf + l] = fz[nf + l] = INFINITY;
     for (ptrdiff_t t = t0; t < nc; t++) {
         const double px = cx[t], py = cy[t], pz = cz[t];
-        const ptrdiff_t pos = nf ? moo_lower_bound(fz, nf, pz) : 0; /* the front points below p in z */
-        ptrdiff_t hi = pos;
-        while (hi < nf && fz[hi] == pz) hi++;
+        ptrdiff_t pos, hi;
+#ifdef MOO_X86
+        if (avx2 && nf <= 8) hv4_count_below_avx2(fz, nf, pz, &pos, &hi);
+        else
+#endif
+        {
+            pos = nf ? moo_lower_bound(fz, nf, pz) : 0; /* the front points below p in z */
+            hi = pos;
+            while (hi < nf && fz[hi] == pz) hi++;
+        }
         double xcap = rx, ycap = ry, lx, ly;
         int dom;
 #ifdef MOO_X86
@@ -1048,9 +1078,8 @@ static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *c
             dom = hv4_probe(fx, fy, fz, hi, px, py, pz, &xcap, &ycap);
         if (!dom) {
             hv4_base(&st, W, avx2, pos, px, py, xcap, ycap, &lx, &ly);
-            vol3 += hv4_lift(&st, W, nf, pos, px, py, pz, xcap, ycap, lx, ly, cap, &nf);
+            hv += hv4_lift(&st, W, nf, pos, px, py, pz, xcap, ycap, lx, ly, cap, &nf) * (rw - cw[t]);
         }
-        hv += vol3 * ((t + 1 < nc ? cw[t + 1] : rw) - cw[t]);
     }
     return hv;
 }
