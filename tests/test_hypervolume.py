@@ -84,10 +84,11 @@ def test_larger_3d_and_4d_sets_with_ties_agree_with_moocore() -> None:
 
 def test_4d_sweep_fronts_around_the_counted_size_agree_with_moocore() -> None:
     """hv4_sweep counts the front points below and level with p in z by AVX2 compares while the 3-D front holds
-    at most 8 points, by binary search beyond: fronts of 1..16 points (a 3-D front at the first w, then points in
-    later w with z on the same few levels, so that many sit level with front points)."""
+    at most 12 points (HV4_COUNT_MAX), by binary search beyond, and shifts the front's tail by blocks of four:
+    fronts of 1..20 points (a 3-D front at the first w, then points in later w with z on the same few levels, so
+    that many sit level with front points)."""
     rng = np.random.default_rng(48)
-    for k in range(1, 17):
+    for k in range(1, 21):
         for trial in range(4):
             front = sphere(k, 3, rng)
             front[:, 2] = rng.integers(0, 4, k) / 4.0 + 0.01
