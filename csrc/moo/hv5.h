@@ -31,7 +31,8 @@
  *   - the scan and update on AVX-512 (eight lanes, mask registers, packing by compress): within 2 %;
  *   - one fused probe and base pass for fronts of up to 8 points (two blocks of AVX2, or one of AVX-512 with
  *     mask registers; the caps' minimum then the base's candidates): slower than the count, probe and base pass
- *     hv4_sweep runs;
+ *     hv4_sweep runs; the probe over the whole small front, counting the points below p as it goes: ~10 % slower
+ *     (likely waiting on the blocks the last lift has just written);
  *   - the first group's rank sort with AVX2 compares (up to 16 points, ties in index order): no faster;
  *   - the 3-D sweep axis where the most survivors sit on p's value: 15 % more instructions (a fixed axis: 5 %).
  * On the sphere at N = 100 a limit set has 29 survivors, 11 in the first group (6 left in its front), and 9 of the
