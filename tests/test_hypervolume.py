@@ -82,6 +82,24 @@ def test_larger_3d_and_4d_sets_with_ties_agree_with_moocore() -> None:
     assert_close(hypervolume(H, np.full(4, 1.1)), moocore_hv(H, np.full(4, 1.1)))
 
 
+def test_4d_sweep_fronts_around_the_counted_size_agree_with_moocore() -> None:
+    """hv4_sweep counts the front points below and level with p in z by AVX2 compares while the 3-D front holds
+    at most 12 points (HV4_COUNT_MAX), by binary search beyond, and shifts the front's tail by blocks of four:
+    fronts of 1..20 points (a 3-D front at the first w, then points in later w with z on the same few levels, so
+    that many sit level with front points)."""
+    rng = np.random.default_rng(48)
+    for k in range(1, 21):
+        for trial in range(4):
+            front = sphere(k, 3, rng)
+            front[:, 2] = rng.integers(0, 4, k) / 4.0 + 0.01
+            later = rng.random((3 * k + 5, 3)) * 0.9
+            later[:, 2] = rng.integers(0, 4, len(later)) / 4.0 + 0.01
+            F = np.vstack([np.hstack([front, np.zeros((k, 1))]),
+                           np.hstack([later, rng.integers(1, 5, (len(later), 1)) / 5.0])])
+            ref = np.full(4, 1.1)
+            assert_close(hypervolume(F, ref), moocore_hv(F, ref))
+
+
 @pytest.mark.parametrize("m", [7, 8, 10, 12])
 def test_many_objectives_agree_with_moocore(m: int) -> None:
     """WFG levels above the M = 4 kernel, both limit-set filters (by worse-mask for M <= 9, by sum beyond)."""

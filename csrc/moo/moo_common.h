@@ -832,11 +832,9 @@ static MOO_ALWAYS_INLINE void hv_stair_clear(hv_stair *st, double rx, double ry)
     st->dom = 0.0;
 }
 
-/* Inserts (a, b) (inside the box) and adds the newly dominated area to st->dom; returns 0 when (a, b) is covered
- * (nothing changes). The search is linear on short staircases, binary on longer ones. Inlined at each of its call
- * sites in the sweeps' inner loops. */
-static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b) {
-    double *s = st->s;
+/* The index of the first point of st with x >= a (linear on short staircases, binary on longer ones). */
+static MOO_ALWAYS_INLINE ptrdiff_t hv_stair_search(const hv_stair *st, double a) {
+    const double *s = st->s;
     const ptrdiff_t n = st->n;
     ptrdiff_t j = 0;
     if (n > 12) { /* branchless lower bound on the x values */
@@ -851,10 +849,15 @@ static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b) {
     } else {
         while (s[2 * j] < a) j++; /* stops at the sentinel rx > a */
     }
-    double floor_y = s[2 * j - 1];
-    if (floor_y <= b) return 0;
-    if (s[2 * j] == a && s[2 * j + 1] <= b) return 0;
-    double added = 0.0, xprev = a;
+    return j;
+}
+
+/* Inserts (a, b) at index j (from hv_stair_search(st, a)), (a, b) not covered: adds the newly dominated area to
+ * st->dom and drops the points it covers. */
+static MOO_ALWAYS_INLINE void hv_stair_put(hv_stair *st, ptrdiff_t j, double a, double b) {
+    double *s = st->s;
+    const ptrdiff_t n = st->n;
+    double floor_y = s[2 * j - 1], added = 0.0, xprev = a;
     ptrdiff_t k = j;
     while (s[2 * k + 1] >= b) { /* stops at the sentinel -inf */
         added += (s[2 * k] - xprev) * (floor_y - b);
@@ -876,6 +879,16 @@ static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b) {
     st->n = n + 1 - removed;
     s[2 * j] = a;
     s[2 * j + 1] = b;
+}
+
+/* Inserts (a, b) (inside the box) and adds the newly dominated area to st->dom; returns 0 when (a, b) is covered
+ * (nothing changes). Inlined at each of its call sites in the sweeps' inner loops. */
+static MOO_ALWAYS_INLINE int hv_stair_add(hv_stair *st, double a, double b) {
+    const double *s = st->s;
+    const ptrdiff_t j = hv_stair_search(st, a);
+    if (s[2 * j - 1] <= b) return 0;
+    if (s[2 * j] == a && s[2 * j + 1] <= b) return 0;
+    hv_stair_put(st, j, a, b);
     return 1;
 }
 
@@ -890,6 +903,7 @@ typedef struct {
     int avx2;
 } hv4_work;
 
+#define HV4_COUNT_MAX 12 /* fronts of up to this many points: hv4_count_below_avx2 rather than the binary search */
 #define HV4_WORK_DOUBLES(n) (5 * (size_t)(n) + 18) /* the doubles of hv4_work for n points (keys apart) */
 
 /* Points the work space at mem (HV4_WORK_DOUBLES(n) doubles) and key (n keys). */
@@ -942,6 +956,40 @@ __attribute__((target("avx2"))) static inline int hv4_probe_avx2(const double *f
     a = _mm_min_pd(_mm256_castpd256_pd128(yc), _mm256_extractf128_pd(yc, 1));
     *ycap = _mm_cvtsd_f64(_mm_min_sd(a, _mm_unpackhi_pd(a, a)));
     return 0;
+}
+
+/* The front points below p in z (*pos) and those not above it (*hi), four at a time (the front's last block padded
+ * with +inf). */
+__attribute__((target("avx2,popcnt"))) static inline void hv4_count_below_avx2(const double *fz, ptrdiff_t nf,
+                                                                                double pz, ptrdiff_t *pos,
+                                                                                ptrdiff_t *hi) {
+    const __m256d vz = _mm256_set1_pd(pz);
+    ptrdiff_t lt = 0, le = 0;
+    for (ptrdiff_t s = 0; s < nf; s += 4) {
+        const __m256d z = _mm256_loadu_pd(fz + s);
+        lt += __builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z, vz, _CMP_LT_OQ)));
+        le += __builtin_popcount((unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z, vz, _CMP_LE_OQ)));
+    }
+    *pos = lt;
+    *hi = le;
+}
+
+/* The front's points [from, from + tail) up by one place, four at a time from the top (the arrays have room for four
+ * values past the front's end), and its +inf padding at nf, one store per array. */
+__attribute__((target("avx2"))) static inline void hv4_shift_up_avx2(double *fx, double *fy, double *fz,
+                                                                      ptrdiff_t from, ptrdiff_t tail) {
+    for (ptrdiff_t s = from + ((tail - 1) & ~(ptrdiff_t)3); s >= from; s -= 4) {
+        const __m256d x = _mm256_loadu_pd(fx + s), y = _mm256_loadu_pd(fy + s), z = _mm256_loadu_pd(fz + s);
+        _mm256_storeu_pd(fx + s + 1, x);
+        _mm256_storeu_pd(fy + s + 1, y);
+        _mm256_storeu_pd(fz + s + 1, z);
+    }
+}
+__attribute__((target("avx2"))) static inline void hv4_pad_avx2(double *fx, double *fy, double *fz, ptrdiff_t nf) {
+    const __m256d inf = _mm256_set1_pd(INFINITY);
+    _mm256_storeu_pd(fx + nf, inf);
+    _mm256_storeu_pd(fy + nf, inf);
+    _mm256_storeu_pd(fz + nf, inf);
 }
 
 /* The front points [0, pos) that may reach into p's box cut down by the caps (worse than p in x and y, below
@@ -1044,15 +1092,16 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
 
 /* Clipped projection (qx, qy) of a front point onto p's 2-D box: sets covered when it covers the whole box (q <= p
  * in x and y); a cap (worse in one of x, y only) that improves on xcap / ycap, or a point worse in both that is
- * inside the cut box and not covered by the last one added (lx, ly), goes into the staircase st. Expects px, py,
- * xcap, ycap, lx, ly, covered and st in scope. */
+ * inside the cut box and not covered by the last one added (lx, ly), goes into the staircase st. A cap is never
+ * covered there (nothing in st sits at or left of px below ycap, nor at or below py left of xcap): it goes in by
+ * hv_stair_put, a y cap at index 0. Expects px, py, xcap, ycap, lx, ly, covered and st in scope. */
 #define HV_CLIP_ADD(qx, qy)                                                                              \
     do {                                                                                                 \
         if ((qx) <= px) {                                                                                \
             if ((qy) <= py) { covered = 1; break; }                                                      \
-            if ((qy) < ycap) { ycap = (qy); hv_stair_add(&st, px, (qy)); }                               \
+            if ((qy) < ycap) { ycap = (qy); hv_stair_put(&st, 0, px, (qy)); }                            \
         } else if ((qy) <= py) {                                                                         \
-            if ((qx) < xcap) { xcap = (qx); hv_stair_add(&st, (qx), py); }                               \
+            if ((qx) < xcap) { xcap = (qx); hv_stair_put(&st, hv_stair_search(&st, (qx)), (qx), py); }   \
         } else if ((qy) < ycap && (qx) < xcap && !((qx) >= lx && (qy) >= ly)) {                          \
             hv_stair_add(&st, (qx), (qy));                                                               \
             lx = (qx); ly = (qy);                                                                        \
@@ -1066,7 +1115,7 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
  * front's new size (its 3 padding values renewed). */
 static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdiff_t nf, ptrdiff_t pos, double px,
                                          double py, double pz, double xcap, double ycap, double lx, double ly,
-                                         const double *cap, ptrdiff_t *nfo) {
+                                         const double *cap, ptrdiff_t *nfo, const int avx2) {
     double *fx = W->fx, *fy = W->fy, *fz = W->fz;
     const double A = (xcap - px) * (ycap - py); /* the staircase's box: p's cut down by the caps */
     hv_stair st = *stp;
@@ -1091,7 +1140,12 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
         /* front[j] covers p's 2-D box from its z up; it stays unless p dominates it (equal x and y) */
         const ptrdiff_t from = (fx[j] >= px && fy[j] >= py) ? j + 1 : j, tail = nf - from;
         if (w == from) { /* nothing left free: shift the tail up by one */
-            for (ptrdiff_t s = nf - 1; s >= from; s--) { fx[s + 1] = fx[s]; fy[s + 1] = fy[s]; fz[s + 1] = fz[s]; }
+#ifdef MOO_X86
+            if (avx2) {
+                if (tail > 0) hv4_shift_up_avx2(fx, fy, fz, from, tail);
+            } else
+#endif
+                for (ptrdiff_t s = nf - 1; s >= from; s--) { fx[s + 1] = fx[s]; fy[s + 1] = fy[s]; fz[s + 1] = fz[s]; }
         } else if (w + 1 < from) {
             for (ptrdiff_t s = 0; s < tail; s++) {
                 fx[w + 1 + s] = fx[from + s]; fy[w + 1 + s] = fy[from + s]; fz[w + 1 + s] = fz[from + s];
@@ -1104,7 +1158,13 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
         fx[w] = carx; fy[w] = cary; fz[w] = carz;
         nf = w + 1;
     }
-    for (int l = 0; l < 3; l++) fx[nf + l] = fy[nf + l] = fz[nf + l] = INFINITY; /* the probes' last block */
+#ifdef MOO_X86
+    if (avx2) hv4_pad_avx2(fx, fy, fz, nf);
+    else
+#else
+    (void)avx2;
+#endif
+        for (int l = 0; l < 3; l++) fx[nf + l] = fy[nf + l] = fz[nf + l] = INFINITY; /* the probes' last block */
     *nfo = nf;
     return cc;
 }
@@ -1114,8 +1174,13 @@ static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdi
  * skipped; otherwise its 3-D contribution is its box minus the volume swept by its clipped 2-D staircase: the
  * front points below it in z form the base (one vectorised probe finds a dominating point and the caps, which cut
  * the box down and become the staircase's box; one vectorised pass the other points that reach into the cut box),
- * those above shrink it until one covers it. Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that
- * the probes inline, and portable. */
+ * those above shrink it until one covers it. The front points below p in z (and those level with it, which the
+ * probe also reads) are counted by AVX2 compares while the front holds at most HV4_COUNT_MAX points (hv5d's limit
+ * sets: about 6), found by binary search beyond; the lift's tail shift and padding are AVX2 stores, and its caps go
+ * into the staircase without the tests a cap cannot fail. The 4-D volume adds each contribution times its w
+ * distance to cap (the first run's volume likewise), so that nothing is added for a skipped point and no running
+ * 3-D volume is carried. Compiled twice (hv4_sweep picks one): with AVX2 throughout, so that the probes inline, and
+ * portable. */
 static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *cy, const double *cz,
                                               const double *cw, ptrdiff_t nc, const double *cap, const hv4_work *W,
                                               const int avx2) {
@@ -1124,20 +1189,26 @@ static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *c
     hv_stair st;
     hv_stair_init(&st, W->st, rx, ry);
     ptrdiff_t nf = 0, t0 = 0;
-    double vol3 = 0.0, hv = 0.0;
+    double hv = 0.0;
     while (t0 < nc && cw[t0] == cw[0]) t0++;
     if (t0 > 1) {
-        vol3 = hv4_first_run(cx, cy, cz, t0, cap, W, &nf);
-        hv += vol3 * ((t0 < nc ? cw[t0] : rw) - cw[0]);
+        hv = hv4_first_run(cx, cy, cz, t0, cap, W, &nf) * (rw - cw[0]);
     } else {
         t0 = 0;
     }
     for (int l = 0; l < 3; l++) fx[nf + l] = fy[nf + l] = fz[nf + l] = INFINITY;
     for (ptrdiff_t t = t0; t < nc; t++) {
         const double px = cx[t], py = cy[t], pz = cz[t];
-        const ptrdiff_t pos = nf ? moo_lower_bound(fz, nf, pz) : 0; /* the front points below p in z */
-        ptrdiff_t hi = pos;
-        while (hi < nf && fz[hi] == pz) hi++;
+        ptrdiff_t pos, hi;
+#ifdef MOO_X86
+        if (avx2 && nf <= HV4_COUNT_MAX) hv4_count_below_avx2(fz, nf, pz, &pos, &hi);
+        else
+#endif
+        {
+            pos = nf ? moo_lower_bound(fz, nf, pz) : 0; /* the front points below p in z */
+            hi = pos;
+            while (hi < nf && fz[hi] == pz) hi++;
+        }
         double xcap = rx, ycap = ry, lx, ly;
         int dom;
 #ifdef MOO_X86
@@ -1147,9 +1218,8 @@ static MOO_ALWAYS_INLINE double hv4_sweep_body(const double *cx, const double *c
             dom = hv4_probe(fx, fy, fz, hi, px, py, pz, &xcap, &ycap);
         if (!dom) {
             hv4_base(&st, W, avx2, pos, px, py, xcap, ycap, &lx, &ly);
-            vol3 += hv4_lift(&st, W, nf, pos, px, py, pz, xcap, ycap, lx, ly, cap, &nf);
+            hv += hv4_lift(&st, W, nf, pos, px, py, pz, xcap, ycap, lx, ly, cap, &nf, avx2) * (rw - cw[t]);
         }
-        hv += vol3 * ((t + 1 < nc ? cw[t + 1] : rw) - cw[t]);
     }
     return hv;
 }
