@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(HV_NO_SIMD)
 #include <immintrin.h>
 #define MOO_X86 1
@@ -678,14 +679,15 @@ static inline ptrdiff_t moo_bits_succ(const uint64_t *B, const moo_bits *L, ptrd
  * c = [c n / C, (c + 1) n / C)) on up to T threads, and returns when all are done. The chunks, hence the results,
  * never depend on T or on which thread ran a chunk.
  *
- * The threads are a team kept for the life of the process: T - 1 workers, started on first use, that spin a
- * little after a job and then sleep. The caller publishes a job and takes chunks itself; a worker takes chunks as
- * it arrives. So the caller never waits for a worker to start or wake (on a VM, waking an idle vCPU can cost as much
- * as a whole call): it waits only for the chunks a worker has already taken. The job's state is one 64-bit atomic
- * word: generation (32 bits), helpers allowed (8), chunk count (12) and next chunk (12); a worker claims a chunk by
- * compare-and-swap on it and reads the job only then, so a worker that arrives late finds nothing to claim and
- * never sees a half-written job. One job at a time: a call made while the team is busy (another thread's call, or a
- * chunk that calls moo_parallel_for) runs its chunks on its own thread. A forked child starts with no team. */
+ * The threads are a team kept for the life of the process: T - 1 workers (T capped at the CPUs online), started on
+ * first use, that spin a little after a job and then sleep. The caller publishes a job and takes chunks itself; a
+ * worker takes chunks as it arrives. So the caller never waits for a worker to start or wake (on a VM, waking an
+ * idle vCPU can cost as much as a whole call): it waits only for the chunks a worker has already taken. The job's
+ * state is one 64-bit atomic word: generation (32 bits), helpers allowed (8), chunk count (12) and next chunk (12);
+ * a worker claims a chunk by compare-and-swap on it and reads the job only then, so a worker that arrives late finds
+ * nothing to claim and never sees a half-written job. One job at a time: a call made while the team is busy (another
+ * thread's call, or a chunk that calls moo_parallel_for) runs its chunks on its own thread. A forked child starts
+ * with no team. */
 typedef void (*moo_chunk_fn)(void *ctx, int c, ptrdiff_t lo, ptrdiff_t hi);
 
 #define MOO_MAX_THREADS 64
@@ -712,6 +714,11 @@ static moo_team_t moo_team = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZE
 #define MOO_TEAM_CHUNKS(s) ((int)(((s) >> 12) & 0xfff))
 #define MOO_TEAM_NEXT(s) ((int)((s) & 0xfff))
 
+/* the start of chunk c of C over [0, n) (c = C gives n) */
+static inline ptrdiff_t moo_chunk_lo(ptrdiff_t n, int c, int C) {
+    return c >= C ? n : (ptrdiff_t)((double)n * c / C);
+}
+
 static inline void moo_cpu_relax(void) {
 #ifdef MOO_X86
     _mm_pause();
@@ -726,8 +733,7 @@ static void moo_team_work(uint32_t gen, int helper) {
         if (MOO_TEAM_GEN(s) != gen || helper >= MOO_TEAM_HELPERS(s) || MOO_TEAM_NEXT(s) >= MOO_TEAM_CHUNKS(s)) return;
         if (!__atomic_compare_exchange_n(&tm->state, &s, s + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
         const int c = MOO_TEAM_NEXT(s), C = MOO_TEAM_CHUNKS(s); /* chunk c is ours: the job stays until it is done */
-        const ptrdiff_t n = tm->n;
-        tm->fn(tm->ctx, c, (ptrdiff_t)((double)n * c / C), c + 1 == C ? n : (ptrdiff_t)((double)n * (c + 1) / C));
+        tm->fn(tm->ctx, c, moo_chunk_lo(tm->n, c, C), moo_chunk_lo(tm->n, c + 1, C));
         __atomic_fetch_add(&tm->done, 1, __ATOMIC_RELEASE);
         s = __atomic_load_n(&tm->state, __ATOMIC_ACQUIRE);
     }
@@ -766,14 +772,27 @@ MOO_UNUSED static void moo_team_after_fork(void) {
 
 MOO_UNUSED static void moo_team_register_fork(void) { pthread_atfork(NULL, NULL, moo_team_after_fork); }
 
+/* the CPUs online (once; 1 when unknown): more threads than that only spin and wait for each other */
+MOO_UNUSED static int moo_cpu_count(void) {
+    static int count = 0;
+    if (count == 0) {
+        long c = 1;
+#ifdef _SC_NPROCESSORS_ONLN
+        c = sysconf(_SC_NPROCESSORS_ONLN);
+#endif
+        count = c < 1 ? 1 : c > MOO_MAX_THREADS ? MOO_MAX_THREADS : (int)c;
+    }
+    return count;
+}
+
 MOO_UNUSED static void moo_parallel_for(int T, int C, ptrdiff_t n, moo_chunk_fn fn, void *ctx) {
     static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
     moo_team_t *tm = &moo_team;
-    if (T > MOO_MAX_THREADS) T = MOO_MAX_THREADS;
+    if (T > moo_cpu_count()) T = moo_cpu_count();
     if (C > MOO_MAX_CHUNKS) C = MOO_MAX_CHUNKS;
     if (T > C) T = C;
     if (T <= 1 || pthread_mutex_trylock(&tm->busy) != 0) {
-        for (int c = 0; c < C; c++) fn(ctx, c, (ptrdiff_t)((double)n * c / C), c + 1 == C ? n : (ptrdiff_t)((double)n * (c + 1) / C));
+        for (int c = 0; c < C; c++) fn(ctx, c, moo_chunk_lo(n, c, C), moo_chunk_lo(n, c + 1, C));
         return;
     }
     pthread_once(&fork_once, moo_team_register_fork);

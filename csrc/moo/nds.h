@@ -1270,7 +1270,7 @@ static void moo_ff_chunk_front(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
 static int32_t moo_ff_compact(moo_ff_ctx *x, int32_t cnt, int C, double *ksum) {
     int32_t o = 0;
     for (int t = 0; t < C; t++) {
-        const int32_t lo = (int32_t)((double)cnt * t / C);
+        const int32_t lo = (int32_t)moo_chunk_lo(cnt, t, C);
         if (o != lo) {
             memmove(x->keep + o, x->keep + lo, (size_t)x->o[t] * sizeof(int32_t));
             if (ksum) memmove(ksum + o, ksum + lo, (size_t)x->o[t] * sizeof(double));

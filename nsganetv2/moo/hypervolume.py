@@ -38,7 +38,8 @@ def hypervolume(F: ArrayLike, ref: ArrayLike, n_threads: int = 1) -> float:
 
     ``n_threads`` > 1 computes QHV-II's independent boxes on that many threads: it pays where QHV-II runs (M = 5
     from 150 points, M = 6..8) and the front is large (about 1,000 points and up); every other case runs on one
-    thread whatever ``n_threads`` says. The value is the same, to the bit, for any thread count.
+    thread whatever ``n_threads`` says, and no more threads run than there are CPUs online. The value is the same, to
+    the bit, for any thread count.
 
     Raises ``ValueError`` for a non-2-D or empty ``F``, NaN/inf values (naming the first offending row), a
     reference point whose length differs from the number of objectives, or an ``n_threads`` that is not a positive
