@@ -1126,19 +1126,25 @@ done:
     return K;
 }
 
-/* The first front of the n rows of F once the filters left the cnt rows keep[0..cnt): the non-dominated sort of
- * those rows alone (of F itself when none was removed), scattered back into out8. Returns moo_nds_core's K. */
+/* the passes over kept rows (scattered over F) prefetch the row this many places ahead */
+#define MOO_FF_AHEAD 32
+
 /* The first front of the rows keep[0..cnt) of F alone: cm[i] = 1 for members (moo_nds_core on a copy of those
  * rows). Returns moo_nds_core's K, or MOO_ERR_MEMORY. */
 static int64_t moo_kept_front(const double *F, int m, const int32_t *keep, int32_t cnt, uint8_t *cm, int algo) {
     double *C = (double *)malloc((size_t)(cnt > 0 ? cnt : 1) * m * sizeof(double));
     if (!C) return MOO_ERR_MEMORY;
-    for (int32_t i = 0; i < cnt; i++) memcpy(C + (int64_t)i * m, F + (int64_t)keep[i] * m, (size_t)m * sizeof(double));
+    for (int32_t i = 0; i < cnt; i++) {
+        if (i + MOO_FF_AHEAD < cnt) __builtin_prefetch(F + (int64_t)keep[i + MOO_FF_AHEAD] * m);
+        for (int j = 0; j < m; j++) C[(int64_t)i * m + j] = F[(int64_t)keep[i] * m + j];
+    }
     const int64_t K = moo_nds_core(C, cnt, m, NULL, cm, 1, algo);
     free(C);
     return K;
 }
 
+/* The first front of the n rows of F once the filters left the cnt rows keep[0..cnt): the non-dominated sort of
+ * those rows alone (of F itself when none was removed), scattered back into out8. Returns moo_nds_core's K. */
 static int64_t moo_ff_finish(const double *F, int32_t n, int m, const int32_t *keep, int32_t cnt, uint8_t *out8,
                              int algo) {
     if (cnt == n) return moo_nds_core(F, n, m, NULL, out8, 1, algo);
@@ -1215,6 +1221,7 @@ static MOO_ALWAYS_INLINE void moo_ff_filter_m(moo_ff_ctx *x, int t, ptrdiff_t lo
     for (ptrdiff_t s = lo; s < hi; s++) {
         const int32_t i = all ? (int32_t)s : keep[s];
         const double *q = x->F + (int64_t)i * m;
+        if (!all && s + MOO_FF_AHEAD < hi) __builtin_prefetch(x->F + (int64_t)keep[s + MOO_FF_AHEAD] * m);
         int le = 1, lt = 0;
         for (int j = 0; j < m; j++) {
             le &= p[j] <= q[j];
