@@ -994,7 +994,7 @@ __attribute__((target("avx2,popcnt"))) static inline void hv4_count_below_avx2(c
 }
 
 /* The front's points [from, from + tail) up by one place, four at a time from the top (the arrays have room for four
- * values past the front's end), and its +inf padding at nf, one store per array. */
+ * values past the front's end). */
 __attribute__((target("avx2"))) static inline void hv4_shift_up_avx2(double *fx, double *fy, double *fz,
                                                                       ptrdiff_t from, ptrdiff_t tail) {
     for (ptrdiff_t s = from + ((tail - 1) & ~(ptrdiff_t)3); s >= from; s -= 4) {
@@ -1004,6 +1004,7 @@ __attribute__((target("avx2"))) static inline void hv4_shift_up_avx2(double *fx,
         _mm256_storeu_pd(fz + s + 1, z);
     }
 }
+/* The front's +inf padding at nf, one store per array. */
 __attribute__((target("avx2"))) static inline void hv4_pad_avx2(double *fx, double *fy, double *fz, ptrdiff_t nf) {
     const __m256d inf = _mm256_set1_pd(INFINITY);
     _mm256_storeu_pd(fx + nf, inf);
@@ -1128,10 +1129,10 @@ static double hv4_first_run(const double *cx, const double *cy, const double *cz
     } while (0)
 
 /* p = (px, py, pz), not dominated by the z-sorted front [0, nf) and entering at pos (the points with fz < pz below
- * it), with its staircase st from the points below (in the box cut down by xcap, ycap): adds the volume of p's 3-D contribution swept from pz up
- * through the points above (each shrinks the 2-D area left until one covers p's box), and puts p into the front,
- * dropping the points it dominates (compaction in place, carrying one point). Returns the contribution; *nfo: the
- * front's new size (its 3 padding values renewed). */
+ * it), with its staircase st from the points below (in the box cut down by xcap, ycap): adds the volume of p's 3-D
+ * contribution swept from pz up through the points above (each shrinks the 2-D area left until one covers p's box),
+ * and puts p into the front, dropping the points it dominates (compaction in place, carrying one point). Returns the
+ * contribution; *nfo: the front's new size (its 3 padding values renewed). */
 static MOO_ALWAYS_INLINE double hv4_lift(hv_stair *stp, const hv4_work *W, ptrdiff_t nf, ptrdiff_t pos, double px,
                                          double py, double pz, double xcap, double ycap, double lx, double ly,
                                          const double *cap, ptrdiff_t *nfo, const int avx2) {

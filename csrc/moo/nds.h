@@ -1364,6 +1364,7 @@ static int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_
 MOO_UNUSED static int64_t moo_first_front_mt(const double *F, int32_t n, int m, uint8_t *out8, int algo, int T) {
     const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
     if (T > n / MOO_MT_MIN_ROWS) T = n / MOO_MT_MIN_ROWS; /* shorter passes do not pay for a thread */
+    if (T > moo_cpu_count()) T = moo_cpu_count(); /* as moo_parallel_for will: the chunks and shares are sized by T */
     if (T <= 1 || n <= 64 || !filter) return moo_nds(F, n, m, NULL, out8, 1, algo);
     return moo_first_filtered(F, n, m, out8, algo, T);
 }
