@@ -28,6 +28,37 @@ def test_pareto_mask_is_the_same_for_any_thread_count(m: int) -> None:
             np.testing.assert_array_equal(pareto_mask(F, n_threads=t), one)
 
 
+@pytest.fixture
+def four_cpus():
+    """The sorting kernels act as if the host had 4 CPUs (their threads capped there), so that the paths for 3 and 4
+    threads run on a 2-CPU host too."""
+    before = _sorting._set_cpus_for_tests(4)
+    try:
+        yield
+    finally:
+        _sorting._set_cpus_for_tests(before)
+
+
+@pytest.mark.parametrize("m", [4, 6])
+def test_many_survivors_at_m_4_and_up_give_the_same_front_on_any_threads(m: int, four_cpus) -> None:
+    """M >= 4 with thousands of filter survivors: on T threads they are sorted in T parts split on the first
+    objective and swept in blocks. The first objective takes few values here, so that the splits fall inside runs of
+    ties; there are copies (in different parts of the rows), rounded copies that dominate others, blocks where most
+    rows pass (a front of 12,000 rows) and blocks where few do (dominated rows)."""
+    rng = np.random.default_rng(m)
+    S = np.abs(rng.normal(size=(6000, m)))
+    S /= np.linalg.norm(S, axis=1, keepdims=True)
+    S[:, 0] = np.round(S[:, 0] * 3) / 3
+    front = np.abs(rng.normal(size=(12000, m)))
+    front /= np.linalg.norm(front, axis=1, keepdims=True)
+    sets = [np.vstack([S, rng.random((60000, m)) + 0.3, S[:500], np.round(S * 8) / 8, -0.0 * S[:50]]), front,
+            np.vstack([front, front[::-1] + 1e-3])]
+    for F in sets:
+        want = _sorting.first_front(np.ascontiguousarray(F), int(NDSAlgo.NO_FILTER))
+        for t in (1, 2, 3, 4):
+            np.testing.assert_array_equal(pareto_mask(F, n_threads=t), want)
+
+
 def test_threads_report_the_first_bad_row_and_bad_counts() -> None:
     F = np.random.default_rng(0).random((40000, 3))  # 4 threads' worth of rows, in 32 chunks
     F[30000, 1] = np.nan
@@ -75,6 +106,26 @@ def _mask_in_child(F: np.ndarray) -> tuple[np.ndarray, int]:
     before = len(os.listdir("/proc/self/task"))
     mask = pareto_mask(F, n_threads=64)
     return mask, len(os.listdir("/proc/self/task")) - before
+
+
+def _threads_in_child_with_cpus(F: np.ndarray, cpus: int) -> int:
+    import os
+
+    _sorting._set_cpus_for_tests(cpus)
+    before = len(os.listdir("/proc/self/task"))
+    pareto_mask(F, n_threads=64)
+    return len(os.listdir("/proc/self/task")) - before
+
+
+def test_the_tests_cpu_stand_in_sets_the_thread_cap() -> None:
+    """With the stand-in at 4 CPUs a call asking for 64 threads runs on 4 (3 workers besides the caller), whatever
+    the host has; the stand-in is undone by setting 0."""
+    import multiprocessing as mp
+
+    F = np.random.default_rng(7).random((150_000, 3))
+    with mp.get_context("fork").Pool(1) as pool:
+        assert pool.apply_async(_threads_in_child_with_cpus, (F, 4)).get(timeout=60) == 3
+    assert _sorting._set_cpus_for_tests(0) == 0  # this process never set it
 
 
 def test_a_forked_child_starts_a_thread_team_of_its_own() -> None:

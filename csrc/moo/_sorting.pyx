@@ -22,6 +22,7 @@ cdef extern from "moo/moo_common.h":
         MOO_NDS_SWEEP_TIGHT
         MOO_NDS_SWEEP
         MOO_NDS_COUNT
+    int moo_cpus_for_tests
 
 cdef extern from "moo/nds.h" nogil:
     int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only, int algo)
@@ -31,6 +32,15 @@ cdef extern from "moo/nds.h" nogil:
 C_ALGOS = {"AUTO": MOO_NDS_AUTO, "KDTREE": MOO_NDS_KDTREE, "TREAP": MOO_NDS_TREAP, "NO_FILTER": MOO_NDS_NO_FILTER,
            "KDTREE_NO_FILTER": MOO_NDS_KDTREE_NO_FILTER, "COPY": MOO_NDS_COPY, "SWEEP_TIGHT": MOO_NDS_SWEEP_TIGHT,
            "SWEEP": MOO_NDS_SWEEP}
+
+
+def _set_cpus_for_tests(int k):
+    """Tests only: the kernels here act as if the host had ``k`` CPUs (0: the CPUs online), which caps their threads.
+    Returns the previous setting."""
+    global moo_cpus_for_tests
+    cdef int before = moo_cpus_for_tests
+    moo_cpus_for_tests = k
+    return before
 
 
 cdef inline void _check(cnp.ndarray F, int algo) except *:

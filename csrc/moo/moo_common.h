@@ -772,9 +772,13 @@ MOO_UNUSED static void moo_team_after_fork(void) {
 
 MOO_UNUSED static void moo_team_register_fork(void) { pthread_atfork(NULL, NULL, moo_team_after_fork); }
 
+/* the tests' stand-in for the CPUs online when > 0, so that the paths for more threads than the host has run too */
+MOO_UNUSED static int moo_cpus_for_tests = 0;
+
 /* the CPUs online (once; 1 when unknown): more threads than that only spin and wait for each other */
 MOO_UNUSED static int moo_cpu_count(void) {
     static int count = 0;
+    if (moo_cpus_for_tests > 0) return moo_cpus_for_tests < MOO_MAX_THREADS ? moo_cpus_for_tests : MOO_MAX_THREADS;
     if (count == 0) {
         long c = 1;
 #ifdef _SC_NPROCESSORS_ONLN

@@ -402,10 +402,10 @@ static void moo_ndt_free(moo_ndt *T) {
     free(T->stack);
 }
 
-/* is c (d values) weakly dominated by a point stored in the tree rooted at root? */
-static int moo_ndt_dominated(moo_ndt *T, int32_t root, const double *c) {
+/* is c (d values) weakly dominated by a point stored in the tree rooted at root? st: room for T->scap node ids (the
+ * tree is only read, so threads may query one tree at once, each with its own st) */
+static int moo_ndt_dominated_on(const moo_ndt *T, int32_t root, const double *c, int32_t *st) {
     const int d = T->d;
-    int32_t *st = T->stack;
     int32_t top = 0;
     st[top++] = root;
     while (top) {
@@ -429,6 +429,10 @@ static int moo_ndt_dominated(moo_ndt *T, int32_t root, const double *c) {
         }
     }
     return 0;
+}
+
+static inline int moo_ndt_dominated(moo_ndt *T, int32_t root, const double *c) {
+    return moo_ndt_dominated_on(T, root, c, T->stack);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -1165,10 +1169,11 @@ static int64_t moo_ff_finish(const double *F, int32_t n, int m, const int32_t *k
  * On T threads every pass runs over contiguous chunks of the rows (or of the survivors), combined in chunk order:
  * one pass checks finiteness and finds the row of least sum (the first filter); each filter pass compacts its
  * chunk's survivors (row index and sum) to the chunk's start and finds the next filter among them, so that the
- * set left and the filters chosen are the same for any T. Many survivors are split over the threads, each chunk
- * reduced to its own first front, and the front of those fronts is the answer. */
+ * set left and the filters chosen are the same for any T. The survivors' first front: for M >= 4 moo_kept_front_mt
+ * (sorted in parts and swept in blocks on the threads); for M = 2, 3 many survivors are split over the threads, each
+ * share reduced to its own first front, and the front of those fronts is the answer. */
 
-/* the filters' survivors are split over the threads for their first fronts from this many rows a thread */
+/* the survivors' first front runs on one thread a this many survivors */
 #define MOO_MT_MIN_FINISH 2048
 /* the passes over the rows run in this many chunks on T > 1 threads (a thread that comes late still finds some) */
 #define MOO_FF_MAX_CHUNKS 128
@@ -1297,6 +1302,228 @@ static int32_t moo_ff_least(const moo_ff_ctx *x, int C) {
     return best;
 }
 
+/* ---- the survivors' first front for M >= 4, on T threads ----
+ * moo_rankd's sweep: in lexicographic order a row is in the first front iff no row of the front so far weakly
+ * dominates it in objectives 2..M (a copy of the row before it gets that row's answer); the front so far is a k-d
+ * tree over those objectives. On T > 1 threads:
+ *   - the rows are copied from F in chunks into T parts by their first objective (split at quantiles of a sample),
+ *     each part is sorted on its own thread, and the parts one after another are the sorted rows;
+ *   - the sweep runs in blocks: each of T chunks tests its share of a block's rows against a copy of the tree of its
+ *     own (so no thread writes what another reads); then one thread checks the block's few rows that passed against
+ *     each other, in order, and every chunk puts those left into its tree as it starts on the next block. The block
+ *     grows while few rows pass and shrinks when many do, so that the one-thread part stays short. */
+
+/* the rows of a block that pass are about this many; a block holds MOO_SS_MIN_BLOCK to MOO_SS_MAX_BLOCK rows */
+#define MOO_SS_PASS 64
+#define MOO_SS_MIN_BLOCK 256
+#define MOO_SS_MAX_BLOCK 65536
+/* the sweep goes on on one thread when more than half the rows passed, from this many rows on */
+#define MOO_SS_FRONT_AFTER 2048
+/* the parts' splits come from this many sampled rows a part */
+#define MOO_SS_SAMPLE 256
+
+typedef struct {
+    const double *F;
+    int m, P;          /* P parts (and tree copies), one a thread */
+    const int32_t *keep;
+    int32_t cnt;
+    double split[MOO_MAX_THREADS]; /* part k: split[k - 1] <= first objective < split[k] */
+    int32_t at[MOO_MAX_THREADS + 1]; /* part k's places: [at[k], at[k + 1]) */
+    double *U;         /* the survivors' rows, in keep order */
+    int32_t *ord;      /* their positions in U, in lexicographic order (ties by position) */
+    double *V;         /* their rows in that order */
+    uint8_t *r;        /* by position: the part; then by place: 0 in the front, 1 dominated, 2 a copy of the row
+                        * before (for now) */
+    moo_ndt tree[MOO_MAX_THREADS]; /* the front so far, objectives 2..M: one copy a chunk */
+    const int32_t *pass; /* the places that passed in the block before, np of them (not yet in the trees) */
+    int32_t np, base;  /* base: the block's first place */
+    int err[MOO_MAX_THREADS];
+} moo_ss_ctx;
+
+static inline const double *moo_ss_row(const moo_ss_ctx *x, int32_t i) { return x->V + (int64_t)i * x->m; }
+
+static inline int moo_rows_equal(const double *a, const double *b, int m) {
+    for (int j = 0; j < m; j++) {
+        if (a[j] != b[j]) return 0;
+    }
+    return 1;
+}
+
+/* the survivors keep[lo..hi) copied to U, their parts to r */
+static void moo_ss_copy(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ss_ctx *x = (moo_ss_ctx *)c;
+    const int m = x->m;
+    (void)t;
+    for (ptrdiff_t s = lo; s < hi; s++) {
+        if (s + MOO_FF_AHEAD < hi) __builtin_prefetch(x->F + (int64_t)x->keep[s + MOO_FF_AHEAD] * m);
+        const double *row = x->F + (int64_t)x->keep[s] * m;
+        double *dst = x->U + (int64_t)s * m;
+        for (int j = 0; j < m; j++) dst[j] = row[j];
+        int k = 0;
+        while (k < x->P - 1 && row[0] >= x->split[k]) k++;
+        x->r[s] = (uint8_t)k;
+    }
+}
+
+/* part k (lo) gathered into its places of ord and sorted, its rows copied in order to V (x->err[k] = -1 when out
+ * of memory) */
+static void moo_ss_sort(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ss_ctx *x = (moo_ss_ctx *)c;
+    const int m = x->m;
+    int32_t *ord = x->ord + x->at[k];
+    const int32_t nk = x->at[k + 1] - x->at[k];
+    (void)lo;
+    (void)hi;
+    for (int32_t s = 0, o = 0; o < nk; s++) {
+        if (x->r[s] == k) ord[o++] = s;
+    }
+    moo_sortws w;
+    x->err[k] = moo_sortws_init(&w, nk);
+    if (!x->err[k]) moo_lex_range(x->U, m, ord, 0, nk, 0, &w);
+    moo_sortws_free(&w);
+    double *dst = x->V + (int64_t)x->at[k] * m;
+    for (int32_t i = 0; i < nk; i++, dst += m) {
+        if (i + MOO_FF_AHEAD < nk) __builtin_prefetch(x->U + (int64_t)ord[i + MOO_FF_AHEAD] * m);
+        const double *row = x->U + (int64_t)ord[i] * m;
+        for (int j = 0; j < m; j++) dst[j] = row[j];
+    }
+}
+
+/* the rows that passed in the block before put into tree t, then places base + [lo, hi) tested against it: r = 2
+ * for a copy of the row before, else whether the tree dominates the row (x->err[t] = -1 when out of memory) */
+static void moo_ss_test(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ss_ctx *x = (moo_ss_ctx *)c;
+    moo_ndt *T = &x->tree[t];
+    x->err[t] = 0;
+    for (int32_t k = 0; k < x->np; k++) {
+        if (moo_ndt_insert(T, 0, moo_ss_row(x, x->pass[k]) + 1)) {
+            x->err[t] = -1;
+            return;
+        }
+    }
+    for (int32_t i = x->base + (int32_t)lo; i < x->base + (int32_t)hi; i++) {
+        const double *row = moo_ss_row(x, i);
+        if (i > 0 && moo_rows_equal(row, moo_ss_row(x, i - 1), x->m)) x->r[i] = 2;
+        else x->r[i] = (uint8_t)moo_ndt_dominated(T, 0, row + 1);
+    }
+}
+
+/* the sweep on one thread, from place b on (tree 0 holding the front before b) */
+static int moo_ss_sweep1(moo_ss_ctx *x, int32_t b) {
+    moo_ndt *T = &x->tree[0];
+    for (int32_t i = b; i < x->cnt; i++) {
+        const double *row = moo_ss_row(x, i);
+        if (i > 0 && moo_rows_equal(row, moo_ss_row(x, i - 1), x->m)) {
+            x->r[i] = x->r[i - 1];
+        } else if (moo_ndt_dominated(T, 0, row + 1)) {
+            x->r[i] = 1;
+        } else {
+            x->r[i] = 0;
+            if (moo_ndt_insert(T, 0, row + 1)) return -1;
+        }
+    }
+    return 0;
+}
+
+/* the sweep in blocks on P > 1 threads (pass: room for MOO_SS_MAX_BLOCK places); on one thread from where more
+ * than half the rows so far passed (a front: each row that passes costs the one-thread part a test against the
+ * block's others, and each tree copy an insertion) */
+static int moo_ss_sweep_blocks(moo_ss_ctx *x, int32_t *pass) {
+    const int m = x->m;
+    int32_t B = MOO_SS_MIN_BLOCK, passed = 0;
+    x->pass = pass;
+    x->np = 0;
+    for (int32_t b = 0; b < x->cnt;) {
+        if (b >= MOO_SS_FRONT_AFTER && passed > b / 2) {
+            for (int32_t k = 0; k < x->np; k++) {
+                if (moo_ndt_insert(&x->tree[0], 0, moo_ss_row(x, pass[k]) + 1)) return -1;
+            }
+            return moo_ss_sweep1(x, b);
+        }
+        const int32_t e = x->cnt - b < B ? x->cnt : b + B;
+        x->base = b;
+        moo_parallel_for(x->P, x->P, e - b, moo_ss_test, x);
+        for (int t = 0; t < x->P; t++) {
+            if (x->err[t]) return -1;
+        }
+        int32_t np = 0;
+        for (int32_t i = b; i < e; i++) {
+            if (x->r[i] == 2) {
+                x->r[i] = x->r[i - 1];
+                continue;
+            }
+            if (x->r[i]) continue;
+            const double *row = moo_ss_row(x, i);
+            for (int32_t k = 0; k < np && !x->r[i]; k++) {
+                const double *q = moo_ss_row(x, pass[k]);
+                int j = 1;
+                while (j < m && q[j] <= row[j]) j++;
+                x->r[i] = j == m;
+            }
+            if (!x->r[i]) pass[np++] = i;
+        }
+        x->np = np;
+        passed += np;
+        if (np < MOO_SS_PASS / 2 && B < MOO_SS_MAX_BLOCK) B *= 2;
+        else if (np > 2 * MOO_SS_PASS && B > MOO_SS_MIN_BLOCK) B /= 2;
+        b = e;
+    }
+    return 0;
+}
+
+/* The first front (out8) of the n rows of F from the cnt survivors keep[0..cnt) (m >= 4), on T threads
+ * (T <= MOO_MAX_THREADS, capped at the CPUs by the caller). Returns 1 or MOO_ERR_MEMORY. */
+static int64_t moo_kept_front_mt(const double *F, int32_t n, int m, const int32_t *keep, int32_t cnt, uint8_t *out8,
+                                 int T) {
+    moo_ss_ctx x;
+    memset(&x, 0, sizeof x);
+    x.F = F; x.m = m; x.keep = keep; x.cnt = cnt; x.P = T < 1 ? 1 : T;
+    int64_t K = MOO_ERR_MEMORY;
+    int32_t *pass = NULL;
+    const int32_t ns = x.P > 1 ? (cnt < MOO_SS_SAMPLE * x.P ? cnt : MOO_SS_SAMPLE * x.P) : 0;
+    const size_t s_U = MOO_ALIGN((size_t)cnt * m * sizeof(double)), s_o = MOO_ALIGN((size_t)cnt * sizeof(int32_t));
+    const size_t s_r = MOO_ALIGN((size_t)cnt);
+    unsigned char *blk = (unsigned char *)moo_scratch_get(1, 2 * s_U + s_o + s_r + (size_t)ns * sizeof(double));
+    if (!blk) goto done;
+    x.U = (double *)blk;
+    x.V = (double *)(blk + s_U);
+    x.ord = (int32_t *)(blk + 2 * s_U);
+    x.r = blk + 2 * s_U + s_o;
+    for (int k = 0; k < x.P; k++) {
+        x.tree[k].d = m - 1;
+        if (moo_ndt_new_leaf(&x.tree[k], 0) < 0) goto done;
+    }
+    if (ns > 0) { /* the splits: quantiles of the first objective over a sample */
+        double *smp = (double *)(blk + 2 * s_U + s_o + s_r);
+        for (int32_t i = 0; i < ns; i++) smp[i] = F[(int64_t)keep[(int64_t)i * cnt / ns] * m];
+        qsort(smp, (size_t)ns, sizeof(double), cmp_double);
+        for (int k = 1; k < x.P; k++) x.split[k - 1] = smp[(int64_t)k * ns / x.P];
+    }
+    moo_parallel_for(x.P, MOO_FF_CHUNKS(x.P), cnt, moo_ss_copy, &x);
+    for (int32_t s = 0; s < cnt; s++) x.at[x.r[s] + 1]++;
+    for (int k = 0; k < x.P; k++) x.at[k + 1] += x.at[k];
+    moo_parallel_for(x.P, x.P, x.P, moo_ss_sort, &x);
+    for (int k = 0; k < x.P; k++) {
+        if (x.err[k]) goto done;
+    }
+    if (x.P > 1) {
+        pass = (int32_t *)malloc((size_t)MOO_SS_MAX_BLOCK * sizeof(int32_t));
+        if (!pass || moo_ss_sweep_blocks(&x, pass)) goto done;
+    } else if (moo_ss_sweep1(&x, 0)) {
+        goto done;
+    }
+    memset(out8, 0, (size_t)n);
+    for (int32_t i = 0; i < cnt; i++) {
+        if (!x.r[i]) out8[keep[x.ord[i]]] = 1;
+    }
+    K = 1;
+done:
+    free(pass);
+    for (int k = 0; k < x.P; k++) moo_ndt_free(&x.tree[k]);
+    moo_scratch_release(1);
+    return K;
+}
+
 /* The first front (out8) of the n rows of F on T >= 1 threads; K as moo_nds, or -(r + 2) for a non-finite row r. */
 static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *out8, int algo, int T) {
     if (T > MOO_MAX_THREADS) T = MOO_MAX_THREADS;
@@ -1326,8 +1553,12 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
     if (x.all) { /* too few rows for a filter pass */
         for (int32_t i = 0; i < n; i++) x.keep[i] = i;
     }
-    const int S = cnt / MOO_MT_MIN_FINISH < T ? cnt / MOO_MT_MIN_FINISH : T; /* shares, one a thread */
-    if (S > 1) {
+    const int S = cnt / MOO_MT_MIN_FINISH < T ? cnt / MOO_MT_MIN_FINISH : T; /* threads for the survivors */
+    if (m >= 4) {
+        K = moo_kept_front_mt(F, n, m, x.keep, cnt, out8, S);
+        goto done;
+    }
+    if (S > 1) { /* shares, one a thread */
         moo_parallel_for(T, S, cnt, moo_ff_chunk_front, &x);
         for (int t = 0; t < S; t++) {
             if (x.bad[t] < 0) { K = x.bad[t]; goto done; }
