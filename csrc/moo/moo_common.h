@@ -313,11 +313,12 @@ typedef struct {
  * on free and page-faulted in again on every call. A block above MOO_SCRATCH_KEEP bytes is released after use;
  * a thread's blocks are freed when the thread exits (pthread key destructor).
  * Slots: 0 sorting workspace (with moo_sort_key's values), 1 the driver's arrays, 2 a kernel's arrays, 3 the
- * first-front filter. Each slot has one user at a time. */
+ * first-front filter, 4 its survivors' rows. Each slot has one user at a time. */
+#define MOO_SCRATCH_SLOTS 5
 #define MOO_SCRATCH_KEEP ((size_t)32 << 20)
 typedef struct {
-    unsigned char *buf[4];
-    size_t cap[4];
+    unsigned char *buf[MOO_SCRATCH_SLOTS];
+    size_t cap[MOO_SCRATCH_SLOTS];
 } moo_scratch_t;
 
 static pthread_key_t moo_scr_key;
@@ -326,7 +327,7 @@ static int moo_scr_key_ok = 0;
 
 MOO_UNUSED static void moo_scr_destroy(void *p) {
     moo_scratch_t *s = (moo_scratch_t *)p;
-    for (int i = 0; i < 4; i++) free(s->buf[i]);
+    for (int i = 0; i < MOO_SCRATCH_SLOTS; i++) free(s->buf[i]);
     free(s);
 }
 

@@ -1133,27 +1133,12 @@ done:
 /* the passes over kept rows (scattered over F) prefetch the row this many places ahead */
 #define MOO_FF_AHEAD 32
 
-/* The first front of the rows keep[0..cnt) of F alone: cm[i] = 1 for members (moo_nds_core on a copy of those
- * rows). Returns moo_nds_core's K, or MOO_ERR_MEMORY. */
-static int64_t moo_kept_front(const double *F, int m, const int32_t *keep, int32_t cnt, uint8_t *cm, int algo) {
-    double *C = (double *)malloc((size_t)(cnt > 0 ? cnt : 1) * m * sizeof(double));
-    if (!C) return MOO_ERR_MEMORY;
-    for (int32_t i = 0; i < cnt; i++) {
-        if (i + MOO_FF_AHEAD < cnt) __builtin_prefetch(F + (int64_t)keep[i + MOO_FF_AHEAD] * m);
-        for (int j = 0; j < m; j++) C[(int64_t)i * m + j] = F[(int64_t)keep[i] * m + j];
-    }
-    const int64_t K = moo_nds_core(C, cnt, m, NULL, cm, 1, algo);
-    free(C);
-    return K;
-}
-
-/* The first front of the n rows of F once the filters left the cnt rows keep[0..cnt): the non-dominated sort of
- * those rows alone (of F itself when none was removed), scattered back into out8. Returns moo_nds_core's K. */
-static int64_t moo_ff_finish(const double *F, int32_t n, int m, const int32_t *keep, int32_t cnt, uint8_t *out8,
+/* The first front (out8) of n rows once the filters left the cnt rows keep[0..cnt), whose rows are R (in that order):
+ * the non-dominated sort of those rows alone, scattered back into out8. Returns moo_nds_core's K. */
+static int64_t moo_ff_finish(int32_t n, int m, const double *R, const int32_t *keep, int32_t cnt, uint8_t *out8,
                              int algo) {
-    if (cnt == n) return moo_nds_core(F, n, m, NULL, out8, 1, algo);
     uint8_t *cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
-    const int64_t K = cm ? moo_kept_front(F, m, keep, cnt, cm, algo) : MOO_ERR_MEMORY;
+    const int64_t K = cm ? moo_nds_core(R, cnt, m, NULL, cm, 1, algo) : MOO_ERR_MEMORY;
     if (K >= 0) {
         memset(out8, 0, (size_t)n);
         for (int32_t i = 0; i < cnt; i++) out8[keep[i]] = cm[i];
@@ -1184,6 +1169,7 @@ typedef struct {
     int m, algo;
     int32_t *keep;                /* the survivors' row indices */
     double *ksum;                 /* their coordinate sums, +inf once a survivor has served as a filter */
+    double *R;                    /* their rows, in that order (after the first filter pass) */
     int all;                      /* 1 while the set is every row (keep not yet written) */
     const double *p;              /* the filter row of a pass, index pi */
     int32_t pi;
@@ -1214,8 +1200,8 @@ static MOO_ALWAYS_INLINE void moo_ff_scan_m(moo_ff_ctx *x, int t, ptrdiff_t lo, 
     x->best[t] = best;
 }
 
-/* the filter pass over set positions [lo, hi): survivors packed at lo (x->o[t] of them), the filter row's sum set
- * to +inf, the least sum among the others found (m as in moo_ff_scan_m) */
+/* the filter pass over set positions [lo, hi): survivors packed at lo (x->o[t] of them; their rows too once R
+ * holds them), the filter row's sum set to +inf, the least sum among the others found (m as in moo_ff_scan_m) */
 static MOO_ALWAYS_INLINE void moo_ff_filter_m(moo_ff_ctx *x, int t, ptrdiff_t lo, ptrdiff_t hi, const int m) {
     const double *p = x->p;
     const int all = x->all;
@@ -1225,8 +1211,7 @@ static MOO_ALWAYS_INLINE void moo_ff_filter_m(moo_ff_ctx *x, int t, ptrdiff_t lo
     double bs = INFINITY;
     for (ptrdiff_t s = lo; s < hi; s++) {
         const int32_t i = all ? (int32_t)s : keep[s];
-        const double *q = x->F + (int64_t)i * m;
-        if (!all && s + MOO_FF_AHEAD < hi) __builtin_prefetch(x->F + (int64_t)keep[s + MOO_FF_AHEAD] * m);
+        const double *q = all ? x->F + (int64_t)i * m : x->R + (int64_t)s * m;
         int le = 1, lt = 0;
         for (int j = 0; j < m; j++) {
             le &= p[j] <= q[j];
@@ -1236,6 +1221,10 @@ static MOO_ALWAYS_INLINE void moo_ff_filter_m(moo_ff_ctx *x, int t, ptrdiff_t lo
         const double sm = i == x->pi ? INFINITY : all ? moo_row_sum(q, m) : ksum[s];
         keep[o] = i;
         ksum[o] = sm;
+        if (!all && o != s) {
+            double *dst = x->R + (int64_t)o * m;
+            for (int j = 0; j < m; j++) dst[j] = q[j];
+        }
         o++;
         if (sm < bs) { bs = sm; best = i; }
     }
@@ -1262,30 +1251,51 @@ static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     MOO_FF_BY_M(moo_ff_filter_m, (moo_ff_ctx *)c, t, lo, hi)
 }
 
-/* one chunk of the survivors keep[lo..hi): its own first front (moo_nds_core on its rows), whose row indices replace
- * the chunk's start in keep, in order (x->o[t] of them); x->bad[t] 0 or an error code */
+/* the rows of the survivors keep[lo..hi) copied to R */
+static void moo_ff_gather(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ff_ctx *x = (moo_ff_ctx *)c;
+    const int m = x->m;
+    (void)t;
+    for (ptrdiff_t s = lo; s < hi; s++) {
+        if (s + MOO_FF_AHEAD < hi) __builtin_prefetch(x->F + (int64_t)x->keep[s + MOO_FF_AHEAD] * m);
+        const double *row = x->F + (int64_t)x->keep[s] * m;
+        double *dst = x->R + (int64_t)s * m;
+        for (int j = 0; j < m; j++) dst[j] = row[j];
+    }
+}
+
+/* one share of the survivors, positions [lo, hi): its own first front (moo_nds_core on its rows), packed at lo in
+ * keep and R, in order (x->o[t] of them); x->bad[t] 0 or an error code */
 static void moo_ff_chunk_front(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ff_ctx *x = (moo_ff_ctx *)c;
+    const int m = x->m;
     const int32_t cnt = (int32_t)(hi - lo);
     int32_t *keep = x->keep + lo;
+    double *R = x->R + (int64_t)lo * m;
     uint8_t *cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
-    const int64_t K = cm ? moo_kept_front(x->F, x->m, keep, cnt, cm, x->algo) : MOO_ERR_MEMORY;
+    const int64_t K = cm ? moo_nds_core(R, cnt, m, NULL, cm, 1, x->algo) : MOO_ERR_MEMORY;
     int32_t o = 0;
-    for (int32_t i = 0; K >= 0 && i < cnt; i++) if (cm[i]) keep[o++] = keep[i];
+    for (int32_t i = 0; K >= 0 && i < cnt; i++) {
+        if (!cm[i]) continue;
+        keep[o] = keep[i];
+        if (o != i) memcpy(R + (int64_t)o * m, R + (int64_t)i * m, (size_t)m * sizeof(double));
+        o++;
+    }
     x->o[t] = o;
     x->bad[t] = K < 0 ? K : 0;
     free(cm);
 }
 
-/* closes the gaps the C chunks of a pass over cnt positions left (chunk t kept x->o[t] at its start), ksum too when
- * it is given; returns the new count */
-static int32_t moo_ff_compact(moo_ff_ctx *x, int32_t cnt, int C, double *ksum) {
+/* closes the gaps the C chunks of a pass over cnt positions left (chunk t kept x->o[t] at its start) in keep, in
+ * ksum when sums, and in R once it holds the rows; returns the new count */
+static int32_t moo_ff_compact(moo_ff_ctx *x, int32_t cnt, int C, int sums) {
     int32_t o = 0;
     for (int t = 0; t < C; t++) {
         const int32_t lo = (int32_t)moo_chunk_lo(cnt, t, C);
         if (o != lo) {
             memmove(x->keep + o, x->keep + lo, (size_t)x->o[t] * sizeof(int32_t));
-            if (ksum) memmove(ksum + o, ksum + lo, (size_t)x->o[t] * sizeof(double));
+            if (sums) memmove(x->ksum + o, x->ksum + lo, (size_t)x->o[t] * sizeof(double));
+            if (x->R) memmove(x->R + (int64_t)o * x->m, x->R + (int64_t)lo * x->m, (size_t)x->o[t] * x->m * sizeof(double));
         }
         o += x->o[t];
     }
@@ -1306,8 +1316,8 @@ static int32_t moo_ff_least(const moo_ff_ctx *x, int C) {
  * moo_rankd's sweep: in lexicographic order a row is in the first front iff no row of the front so far weakly
  * dominates it in objectives 2..M (a copy of the row before it gets that row's answer); the front so far is a k-d
  * tree over those objectives. On T > 1 threads:
- *   - the rows are copied from F in chunks into T parts by their first objective (split at quantiles of a sample),
- *     each part is sorted on its own thread, and the parts one after another are the sorted rows;
+ *   - the rows are put in T parts by their first objective (split at quantiles of a sample), each part is sorted
+ *     on its own thread, and the parts one after another are the sorted rows;
  *   - the sweep runs in blocks: each of T chunks tests its share of a block's rows against a copy of the tree of its
  *     own (so no thread writes what another reads); then one thread checks the block's few rows that passed against
  *     each other, in order, and every chunk puts those left into its tree as it starts on the next block. The block
@@ -1323,13 +1333,11 @@ static int32_t moo_ff_least(const moo_ff_ctx *x, int C) {
 #define MOO_SS_SAMPLE 256
 
 typedef struct {
-    const double *F;
     int m, P;          /* P parts (and tree copies), one a thread */
-    const int32_t *keep;
     int32_t cnt;
     double split[MOO_MAX_THREADS]; /* part k: split[k - 1] <= first objective < split[k] */
     int32_t at[MOO_MAX_THREADS + 1]; /* part k's places: [at[k], at[k + 1]) */
-    double *U;         /* the survivors' rows, in keep order */
+    const double *U;   /* the survivors' rows, in keep order */
     int32_t *ord;      /* their positions in U, in lexicographic order (ties by position) */
     double *V;         /* their rows in that order */
     uint8_t *r;        /* by position: the part; then by place: 0 in the front, 1 dominated, 2 a copy of the row
@@ -1349,18 +1357,14 @@ static inline int moo_rows_equal(const double *a, const double *b, int m) {
     return 1;
 }
 
-/* the survivors keep[lo..hi) copied to U, their parts to r */
-static void moo_ss_copy(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+/* the parts of rows [lo, hi) of U to r */
+static void moo_ss_parts(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ss_ctx *x = (moo_ss_ctx *)c;
-    const int m = x->m;
     (void)t;
     for (ptrdiff_t s = lo; s < hi; s++) {
-        if (s + MOO_FF_AHEAD < hi) __builtin_prefetch(x->F + (int64_t)x->keep[s + MOO_FF_AHEAD] * m);
-        const double *row = x->F + (int64_t)x->keep[s] * m;
-        double *dst = x->U + (int64_t)s * m;
-        for (int j = 0; j < m; j++) dst[j] = row[j];
+        const double f1 = x->U[(int64_t)s * x->m];
         int k = 0;
-        while (k < x->P - 1 && row[0] >= x->split[k]) k++;
+        while (k < x->P - 1 && f1 >= x->split[k]) k++;
         x->r[s] = (uint8_t)k;
     }
 }
@@ -1471,35 +1475,34 @@ static int moo_ss_sweep_blocks(moo_ss_ctx *x, int32_t *pass) {
     return 0;
 }
 
-/* The first front (out8) of the n rows of F from the cnt survivors keep[0..cnt) (m >= 4), on T threads
- * (T <= MOO_MAX_THREADS, capped at the CPUs by the caller). Returns 1 or MOO_ERR_MEMORY. */
-static int64_t moo_kept_front_mt(const double *F, int32_t n, int m, const int32_t *keep, int32_t cnt, uint8_t *out8,
+/* The first front (out8) of n rows from the cnt survivors keep[0..cnt), whose rows are R (in that order; m >= 4),
+ * on T threads (T <= MOO_MAX_THREADS, capped at the CPUs by the caller). Returns 1 or MOO_ERR_MEMORY. */
+static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_t *keep, int32_t cnt, uint8_t *out8,
                                  int T) {
     moo_ss_ctx x;
     memset(&x, 0, sizeof x);
-    x.F = F; x.m = m; x.keep = keep; x.cnt = cnt; x.P = T < 1 ? 1 : T;
+    x.m = m; x.U = R; x.cnt = cnt; x.P = T < 1 ? 1 : T;
     int64_t K = MOO_ERR_MEMORY;
     int32_t *pass = NULL;
     const int32_t ns = x.P > 1 ? (cnt < MOO_SS_SAMPLE * x.P ? cnt : MOO_SS_SAMPLE * x.P) : 0;
     const size_t s_U = MOO_ALIGN((size_t)cnt * m * sizeof(double)), s_o = MOO_ALIGN((size_t)cnt * sizeof(int32_t));
     const size_t s_r = MOO_ALIGN((size_t)cnt);
-    unsigned char *blk = (unsigned char *)moo_scratch_get(1, 2 * s_U + s_o + s_r + (size_t)ns * sizeof(double));
+    unsigned char *blk = (unsigned char *)moo_scratch_get(1, s_U + s_o + s_r + (size_t)ns * sizeof(double));
     if (!blk) goto done;
-    x.U = (double *)blk;
-    x.V = (double *)(blk + s_U);
-    x.ord = (int32_t *)(blk + 2 * s_U);
-    x.r = blk + 2 * s_U + s_o;
+    x.V = (double *)blk;
+    x.ord = (int32_t *)(blk + s_U);
+    x.r = blk + s_U + s_o;
     for (int k = 0; k < x.P; k++) {
         x.tree[k].d = m - 1;
         if (moo_ndt_new_leaf(&x.tree[k], 0) < 0) goto done;
     }
     if (ns > 0) { /* the splits: quantiles of the first objective over a sample */
-        double *smp = (double *)(blk + 2 * s_U + s_o + s_r);
-        for (int32_t i = 0; i < ns; i++) smp[i] = F[(int64_t)keep[(int64_t)i * cnt / ns] * m];
+        double *smp = (double *)(blk + s_U + s_o + s_r);
+        for (int32_t i = 0; i < ns; i++) smp[i] = R[(int64_t)i * cnt / ns * m];
         qsort(smp, (size_t)ns, sizeof(double), cmp_double);
         for (int k = 1; k < x.P; k++) x.split[k - 1] = smp[(int64_t)k * ns / x.P];
     }
-    moo_parallel_for(x.P, MOO_FF_CHUNKS(x.P), cnt, moo_ss_copy, &x);
+    moo_parallel_for(x.P, MOO_FF_CHUNKS(x.P), cnt, moo_ss_parts, &x);
     for (int32_t s = 0; s < cnt; s++) x.at[x.r[s] + 1]++;
     for (int k = 0; k < x.P; k++) x.at[k + 1] += x.at[k];
     moo_parallel_for(x.P, x.P, x.P, moo_ss_sort, &x);
@@ -1533,7 +1536,7 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
     int64_t K = MOO_ERR_MEMORY;
     moo_ff_ctx x;
     if (!blk) goto done;
-    x.F = F; x.m = m; x.algo = algo; x.ksum = (double *)blk; x.keep = (int32_t *)(blk + s_f); x.all = 1;
+    x.F = F; x.m = m; x.algo = algo; x.ksum = (double *)blk; x.keep = (int32_t *)(blk + s_f); x.R = NULL; x.all = 1;
     const int C = MOO_FF_CHUNKS(T);
     moo_parallel_for(T, C, n, moo_ff_scan, &x);
     for (int t = 0; t < C; t++) {
@@ -1545,17 +1548,23 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         x.pi = best;
         moo_parallel_for(T, C, cnt, moo_ff_filter, &x);
         x.all = 0;
-        const int32_t left = moo_ff_compact(&x, cnt, C, x.ksum), removed = cnt - left;
+        const int32_t left = moo_ff_compact(&x, cnt, C, 1), removed = cnt - left;
         best = moo_ff_least(&x, C);
         cnt = left;
+        if (!x.R) { /* the survivors' rows together: the later passes read them in order */
+            x.R = (double *)moo_scratch_get(4, (size_t)(cnt > 0 ? cnt : 1) * m * sizeof(double));
+            if (!x.R) goto done;
+            moo_parallel_for(T, C, cnt, moo_ff_gather, &x);
+        }
         if (removed < cnt / 8) break; /* not worth another pass */
     }
     if (x.all) { /* too few rows for a filter pass */
-        for (int32_t i = 0; i < n; i++) x.keep[i] = i;
+        K = moo_nds_core(F, n, m, NULL, out8, 1, algo);
+        goto done;
     }
     const int S = cnt / MOO_MT_MIN_FINISH < T ? cnt / MOO_MT_MIN_FINISH : T; /* threads for the survivors */
     if (m >= 4) {
-        K = moo_kept_front_mt(F, n, m, x.keep, cnt, out8, S);
+        K = moo_kept_front_mt(n, m, x.R, x.keep, cnt, out8, S);
         goto done;
     }
     if (S > 1) { /* shares, one a thread */
@@ -1563,10 +1572,11 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         for (int t = 0; t < S; t++) {
             if (x.bad[t] < 0) { K = x.bad[t]; goto done; }
         }
-        cnt = moo_ff_compact(&x, cnt, S, NULL);
+        cnt = moo_ff_compact(&x, cnt, S, 0);
     }
-    K = moo_ff_finish(F, n, m, x.keep, cnt, out8, algo);
+    K = moo_ff_finish(n, m, x.R, x.keep, cnt, out8, algo);
 done:
+    moo_scratch_release(4);
     moo_scratch_release(3);
     return K;
 }
