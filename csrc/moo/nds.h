@@ -1567,7 +1567,8 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         K = moo_kept_front_mt(n, m, x.R, x.keep, cnt, out8, S);
         goto done;
     }
-    if (S > 1) { /* shares, one a thread */
+    if (S > 1 && cnt <= n / 2) { /* shares, one a thread (not when the filters left most rows: on a front the shares
+                                  * keep what they get, and the front of their fronts costs as much as one thread) */
         moo_parallel_for(T, S, cnt, moo_ff_chunk_front, &x);
         for (int t = 0; t < S; t++) {
             if (x.bad[t] < 0) { K = x.bad[t]; goto done; }
