@@ -12,8 +12,9 @@ wrong on ties; ours is checked against moocore on every cell). A peer whose esti
     python benchmarks/bench_sort.py --threads [--n 100000 1000000]
     python benchmarks/bench_sort.py --large [--n 1e5 1e6 1e7]
 
-``--threads`` times ``pareto_mask`` at 1 and 2 threads (uniform points, M = 2, 3, 5; wall time, since CPU time adds
-up over threads) next to moocore's ``is_nondominated`` and prints the speed-up.
+``--threads`` times ``pareto_mask`` at 1 and 2 threads (M = 2, 3, 5; uniform points at each N, and a sphere front of
+1e5 points, where every point is in the first front; wall time, since CPU time adds up over threads) next to
+moocore's ``is_nondominated`` and prints the speed-up.
 
 ``--large`` times all fronts (``non_dominated_sort``) on uniform points (``np.random.default_rng(0)``) for M = 2, 3 at
 each N (default 1e5, 1e6, 1e7): ours, moocore's ``pareto_rank`` (skipped when its time, estimated from the previous N
@@ -210,11 +211,13 @@ def main_threads(ns: list[int] | None = None) -> list[dict]:
     from nsganetv2.moo.sorting import pareto_mask
 
     rows = []
-    print("first front (pareto_mask), uniform points, wall seconds per call (median of interleaved rounds)")
-    print(f"{'M':>2} {'N':>8} {'1 thread':>10} {'2 threads':>10} {'moocore':>10} {'1/2 thr.':>8} {'1thr/moocore':>12}")
+    print("first front (pareto_mask), wall seconds per call (median of interleaved rounds)")
+    print(f"{'data':7s} {'M':>2} {'N':>8} {'1 thread':>10} {'2 threads':>10} {'moocore':>10} {'1/2 thr.':>8} "
+          f"{'1thr/moocore':>12}")
+    cases = [("uniform", n) for n in (ns or (100000, 1000000))] + [("sphere", 100000)]
     for m in (2, 3, 5):
-        for n in (ns or (100000, 1000000)):
-            F = uniform(n, m)
+        for kind, n in cases:
+            F = uniform(n, m) if kind == "uniform" else sphere(n, m)
             fns = {1: lambda: pareto_mask(F), 2: lambda: pareto_mask(F, n_threads=2),
                    "moocore": lambda: moocore.is_nondominated(F, keep_weakly=True)}
             assert (fns[1]() == fns[2]()).all() and (fns[1]() == fns["moocore"]()).all()
@@ -226,8 +229,8 @@ def main_threads(ns: list[int] | None = None) -> list[dict]:
                     fn()
                     times[k].append(time.perf_counter() - t)
             med = {k: float(np.median(v)) for k, v in times.items()}
-            rows.append({"M": m, "N": n, **{str(k): v for k, v in med.items()}})
-            print(f"{m:>2} {n:>8} {med[1]:10.3e} {med[2]:10.3e} {med['moocore']:10.3e} {med[1] / med[2]:8.2f} "
+            rows.append({"data": kind, "M": m, "N": n, **{str(k): v for k, v in med.items()}})
+            print(f"{kind:7s} {m:>2} {n:>8} {med[1]:10.3e} {med[2]:10.3e} {med['moocore']:10.3e} {med[1] / med[2]:8.2f} "
                   f"{med[1] / med['moocore']:12.2f}")
     return rows
 

@@ -1170,6 +1170,10 @@ typedef struct {
     int32_t *keep;                /* the survivors' row indices */
     double *ksum;                 /* their coordinate sums, +inf once a survivor has served as a filter */
     double *R;                    /* their rows, in that order (after the first filter pass) */
+    int32_t *keep2;               /* the other set of the three, which a pass packs the survivors into */
+    double *ksum2, *R2;
+    int32_t cnt;                  /* the positions the last pass ran over, in nc chunks */
+    int nc;
     int all;                      /* 1 while the set is every row (keep not yet written) */
     const double *p;              /* the filter row of a pass, index pi */
     int32_t pi;
@@ -1251,17 +1255,45 @@ static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     MOO_FF_BY_M(moo_ff_filter_m, (moo_ff_ctx *)c, t, lo, hi)
 }
 
-/* the rows of the survivors keep[lo..hi) copied to R */
-static void moo_ff_gather(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+/* Chunk k (lo) of the last pass (x->nc chunks over x->cnt positions): its x->o[k] survivors, packed at the chunk's
+ * start, copied to the other set at their place in the whole (after the survivors of the chunks before), with their
+ * rows: from F the first time (R not yet written), from R after. */
+static void moo_ff_pack(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ff_ctx *x = (moo_ff_ctx *)c;
-    const int m = x->m;
+    const int m = x->m, k = (int)lo;
+    const int32_t from = (int32_t)moo_chunk_lo(x->cnt, k, x->nc), cnt = x->o[k];
+    int32_t to = 0;
     (void)t;
-    for (ptrdiff_t s = lo; s < hi; s++) {
-        if (s + MOO_FF_AHEAD < hi) __builtin_prefetch(x->F + (int64_t)x->keep[s + MOO_FF_AHEAD] * m);
-        const double *row = x->F + (int64_t)x->keep[s] * m;
-        double *dst = x->R + (int64_t)s * m;
+    (void)hi;
+    for (int u = 0; u < k; u++) to += x->o[u];
+    memcpy(x->keep2 + to, x->keep + from, (size_t)cnt * sizeof(int32_t));
+    memcpy(x->ksum2 + to, x->ksum + from, (size_t)cnt * sizeof(double));
+    double *dst = x->R2 + (int64_t)to * m;
+    if (x->R) {
+        memcpy(dst, x->R + (int64_t)from * m, (size_t)cnt * m * sizeof(double));
+        return;
+    }
+    const int32_t *keep = x->keep + from;
+    for (int32_t s = 0; s < cnt; s++, dst += m) {
+        if (s + MOO_FF_AHEAD < cnt) __builtin_prefetch(x->F + (int64_t)keep[s + MOO_FF_AHEAD] * m);
+        const double *row = x->F + (int64_t)keep[s] * m;
         for (int j = 0; j < m; j++) dst[j] = row[j];
     }
+}
+
+/* The survivors of the last pass (C chunks over cnt positions) packed together into the other set on T threads,
+ * which becomes the current one (one chunk once R holds the rows: packed already); returns their number. */
+static int32_t moo_ff_pack_all(moo_ff_ctx *x, int32_t cnt, int C, int T) {
+    x->cnt = cnt;
+    x->nc = C;
+    int32_t left = 0;
+    for (int k = 0; k < C; k++) left += x->o[k];
+    if (C == 1 && x->R) return left; /* packed already */
+    moo_parallel_for(T, C, C, moo_ff_pack, x);
+    int32_t *ki = x->keep; x->keep = x->keep2; x->keep2 = ki;
+    double *ks = x->ksum; x->ksum = x->ksum2; x->ksum2 = ks;
+    double *r = x->R; x->R = x->R2; x->R2 = r;
+    return left;
 }
 
 /* one share of the survivors, positions [lo, hi): its own first front (moo_nds_core on its rows), packed at lo in
@@ -1284,22 +1316,6 @@ static void moo_ff_chunk_front(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     x->o[t] = o;
     x->bad[t] = K < 0 ? K : 0;
     free(cm);
-}
-
-/* closes the gaps the C chunks of a pass over cnt positions left (chunk t kept x->o[t] at its start) in keep, in
- * ksum when sums, and in R once it holds the rows; returns the new count */
-static int32_t moo_ff_compact(moo_ff_ctx *x, int32_t cnt, int C, int sums) {
-    int32_t o = 0;
-    for (int t = 0; t < C; t++) {
-        const int32_t lo = (int32_t)moo_chunk_lo(cnt, t, C);
-        if (o != lo) {
-            memmove(x->keep + o, x->keep + lo, (size_t)x->o[t] * sizeof(int32_t));
-            if (sums) memmove(x->ksum + o, x->ksum + lo, (size_t)x->o[t] * sizeof(double));
-            if (x->R) memmove(x->R + (int64_t)o * x->m, x->R + (int64_t)lo * x->m, (size_t)x->o[t] * x->m * sizeof(double));
-        }
-        o += x->o[t];
-    }
-    return o;
 }
 
 /* the least sum over the C chunks (the first in chunk order on ties), -1 when none */
@@ -1547,15 +1563,26 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         x.p = F + (int64_t)best * m;
         x.pi = best;
         moo_parallel_for(T, C, cnt, moo_ff_filter, &x);
-        x.all = 0;
-        const int32_t left = moo_ff_compact(&x, cnt, C, 1), removed = cnt - left;
-        best = moo_ff_least(&x, C);
-        cnt = left;
-        if (!x.R) { /* the survivors' rows together: the later passes read them in order */
-            x.R = (double *)moo_scratch_get(4, (size_t)(cnt > 0 ? cnt : 1) * m * sizeof(double));
-            if (!x.R) goto done;
-            moo_parallel_for(T, C, cnt, moo_ff_gather, &x);
+        int32_t kept;
+        if (x.all) { /* room for two sets of the survivors (rows, indices, sums) that the passes pack them into in turn */
+            kept = 0;
+            for (int k = 0; k < C; k++) kept += x.o[k];
+            const size_t s_R = MOO_ALIGN((size_t)(kept > 0 ? kept : 1) * m * sizeof(double));
+            const size_t s_s = MOO_ALIGN((size_t)(kept > 0 ? kept : 1) * sizeof(double));
+            const size_t s_k = MOO_ALIGN((size_t)(kept > 0 ? kept : 1) * sizeof(int32_t)), s_set = s_R + s_s + s_k;
+            unsigned char *b4 = (unsigned char *)moo_scratch_get(4, 2 * s_set);
+            if (!b4) goto done;
+            x.R2 = (double *)b4; x.ksum2 = (double *)(b4 + s_R); x.keep2 = (int32_t *)(b4 + s_R + s_s);
+            moo_ff_pack_all(&x, cnt, C, T); /* their rows from F */
+            b4 += s_set;
+            x.R2 = (double *)b4; x.ksum2 = (double *)(b4 + s_R); x.keep2 = (int32_t *)(b4 + s_R + s_s);
+            x.all = 0;
+        } else {
+            kept = moo_ff_pack_all(&x, cnt, C, T);
         }
+        const int32_t removed = cnt - kept;
+        best = moo_ff_least(&x, C);
+        cnt = kept;
         if (removed < cnt / 8) break; /* not worth another pass */
     }
     if (x.all) { /* too few rows for a filter pass */
@@ -1573,7 +1600,7 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         for (int t = 0; t < S; t++) {
             if (x.bad[t] < 0) { K = x.bad[t]; goto done; }
         }
-        cnt = moo_ff_compact(&x, cnt, S, 0);
+        cnt = moo_ff_pack_all(&x, cnt, S, T);
     }
     K = moo_ff_finish(n, m, x.R, x.keep, cnt, out8, algo);
 done:
