@@ -1360,6 +1360,8 @@ typedef struct {
                         * before (for now) */
     moo_ndt tree[MOO_MAX_THREADS]; /* the front so far, objectives 2..M: one copy a chunk */
     const int32_t *pass; /* the places that passed in the block before, np of them (not yet in the trees) */
+    int32_t *cand;     /* the block's places that pass its chunk's test: chunk t's ncand[t] at its start */
+    int32_t ncand[MOO_MAX_THREADS];
     int32_t np, base;  /* base: the block's first place */
     int err[MOO_MAX_THREADS];
 } moo_ss_ctx;
@@ -1380,7 +1382,7 @@ static void moo_ss_parts(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     for (ptrdiff_t s = lo; s < hi; s++) {
         const double f1 = x->U[(int64_t)s * x->m];
         int k = 0;
-        while (k < x->P - 1 && f1 >= x->split[k]) k++;
+        for (int j = 0; j < x->P - 1; j++) k += f1 >= x->split[j]; /* no branch: the parts come at random */
         x->r[s] = (uint8_t)k;
     }
 }
@@ -1394,8 +1396,9 @@ static void moo_ss_sort(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
     const int32_t nk = x->at[k + 1] - x->at[k];
     (void)lo;
     (void)hi;
-    for (int32_t s = 0, o = 0; o < nk; s++) {
-        if (x->r[s] == k) ord[o++] = s;
+    for (int32_t s = 0, o = 0; o < nk; s++) { /* no branch: the parts come at random */
+        ord[o] = s;
+        o += x->r[s] == k;
     }
     moo_sortws w;
     x->err[k] = moo_sortws_init(&w, nk);
@@ -1410,7 +1413,8 @@ static void moo_ss_sort(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
 }
 
 /* the rows that passed in the block before put into tree t, then places base + [lo, hi) tested against it: r = 2
- * for a copy of the row before, else whether the tree dominates the row (x->err[t] = -1 when out of memory) */
+ * for a copy of the row before, else whether the tree dominates the row; those it does not dominate listed in cand
+ * (x->err[t] = -1 when out of memory) */
 static void moo_ss_test(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ss_ctx *x = (moo_ss_ctx *)c;
     moo_ndt *T = &x->tree[t];
@@ -1421,10 +1425,23 @@ static void moo_ss_test(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
             return;
         }
     }
+    int32_t *cand = x->cand + lo, nc = 0;
     for (int32_t i = x->base + (int32_t)lo; i < x->base + (int32_t)hi; i++) {
         const double *row = moo_ss_row(x, i);
-        if (i > 0 && moo_rows_equal(row, moo_ss_row(x, i - 1), x->m)) x->r[i] = 2;
-        else x->r[i] = (uint8_t)moo_ndt_dominated(T, 0, row + 1);
+        if (i > 0 && moo_rows_equal(row, moo_ss_row(x, i - 1), x->m)) {
+            x->r[i] = 2;
+        } else {
+            x->r[i] = (uint8_t)moo_ndt_dominated(T, 0, row + 1);
+            if (!x->r[i]) cand[nc++] = i;
+        }
+    }
+    x->ncand[t] = nc;
+}
+
+/* the copies (r = 2) among places [0, b) given the answer of the row before them */
+static void moo_ss_copies(moo_ss_ctx *x, int32_t b) {
+    for (int32_t i = 1; i < b; i++) {
+        if (x->r[i] == 2) x->r[i] = x->r[i - 1];
     }
 }
 
@@ -1445,19 +1462,21 @@ static int moo_ss_sweep1(moo_ss_ctx *x, int32_t b) {
     return 0;
 }
 
-/* the sweep in blocks on P > 1 threads (pass: room for MOO_SS_MAX_BLOCK places); on one thread from where more
- * than half the rows so far passed (a front: each row that passes costs the one-thread part a test against the
- * block's others, and each tree copy an insertion) */
-static int moo_ss_sweep_blocks(moo_ss_ctx *x, int32_t *pass) {
+/* the sweep in blocks on P > 1 threads (pass, cand: room for MOO_SS_MAX_BLOCK places each); on one thread from
+ * where more than half the rows so far passed (a front: each row that passes costs the one-thread part a test
+ * against the block's others, and each tree copy an insertion) */
+static int moo_ss_sweep_blocks(moo_ss_ctx *x, int32_t *pass, int32_t *cand) {
     const int m = x->m;
     int32_t B = MOO_SS_MIN_BLOCK, passed = 0;
     x->pass = pass;
+    x->cand = cand;
     x->np = 0;
     for (int32_t b = 0; b < x->cnt;) {
         if (b >= MOO_SS_FRONT_AFTER && passed > b / 2) {
             for (int32_t k = 0; k < x->np; k++) {
                 if (moo_ndt_insert(&x->tree[0], 0, moo_ss_row(x, pass[k]) + 1)) return -1;
             }
+            moo_ss_copies(x, b);
             return moo_ss_sweep1(x, b);
         }
         const int32_t e = x->cnt - b < B ? x->cnt : b + B;
@@ -1466,21 +1485,22 @@ static int moo_ss_sweep_blocks(moo_ss_ctx *x, int32_t *pass) {
         for (int t = 0; t < x->P; t++) {
             if (x->err[t]) return -1;
         }
-        int32_t np = 0;
-        for (int32_t i = b; i < e; i++) {
-            if (x->r[i] == 2) {
-                x->r[i] = x->r[i - 1];
-                continue;
+        int32_t np = 0; /* the candidates in order, against those before them in the block that passed */
+        for (int t = 0; t < x->P; t++) {
+            const int32_t *ct = cand + moo_chunk_lo(e - b, t, x->P);
+            for (int32_t c = 0; c < x->ncand[t]; c++) {
+                const int32_t i = ct[c];
+                const double *row = moo_ss_row(x, i);
+                int dom = 0;
+                for (int32_t k = 0; k < np && !dom; k++) {
+                    const double *q = moo_ss_row(x, pass[k]);
+                    int j = 1;
+                    while (j < m && q[j] <= row[j]) j++;
+                    dom = j == m;
+                }
+                x->r[i] = (uint8_t)dom;
+                if (!dom) pass[np++] = i;
             }
-            if (x->r[i]) continue;
-            const double *row = moo_ss_row(x, i);
-            for (int32_t k = 0; k < np && !x->r[i]; k++) {
-                const double *q = moo_ss_row(x, pass[k]);
-                int j = 1;
-                while (j < m && q[j] <= row[j]) j++;
-                x->r[i] = j == m;
-            }
-            if (!x->r[i]) pass[np++] = i;
         }
         x->np = np;
         passed += np;
@@ -1488,6 +1508,7 @@ static int moo_ss_sweep_blocks(moo_ss_ctx *x, int32_t *pass) {
         else if (np > 2 * MOO_SS_PASS && B > MOO_SS_MIN_BLOCK) B /= 2;
         b = e;
     }
+    moo_ss_copies(x, x->cnt);
     return 0;
 }
 
@@ -1526,8 +1547,8 @@ static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_
         if (x.err[k]) goto done;
     }
     if (x.P > 1) {
-        pass = (int32_t *)malloc((size_t)MOO_SS_MAX_BLOCK * sizeof(int32_t));
-        if (!pass || moo_ss_sweep_blocks(&x, pass)) goto done;
+        pass = (int32_t *)malloc(2 * (size_t)MOO_SS_MAX_BLOCK * sizeof(int32_t));
+        if (!pass || moo_ss_sweep_blocks(&x, pass, pass + MOO_SS_MAX_BLOCK)) goto done;
     } else if (moo_ss_sweep1(&x, 0)) {
         goto done;
     }
