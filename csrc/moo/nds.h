@@ -1133,15 +1133,26 @@ done:
 /* the passes over kept rows (scattered over F) prefetch the row this many places ahead */
 #define MOO_FF_AHEAD 32
 
-/* The first front (out8) of n rows once the filters left the cnt rows keep[0..cnt), whose rows are R (in that order):
- * the non-dominated sort of those rows alone, scattered back into out8. Returns moo_nds_core's K. */
-static int64_t moo_ff_finish(int32_t n, int m, const double *R, const int32_t *keep, int32_t cnt, uint8_t *out8,
-                             int algo) {
+/* The first front of the rows R[pos[i]] (i < cnt) alone: cm[i] = 1 for members (moo_nds_core on a copy of them, in
+ * that order). Returns moo_nds_core's K, or MOO_ERR_MEMORY. */
+static int64_t moo_front_at(const double *R, int m, const int32_t *pos, int32_t cnt, uint8_t *cm, int algo) {
+    double *C = (double *)malloc((size_t)(cnt > 0 ? cnt : 1) * m * sizeof(double));
+    if (!C) return MOO_ERR_MEMORY;
+    for (int32_t i = 0; i < cnt; i++) memcpy(C + (int64_t)i * m, R + (int64_t)pos[i] * m, (size_t)m * sizeof(double));
+    const int64_t K = moo_nds_core(C, cnt, m, NULL, cm, 1, algo);
+    free(C);
+    return K;
+}
+
+/* The first front (out8) of n rows once the filters left the cnt rows R[pos[i]] (F's rows rkeep[pos[i]]): the
+ * non-dominated sort of those rows alone, scattered back into out8. Returns moo_nds_core's K. */
+static int64_t moo_ff_finish(int32_t n, int m, const double *R, const int32_t *rkeep, const int32_t *pos, int32_t cnt,
+                             uint8_t *out8, int algo) {
     uint8_t *cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
-    const int64_t K = cm ? moo_nds_core(R, cnt, m, NULL, cm, 1, algo) : MOO_ERR_MEMORY;
+    const int64_t K = cm ? moo_front_at(R, m, pos, cnt, cm, algo) : MOO_ERR_MEMORY;
     if (K >= 0) {
         memset(out8, 0, (size_t)n);
-        for (int32_t i = 0; i < cnt; i++) out8[keep[i]] = cm[i];
+        for (int32_t i = 0; i < cnt; i++) out8[rkeep[pos[i]]] = cm[i];
     }
     free(cm);
     return K;
@@ -1167,11 +1178,12 @@ static int64_t moo_ff_finish(int32_t n, int m, const double *R, const int32_t *k
 typedef struct {
     const double *F;
     int m, algo;
-    int32_t *keep;                /* the survivors' row indices */
+    int32_t *keep;                /* the first pass's survivors: row indices (later: positions in R) */
     double *ksum;                 /* their coordinate sums, +inf once a survivor has served as a filter */
-    double *R;                    /* their rows, in that order (after the first filter pass) */
-    int32_t *keep2;               /* the other set of the three, which a pass packs the survivors into */
-    double *ksum2, *R2;
+    double *R;                    /* the first pass's survivors' rows, together (NULL before) */
+    int32_t *rkeep;               /* their row indices */
+    int32_t *keep2;               /* the other set of positions and sums, which a pass packs the survivors into */
+    double *ksum2;
     int32_t cnt;                  /* the positions the last pass ran over, in nc chunks */
     int nc;
     int all;                      /* 1 while the set is every row (keep not yet written) */
@@ -1204,8 +1216,8 @@ static MOO_ALWAYS_INLINE void moo_ff_scan_m(moo_ff_ctx *x, int t, ptrdiff_t lo, 
     x->best[t] = best;
 }
 
-/* the filter pass over set positions [lo, hi): survivors packed at lo (x->o[t] of them; their rows too once R
- * holds them), the filter row's sum set to +inf, the least sum among the others found (m as in moo_ff_scan_m) */
+/* the filter pass over set positions [lo, hi): survivors packed at lo (x->o[t] of them), the filter row's sum set
+ * to +inf, the least sum among the others found (m as in moo_ff_scan_m) */
 static MOO_ALWAYS_INLINE void moo_ff_filter_m(moo_ff_ctx *x, int t, ptrdiff_t lo, ptrdiff_t hi, const int m) {
     const double *p = x->p;
     const int all = x->all;
@@ -1214,8 +1226,8 @@ static MOO_ALWAYS_INLINE void moo_ff_filter_m(moo_ff_ctx *x, int t, ptrdiff_t lo
     int32_t o = (int32_t)lo, best = -1;
     double bs = INFINITY;
     for (ptrdiff_t s = lo; s < hi; s++) {
-        const int32_t i = all ? (int32_t)s : keep[s];
-        const double *q = all ? x->F + (int64_t)i * m : x->R + (int64_t)s * m;
+        const int32_t at = all ? (int32_t)s : keep[s], i = all ? at : x->rkeep[at];
+        const double *q = all ? x->F + (int64_t)i * m : x->R + (int64_t)at * m;
         int le = 1, lt = 0;
         for (int j = 0; j < m; j++) {
             le &= p[j] <= q[j];
@@ -1223,12 +1235,8 @@ static MOO_ALWAYS_INLINE void moo_ff_filter_m(moo_ff_ctx *x, int t, ptrdiff_t lo
         }
         if (le && lt) continue;
         const double sm = i == x->pi ? INFINITY : all ? moo_row_sum(q, m) : ksum[s];
-        keep[o] = i;
+        keep[o] = at;
         ksum[o] = sm;
-        if (!all && o != s) {
-            double *dst = x->R + (int64_t)o * m;
-            for (int j = 0; j < m; j++) dst[j] = q[j];
-        }
         o++;
         if (sm < bs) { bs = sm; best = i; }
     }
@@ -1256,8 +1264,8 @@ static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
 }
 
 /* Chunk k (lo) of the last pass (x->nc chunks over x->cnt positions): its x->o[k] survivors, packed at the chunk's
- * start, copied to the other set at their place in the whole (after the survivors of the chunks before), with their
- * rows: from F the first time (R not yet written), from R after. */
+ * start, copied to the other set at their place in the whole (after the survivors of the chunks before); the first
+ * time (R not yet written) their rows are copied from F to R, and their positions are their places in R. */
 static void moo_ff_pack(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ff_ctx *x = (moo_ff_ctx *)c;
     const int m = x->m, k = (int)lo;
@@ -1266,15 +1274,16 @@ static void moo_ff_pack(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     (void)t;
     (void)hi;
     for (int u = 0; u < k; u++) to += x->o[u];
-    memcpy(x->keep2 + to, x->keep + from, (size_t)cnt * sizeof(int32_t));
     memcpy(x->ksum2 + to, x->ksum + from, (size_t)cnt * sizeof(double));
-    double *dst = x->R2 + (int64_t)to * m;
-    if (x->R) {
-        memcpy(dst, x->R + (int64_t)from * m, (size_t)cnt * m * sizeof(double));
+    if (!x->all) {
+        memcpy(x->keep2 + to, x->keep + from, (size_t)cnt * sizeof(int32_t));
         return;
     }
     const int32_t *keep = x->keep + from;
+    double *dst = x->R + (int64_t)to * m;
+    memcpy(x->rkeep + to, keep, (size_t)cnt * sizeof(int32_t));
     for (int32_t s = 0; s < cnt; s++, dst += m) {
+        x->keep2[to + s] = to + s;
         if (s + MOO_FF_AHEAD < cnt) __builtin_prefetch(x->F + (int64_t)keep[s + MOO_FF_AHEAD] * m);
         const double *row = x->F + (int64_t)keep[s] * m;
         for (int j = 0; j < m; j++) dst[j] = row[j];
@@ -1282,36 +1291,30 @@ static void moo_ff_pack(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
 }
 
 /* The survivors of the last pass (C chunks over cnt positions) packed together into the other set on T threads,
- * which becomes the current one (one chunk once R holds the rows: packed already); returns their number. */
+ * which becomes the current one (one chunk after the first pass: packed already); returns their number. */
 static int32_t moo_ff_pack_all(moo_ff_ctx *x, int32_t cnt, int C, int T) {
     x->cnt = cnt;
     x->nc = C;
     int32_t left = 0;
     for (int k = 0; k < C; k++) left += x->o[k];
-    if (C == 1 && x->R) return left; /* packed already */
+    if (C == 1 && !x->all) return left;
     moo_parallel_for(T, C, C, moo_ff_pack, x);
     int32_t *ki = x->keep; x->keep = x->keep2; x->keep2 = ki;
     double *ks = x->ksum; x->ksum = x->ksum2; x->ksum2 = ks;
-    double *r = x->R; x->R = x->R2; x->R2 = r;
     return left;
 }
 
-/* one share of the survivors, positions [lo, hi): its own first front (moo_nds_core on its rows), packed at lo in
- * keep and R, in order (x->o[t] of them); x->bad[t] 0 or an error code */
+/* one share of the survivors, places [lo, hi): its own first front (moo_nds_core on its rows), whose positions
+ * are packed at lo, in order (x->o[t] of them); x->bad[t] 0 or an error code */
 static void moo_ff_chunk_front(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ff_ctx *x = (moo_ff_ctx *)c;
-    const int m = x->m;
     const int32_t cnt = (int32_t)(hi - lo);
     int32_t *keep = x->keep + lo;
-    double *R = x->R + (int64_t)lo * m;
     uint8_t *cm = (uint8_t *)malloc((size_t)(cnt > 0 ? cnt : 1));
-    const int64_t K = cm ? moo_nds_core(R, cnt, m, NULL, cm, 1, x->algo) : MOO_ERR_MEMORY;
+    const int64_t K = cm ? moo_front_at(x->R, x->m, keep, cnt, cm, x->algo) : MOO_ERR_MEMORY;
     int32_t o = 0;
     for (int32_t i = 0; K >= 0 && i < cnt; i++) {
-        if (!cm[i]) continue;
-        keep[o] = keep[i];
-        if (o != i) memcpy(R + (int64_t)o * m, R + (int64_t)i * m, (size_t)m * sizeof(double));
-        o++;
+        if (cm[i]) keep[o++] = keep[i];
     }
     x->o[t] = o;
     x->bad[t] = K < 0 ? K : 0;
@@ -1353,7 +1356,8 @@ typedef struct {
     int32_t cnt;
     double split[MOO_MAX_THREADS]; /* part k: split[k - 1] <= first objective < split[k] */
     int32_t at[MOO_MAX_THREADS + 1]; /* part k's places: [at[k], at[k + 1]) */
-    const double *U;   /* the survivors' rows, in keep order */
+    const double *U;   /* the survivors' rows: U[pos[s]] (s < cnt) */
+    const int32_t *pos;
     int32_t *ord;      /* their positions in U, in lexicographic order (ties by position) */
     double *V;         /* their rows in that order */
     uint8_t *r;        /* by position: the part; then by place: 0 in the front, 1 dominated, 2 a copy of the row
@@ -1375,12 +1379,12 @@ static inline int moo_rows_equal(const double *a, const double *b, int m) {
     return 1;
 }
 
-/* the parts of rows [lo, hi) of U to r */
+/* the parts of survivors [lo, hi) (rows U[pos[s]]) to r */
 static void moo_ss_parts(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ss_ctx *x = (moo_ss_ctx *)c;
     (void)t;
     for (ptrdiff_t s = lo; s < hi; s++) {
-        const double f1 = x->U[(int64_t)s * x->m];
+        const double f1 = x->U[(int64_t)x->pos[s] * x->m];
         int k = 0;
         for (int j = 0; j < x->P - 1; j++) k += f1 >= x->split[j]; /* no branch: the parts come at random */
         x->r[s] = (uint8_t)k;
@@ -1397,7 +1401,7 @@ static void moo_ss_sort(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
     (void)lo;
     (void)hi;
     for (int32_t s = 0, o = 0; o < nk; s++) { /* no branch: the parts come at random */
-        ord[o] = s;
+        ord[o] = x->pos[s];
         o += x->r[s] == k;
     }
     moo_sortws w;
@@ -1512,13 +1516,13 @@ static int moo_ss_sweep_blocks(moo_ss_ctx *x, int32_t *pass, int32_t *cand) {
     return 0;
 }
 
-/* The first front (out8) of n rows from the cnt survivors keep[0..cnt), whose rows are R (in that order; m >= 4),
- * on T threads (T <= MOO_MAX_THREADS, capped at the CPUs by the caller). Returns 1 or MOO_ERR_MEMORY. */
-static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_t *keep, int32_t cnt, uint8_t *out8,
-                                 int T) {
+/* The first front (out8) of n rows from the cnt survivors R[pos[i]] (F's rows rkeep[pos[i]]; m >= 4), on T threads
+ * (T <= MOO_MAX_THREADS, capped at the CPUs by the caller). Returns 1 or MOO_ERR_MEMORY. */
+static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_t *rkeep, const int32_t *pos,
+                                 int32_t cnt, uint8_t *out8, int T) {
     moo_ss_ctx x;
     memset(&x, 0, sizeof x);
-    x.m = m; x.U = R; x.cnt = cnt; x.P = T < 1 ? 1 : T;
+    x.m = m; x.U = R; x.pos = pos; x.cnt = cnt; x.P = T < 1 ? 1 : T;
     int64_t K = MOO_ERR_MEMORY;
     int32_t *pass = NULL;
     const int32_t ns = x.P > 1 ? (cnt < MOO_SS_SAMPLE * x.P ? cnt : MOO_SS_SAMPLE * x.P) : 0;
@@ -1535,7 +1539,7 @@ static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_
     }
     if (ns > 0) { /* the splits: quantiles of the first objective over a sample */
         double *smp = (double *)(blk + s_U + s_o + s_r);
-        for (int32_t i = 0; i < ns; i++) smp[i] = R[(int64_t)i * cnt / ns * m];
+        for (int32_t i = 0; i < ns; i++) smp[i] = R[(int64_t)pos[(int64_t)i * cnt / ns] * m];
         qsort(smp, (size_t)ns, sizeof(double), cmp_double);
         for (int k = 1; k < x.P; k++) x.split[k - 1] = smp[(int64_t)k * ns / x.P];
     }
@@ -1554,7 +1558,7 @@ static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_
     }
     memset(out8, 0, (size_t)n);
     for (int32_t i = 0; i < cnt; i++) {
-        if (!x.r[i]) out8[keep[x.ord[i]]] = 1;
+        if (!x.r[i]) out8[rkeep[x.ord[i]]] = 1;
     }
     K = 1;
 done:
@@ -1585,18 +1589,21 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         x.pi = best;
         moo_parallel_for(T, C, cnt, moo_ff_filter, &x);
         int32_t kept;
-        if (x.all) { /* room for two sets of the survivors (rows, indices, sums) that the passes pack them into in turn */
+        if (x.all) { /* the survivors' rows together in R, and two sets of positions in R and sums that the passes pack
+                      * the survivors into in turn */
             kept = 0;
             for (int k = 0; k < C; k++) kept += x.o[k];
-            const size_t s_R = MOO_ALIGN((size_t)(kept > 0 ? kept : 1) * m * sizeof(double));
-            const size_t s_s = MOO_ALIGN((size_t)(kept > 0 ? kept : 1) * sizeof(double));
-            const size_t s_k = MOO_ALIGN((size_t)(kept > 0 ? kept : 1) * sizeof(int32_t)), s_set = s_R + s_s + s_k;
-            unsigned char *b4 = (unsigned char *)moo_scratch_get(4, 2 * s_set);
+            const size_t k1 = (size_t)(kept > 0 ? kept : 1), s_R = MOO_ALIGN(k1 * m * sizeof(double));
+            const size_t s_s = MOO_ALIGN(k1 * sizeof(double)), s_k = MOO_ALIGN(k1 * sizeof(int32_t));
+            unsigned char *b4 = (unsigned char *)moo_scratch_get(4, s_R + 3 * s_k + 2 * s_s);
             if (!b4) goto done;
-            x.R2 = (double *)b4; x.ksum2 = (double *)(b4 + s_R); x.keep2 = (int32_t *)(b4 + s_R + s_s);
-            moo_ff_pack_all(&x, cnt, C, T); /* their rows from F */
-            b4 += s_set;
-            x.R2 = (double *)b4; x.ksum2 = (double *)(b4 + s_R); x.keep2 = (int32_t *)(b4 + s_R + s_s);
+            x.R = (double *)b4;
+            x.rkeep = (int32_t *)(b4 + s_R);
+            x.keep2 = (int32_t *)(b4 + s_R + s_k);
+            x.ksum2 = (double *)(b4 + s_R + 2 * s_k);
+            moo_ff_pack_all(&x, cnt, C, T); /* the rows from F; keep and ksum now the set in b4 */
+            x.keep2 = (int32_t *)(b4 + s_R + 2 * s_k + s_s);
+            x.ksum2 = (double *)(b4 + s_R + 3 * s_k + s_s);
             x.all = 0;
         } else {
             kept = moo_ff_pack_all(&x, cnt, C, T);
@@ -1612,7 +1619,7 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
     }
     const int S = cnt / MOO_MT_MIN_FINISH < T ? cnt / MOO_MT_MIN_FINISH : T; /* threads for the survivors */
     if (m >= 4) {
-        K = moo_kept_front_mt(n, m, x.R, x.keep, cnt, out8, S);
+        K = moo_kept_front_mt(n, m, x.R, x.rkeep, x.keep, cnt, out8, S);
         goto done;
     }
     if (S > 1 && cnt <= n / 2) { /* shares, one a thread (not when the filters left most rows: on a front the shares
@@ -1623,7 +1630,7 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         }
         cnt = moo_ff_pack_all(&x, cnt, S, T);
     }
-    K = moo_ff_finish(n, m, x.R, x.keep, cnt, out8, algo);
+    K = moo_ff_finish(n, m, x.R, x.rkeep, x.keep, cnt, out8, algo);
 done:
     moo_scratch_release(4);
     moo_scratch_release(3);
