@@ -1343,7 +1343,7 @@ static int32_t moo_ff_least(const moo_ff_ctx *x, int C) {
  *     grows while few rows pass and shrinks when many do, so that the one-thread part stays short. */
 
 /* the rows of a block that pass are about this many; a block holds MOO_SS_MIN_BLOCK to MOO_SS_MAX_BLOCK rows */
-#define MOO_SS_PASS 64
+#define MOO_SS_PASS 16
 #define MOO_SS_MIN_BLOCK 256
 #define MOO_SS_MAX_BLOCK 65536
 /* the sweep goes on on one thread when more than half the rows passed, from this many rows on */
