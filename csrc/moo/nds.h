@@ -1163,11 +1163,13 @@ static int64_t moo_ff_finish(int32_t n, int m, const double *R, const int32_t *r
  * sorted. On random data this removes almost everything; on a single front it costs one pass.
  *
  * On T threads every pass runs over contiguous chunks of the rows (or of the survivors), combined in chunk order:
- * one pass checks finiteness and finds the row of least sum (the first filter); each filter pass compacts its
- * chunk's survivors (row index and sum) to the chunk's start and finds the next filter among them, so that the
- * set left and the filters chosen are the same for any T. The survivors' first front: for M >= 4 moo_kept_front_mt
- * (sorted in parts and swept in blocks on the threads); for M = 2, 3 many survivors are split over the threads, each
- * share reduced to its own first front, and the front of those fronts is the answer. */
+ * one pass checks finiteness and finds the row of least sum (the first filter); each filter pass packs its chunk's
+ * survivors to the chunk's start and finds the next filter among them, and a pass on the threads packs the chunks
+ * together into a second set of arrays, so that the set left and the filters chosen are the same for any T. The
+ * first filter pass's survivors have their rows copied together (R) once; the later passes read them there in order
+ * and pack only positions in R and sums. The survivors' first front: for M >= 4 moo_kept_front_mt (sorted in parts
+ * and swept in blocks on the threads); for M = 2, 3 many survivors are split over the threads, each share reduced
+ * to its own first front, and the front of those fronts is the answer. */
 
 /* the survivors' first front runs on one thread a this many survivors */
 #define MOO_MT_MIN_FINISH 2048
