@@ -12,7 +12,7 @@ wrong on ties; ours is checked against moocore on every cell). A peer whose esti
     python benchmarks/bench_sort.py --threads [--n 100000 1000000]
     python benchmarks/bench_sort.py --large [--n 1e5 1e6 1e7]
 
-``--threads`` times ``pareto_mask`` at 1 and 2 threads (M = 2, 3, 5; uniform points at each N, and a sphere front of
+``--threads`` times ``pareto_mask`` at 1 and 2 threads (M = 2, 3, 5, 6; uniform points at each N, and a sphere front of
 1e5 points, where every point is in the first front; wall time, since CPU time adds up over threads) next to
 moocore's ``is_nondominated`` and prints the speed-up.
 
@@ -215,7 +215,7 @@ def main_threads(ns: list[int] | None = None) -> list[dict]:
     print(f"{'data':7s} {'M':>2} {'N':>8} {'1 thread':>10} {'2 threads':>10} {'moocore':>10} {'1/2 thr.':>8} "
           f"{'1thr/moocore':>12}")
     cases = [("uniform", n) for n in (ns or (100000, 1000000))] + [("sphere", 100000)]
-    for m in (2, 3, 5):
+    for m in (2, 3, 5, 6):
         for kind, n in cases:
             F = uniform(n, m) if kind == "uniform" else sphere(n, m)
             fns = {1: lambda: pareto_mask(F), 2: lambda: pareto_mask(F, n_threads=2),
