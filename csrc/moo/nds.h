@@ -1545,7 +1545,8 @@ static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_
         qsort(smp, (size_t)ns, sizeof(double), cmp_double);
         for (int k = 1; k < x.P; k++) x.split[k - 1] = smp[(int64_t)k * ns / x.P];
     }
-    moo_parallel_for(x.P, MOO_FF_CHUNKS(x.P), cnt, moo_ss_parts, &x);
+    if (x.P > 1) moo_parallel_for(x.P, MOO_FF_CHUNKS(x.P), cnt, moo_ss_parts, &x);
+    else memset(x.r, 0, (size_t)cnt);
     for (int32_t s = 0; s < cnt; s++) x.at[x.r[s] + 1]++;
     for (int k = 0; k < x.P; k++) x.at[k + 1] += x.at[k];
     moo_parallel_for(x.P, x.P, x.P, moo_ss_sort, &x);
