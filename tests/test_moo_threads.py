@@ -108,6 +108,36 @@ def _mask_in_child(F: np.ndarray) -> tuple[np.ndarray, int]:
     return mask, len(os.listdir("/proc/self/task")) - before
 
 
+@pytest.mark.parametrize("kind", ["integer simplex", "rounded front over dominated rows", "few first values",
+                                  "signed zeros"])
+def test_random_sets_give_the_same_front_on_any_threads(kind: str, four_cpus) -> None:
+    """Random sets of 2 to 7 objectives, thousands of rows in shuffled order, against the unfiltered path on 1 to 4
+    threads: lattice points on a simplex (every distinct point in the front, many copies), a rounded front over
+    dominated rows, a first objective of 5 values, and fronts whose first objective mixes 0.0 and -0.0."""
+    rng = np.random.default_rng(len(kind))
+    for m in range(2, 8):
+        n = int(rng.integers(5000, 20000))
+        if kind == "integer simplex":
+            X = rng.integers(0, 6, size=(n, m)).astype(float)
+            X[:, -1] = 20 - X[:, :-1].sum(1)
+        elif kind == "rounded front over dominated rows":
+            S = np.abs(rng.normal(size=(n // 3, m)))
+            S /= np.linalg.norm(S, axis=1, keepdims=True)
+            X = np.vstack([np.round(S * 16) / 16, rng.random((n, m)) + 0.5, S[: n // 10]])
+        elif kind == "few first values":
+            X = rng.random((n, m))
+            X[:, 0] = np.round(X[:, 0] * 4)
+        else:
+            X = np.abs(rng.normal(size=(n, m)))
+            X /= X.sum(1, keepdims=True)
+            X[rng.random(n) < 0.3, 0] = 0.0
+            X[rng.random(n) < 0.3, 0] = -0.0
+        X = rng.permutation(X)
+        want = _sorting.first_front(np.ascontiguousarray(X), int(NDSAlgo.NO_FILTER))
+        for t in (1, 2, 3, 4):
+            np.testing.assert_array_equal(pareto_mask(X, n_threads=t), want, err_msg=f"{kind}, M = {m}, {t} threads")
+
+
 def _threads_in_child_with_cpus(F: np.ndarray, cpus: int) -> int:
     import os
 
