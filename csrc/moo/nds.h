@@ -681,6 +681,14 @@ static inline int moo_row_less(const double *p, const double *q, int from, int m
     return 0;
 }
 
+/* rows a and b equal in all m columns */
+static inline int moo_rows_equal(const double *a, const double *b, int m) {
+    for (int j = 0; j < m; j++) {
+        if (a[j] != b[j]) return 0;
+    }
+    return 1;
+}
+
 /* Rows with equal first keys are adjacent: order each such run by the later columns (insertion sort when short,
  * else moo_lex_range, whose scratch is the only memory ties cost). 0, or -1 (memory). */
 static int moo_sweep_ties(const double *F, int32_t n, int m, const uint64_t *k, int32_t *v) {
@@ -1088,16 +1096,7 @@ static int64_t moo_nds_core(const double *F, int32_t n, int m, int64_t *out64, u
     const double *prev = NULL;
     for (int32_t s = 0; s < n; s++) {
         const double *row = F + (int64_t)idx[s] * m;
-        int same = prev != NULL;
-        if (same) {
-            for (int j = 0; j < m; j++) {
-                if (row[j] != prev[j]) {
-                    same = 0;
-                    break;
-                }
-            }
-        }
-        if (!same) {
+        if (!prev || !moo_rows_equal(row, prev, m)) {
             memcpy(U + (int64_t)u * m, row, (size_t)m * sizeof(double));
             u++;
             prev = row;
@@ -1130,7 +1129,8 @@ done:
     return K;
 }
 
-/* the passes over kept rows (scattered over F) prefetch the row this many places ahead */
+/* the passes that gather rows from scattered places (over F, or over the survivors' rows) prefetch the row this
+ * many places ahead */
 #define MOO_FF_AHEAD 32
 
 /* The first front of the rows R[pos[i]] (i < cnt) alone: cm[i] = 1 for members (moo_nds_core on a copy of them, in
@@ -1265,17 +1265,22 @@ static void moo_ff_filter(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     MOO_FF_BY_M(moo_ff_filter_m, (moo_ff_ctx *)c, t, lo, hi)
 }
 
+/* the survivors the first C chunks of the last pass kept */
+static inline int32_t moo_ff_kept(const moo_ff_ctx *x, int C) {
+    int32_t kept = 0;
+    for (int k = 0; k < C; k++) kept += x->o[k];
+    return kept;
+}
+
 /* Chunk k (lo) of the last pass (x->nc chunks over x->cnt positions): its x->o[k] survivors, packed at the chunk's
  * start, copied to the other set at their place in the whole (after the survivors of the chunks before); the first
  * time (R not yet written) their rows are copied from F to R, and their positions are their places in R. */
 static void moo_ff_pack(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ff_ctx *x = (moo_ff_ctx *)c;
     const int m = x->m, k = (int)lo;
-    const int32_t from = (int32_t)moo_chunk_lo(x->cnt, k, x->nc), cnt = x->o[k];
-    int32_t to = 0;
+    const int32_t from = (int32_t)moo_chunk_lo(x->cnt, k, x->nc), cnt = x->o[k], to = moo_ff_kept(x, k);
     (void)t;
     (void)hi;
-    for (int u = 0; u < k; u++) to += x->o[u];
     memcpy(x->ksum2 + to, x->ksum + from, (size_t)cnt * sizeof(double));
     if (!x->all) {
         memcpy(x->keep2 + to, x->keep + from, (size_t)cnt * sizeof(int32_t));
@@ -1297,8 +1302,7 @@ static void moo_ff_pack(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
 static int32_t moo_ff_pack_all(moo_ff_ctx *x, int32_t cnt, int C, int T) {
     x->cnt = cnt;
     x->nc = C;
-    int32_t left = 0;
-    for (int k = 0; k < C; k++) left += x->o[k];
+    const int32_t left = moo_ff_kept(x, C);
     if (C == 1 && !x->all) return left;
     moo_parallel_for(T, C, C, moo_ff_pack, x);
     int32_t *ki = x->keep; x->keep = x->keep2; x->keep2 = ki;
@@ -1373,13 +1377,6 @@ typedef struct {
 } moo_ss_ctx;
 
 static inline const double *moo_ss_row(const moo_ss_ctx *x, int32_t i) { return x->V + (int64_t)i * x->m; }
-
-static inline int moo_rows_equal(const double *a, const double *b, int m) {
-    for (int j = 0; j < m; j++) {
-        if (a[j] != b[j]) return 0;
-    }
-    return 1;
-}
 
 /* the parts of survivors [lo, hi) (rows U[pos[s]]) to r */
 static void moo_ss_parts(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
@@ -1594,8 +1591,7 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         int32_t kept;
         if (x.all) { /* the survivors' rows together in R, and two sets of positions in R and sums that the passes pack
                       * the survivors into in turn */
-            kept = 0;
-            for (int k = 0; k < C; k++) kept += x.o[k];
+            kept = moo_ff_kept(&x, C);
             const size_t k1 = (size_t)(kept > 0 ? kept : 1), s_R = MOO_ALIGN(k1 * m * sizeof(double));
             const size_t s_s = MOO_ALIGN(k1 * sizeof(double)), s_k = MOO_ALIGN(k1 * sizeof(int32_t));
             unsigned char *b4 = (unsigned char *)moo_scratch_get(4, s_R + 3 * s_k + 2 * s_s);
