@@ -230,8 +230,8 @@ def main_threads(ns: list[int] | None = None) -> list[dict]:
                     times[k].append(time.perf_counter() - t)
             med = {k: float(np.median(v)) for k, v in times.items()}
             rows.append({"data": kind, "M": m, "N": n, **{str(k): v for k, v in med.items()}})
-            print(f"{kind:7s} {m:>2} {n:>8} {med[1]:10.3e} {med[2]:10.3e} {med['moocore']:10.3e} {med[1] / med[2]:8.2f} "
-                  f"{med[1] / med['moocore']:12.2f}")
+            print(f"{kind:7s} {m:>2} {n:>8} {med[1]:10.3e} {med[2]:10.3e} {med['moocore']:10.3e} "
+                  f"{med[1] / med[2]:8.2f} {med[1] / med['moocore']:12.2f}")
     return rows
 
 

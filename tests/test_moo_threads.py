@@ -16,8 +16,9 @@ def test_pareto_mask_is_the_same_for_any_thread_count(m: int) -> None:
             np.vstack([rng.random((3000, m)), np.abs(rng.normal(size=(300, m)))]), rng.random((65, m)),
             # from 8,192 rows a thread (fewer rows run on one): large sets, with ties and copies too
             rng.random((200_000, m)), np.round(rng.random((140_000, m)) * 6)]
-    # thousands of filter survivors, whose first fronts the threads take a chunk each and then merge: one front
-    # with its copies in both chunks (reversed, and rounded so that some copies dominate others) over dominated rows
+    # thousands of filter survivors (M = 2, 3: the threads take a share each and then merge their fronts; M = 5:
+    # sorted in parts and swept in blocks): one front with its copies in both halves (reversed, and rounded so that
+    # some copies dominate others) over dominated rows
     S = np.abs(rng.normal(size=(3000, m)))
     S /= np.linalg.norm(S, axis=1, keepdims=True)
     sets.append(np.vstack([S, rng.random((140_000, m)) + 1.0, S[::-1], np.round(S * 4) / 4]))
