@@ -1415,9 +1415,17 @@ static void moo_ss_sort(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
     }
 }
 
-/* the rows that passed in the block before put into tree t, then places base + [lo, hi) tested against it: r = 2
- * for a copy of the row before, else whether the tree dominates the row; those it does not dominate listed in cand
- * (x->err[t] = -1 when out of memory) */
+/* 1 when row q weakly dominates row a in objectives 2..m (q before a in the sweep's order: q dominates a) */
+static inline int moo_ss_covers(const double *q, const double *a, int m) {
+    int j = 1;
+    while (j < m && q[j] <= a[j]) j++;
+    return j == m;
+}
+
+/* the rows that passed in the block before put into tree t, then places base + [lo, hi) tested against it and
+ * against the chunk's earlier rows that passed both: r = 2 for a copy of the row before, 1 dominated, else 0 and
+ * the place listed in cand (x->err[t] = -1 when out of memory). Testing against a row that a later check finds
+ * dominated is sound: what dominates it dominates the row too. */
 static void moo_ss_test(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ss_ctx *x = (moo_ss_ctx *)c;
     moo_ndt *T = &x->tree[t];
@@ -1428,15 +1436,18 @@ static void moo_ss_test(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
             return;
         }
     }
+    const int m = x->m;
     int32_t *cand = x->cand + lo, nc = 0;
     for (int32_t i = x->base + (int32_t)lo; i < x->base + (int32_t)hi; i++) {
         const double *row = moo_ss_row(x, i);
-        if (i > 0 && moo_rows_equal(row, moo_ss_row(x, i - 1), x->m)) {
+        if (i > 0 && moo_rows_equal(row, moo_ss_row(x, i - 1), m)) {
             x->r[i] = 2;
-        } else {
-            x->r[i] = (uint8_t)moo_ndt_dominated(T, 0, row + 1);
-            if (!x->r[i]) cand[nc++] = i;
+            continue;
         }
+        int dom = moo_ndt_dominated(T, 0, row + 1);
+        for (int32_t k = 0; k < nc && !dom; k++) dom = moo_ss_covers(moo_ss_row(x, cand[k]), row, m);
+        x->r[i] = (uint8_t)dom;
+        if (!dom) cand[nc++] = i;
     }
     x->ncand[t] = nc;
 }
@@ -1488,19 +1499,14 @@ static int moo_ss_sweep_blocks(moo_ss_ctx *x, int32_t *pass, int32_t *cand) {
         for (int t = 0; t < x->P; t++) {
             if (x->err[t]) return -1;
         }
-        int32_t np = 0; /* the candidates in order, against those before them in the block that passed */
+        int32_t np = 0; /* each chunk's candidates in order, against the earlier chunks' rows that passed */
         for (int t = 0; t < x->P; t++) {
-            const int32_t *ct = cand + moo_chunk_lo(e - b, t, x->P);
+            const int32_t *ct = cand + moo_chunk_lo(e - b, t, x->P), before = np;
             for (int32_t c = 0; c < x->ncand[t]; c++) {
                 const int32_t i = ct[c];
                 const double *row = moo_ss_row(x, i);
                 int dom = 0;
-                for (int32_t k = 0; k < np && !dom; k++) {
-                    const double *q = moo_ss_row(x, pass[k]);
-                    int j = 1;
-                    while (j < m && q[j] <= row[j]) j++;
-                    dom = j == m;
-                }
+                for (int32_t k = 0; k < before && !dom; k++) dom = moo_ss_covers(moo_ss_row(x, pass[k]), row, m);
                 x->r[i] = (uint8_t)dom;
                 if (!dom) pass[np++] = i;
             }
