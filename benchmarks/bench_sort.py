@@ -205,7 +205,7 @@ def main(quick: bool = False) -> list[dict]:
     return rows
 
 
-THREADS_BLOCK_S = 0.05  # --threads times blocks of calls at least this long: single calls moved by up to 2x on a VM
+THREADS_BLOCK_S = 0.2  # --threads times blocks of calls at least this long: single calls moved by up to 2x on a VM
 
 
 def _calls_per_block(fn, block_s: float) -> int:
