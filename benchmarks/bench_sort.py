@@ -224,7 +224,7 @@ def main_threads(ns: list[int] | None = None) -> list[dict]:
     print(f"first front (pareto_mask), wall seconds per call (median of 7 interleaved rounds, each a block of about "
           f"{THREADS_BLOCK_S * 1e3:.0f} ms after an untimed call)")
     print(f"{'data':7s} {'M':>2} {'N':>8} {'1 thread':>10} {'2 threads':>10} {'moocore':>10} {'1/2 thr.':>8} "
-          f"{'1thr/moocore':>12}")
+          f"{'rounds':>11} {'1thr/moocore':>12}")
     cases = [("uniform", n) for n in (ns or (100000, 1000000))] + [("sphere", 100000)]
     for m in (2, 3, 5, 6):
         for kind, n in cases:
@@ -242,9 +242,12 @@ def main_threads(ns: list[int] | None = None) -> list[dict]:
                         fn()
                     times[k].append((time.perf_counter() - t) / calls[k])
             med = {k: float(np.median(v)) for k, v in times.items()}
-            rows.append({"data": kind, "M": m, "N": n, **{str(k): v for k, v in med.items()}})
+            per_round = np.array(times[1]) / np.array(times[2])  # the speed-up of each round: the VM's spread
+            rows.append({"data": kind, "M": m, "N": n, **{str(k): v for k, v in med.items()},
+                         "rounds": (float(per_round.min()), float(per_round.max()))})
             print(f"{kind:7s} {m:>2} {n:>8} {med[1]:10.3e} {med[2]:10.3e} {med['moocore']:10.3e} "
-                  f"{med[1] / med[2]:8.2f} {med[1] / med['moocore']:12.2f}")
+                  f"{med[1] / med[2]:8.2f} {per_round.min():5.2f}-{per_round.max():<5.2f} "
+                  f"{med[1] / med['moocore']:12.2f}")
     return rows
 
 
