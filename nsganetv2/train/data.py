@@ -45,15 +45,12 @@ def _shard(indices: np.ndarray, seed: int, epoch: int, rank: int, world: int, ba
     return perm[rank * per_rank:(rank + 1) * per_rank]
 
 
-class ShardedTensorTrain:
-    """Training batches from in-memory uint8 images; ``transform(uint8 batch, generator) -> float batch``."""
+class _ShardedTrain:
+    """This process's shard of each epoch's training permutation, in full batches (see the module docstring)."""
 
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor, indices: np.ndarray, batch_size: int,
-                 transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor], *, seed: int = 0,
-                 rank: int = 0, world: int = 1) -> None:
-        self.images, self.targets = images, targets.long()
+    def __init__(self, indices: np.ndarray, batch_size: int, seed: int, rank: int, world: int) -> None:
         self.indices = np.asarray(indices, dtype=np.int64)
-        self.batch_size, self.transform = batch_size, transform
+        self.batch_size = batch_size
         self.seed, self.rank, self.world, self.epoch = seed, rank, world, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -62,8 +59,23 @@ class ShardedTensorTrain:
     def __len__(self) -> int:
         return (self.indices.size // self.world) // self.batch_size
 
+    def _mine(self) -> np.ndarray:
+        """This epoch's indices of this process."""
+        return _shard(self.indices, self.seed, self.epoch, self.rank, self.world, self.batch_size)
+
+
+class ShardedTensorTrain(_ShardedTrain):
+    """Training batches from in-memory uint8 images; ``transform(uint8 batch, generator) -> float batch``."""
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor, indices: np.ndarray, batch_size: int,
+                 transform: Callable[[torch.Tensor, torch.Generator], torch.Tensor], *, seed: int = 0,
+                 rank: int = 0, world: int = 1) -> None:
+        super().__init__(indices, batch_size, seed, rank, world)
+        self.images, self.targets = images, targets.long()
+        self.transform = transform
+
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        mine = torch.from_numpy(_shard(self.indices, self.seed, self.epoch, self.rank, self.world, self.batch_size))
+        mine = torch.from_numpy(self._mine())
         g = torch.Generator().manual_seed(item_seed(self.seed, self.epoch, self.rank, 1))
         for k in range(len(self)):
             idx = mine[k * self.batch_size:(k + 1) * self.batch_size]
@@ -82,24 +94,17 @@ class _Transformed(Dataset):
         return self.transform(img), target
 
 
-class ShardedImageTrain:
+class ShardedImageTrain(_ShardedTrain):
     """Training batches from a PIL-image dataset through a DataLoader (per-epoch seeded workers)."""
 
     def __init__(self, dataset: Dataset, indices: np.ndarray, batch_size: int, transform: Callable, *,
                  seed: int = 0, rank: int = 0, world: int = 1, n_workers: int = 0) -> None:
+        super().__init__(indices, batch_size, seed, rank, world)
         self.dataset = _Transformed(dataset, transform)
-        self.indices = np.asarray(indices, dtype=np.int64)
-        self.batch_size, self.n_workers = batch_size, n_workers
-        self.seed, self.rank, self.world, self.epoch = seed, rank, world, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
-
-    def __len__(self) -> int:
-        return (self.indices.size // self.world) // self.batch_size
+        self.n_workers = n_workers
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        mine = _shard(self.indices, self.seed, self.epoch, self.rank, self.world, self.batch_size).tolist()
+        mine = self._mine().tolist()
         g = torch.Generator().manual_seed(item_seed(self.seed, self.epoch, self.rank, 2))
         loader = DataLoader(self.dataset, batch_size=self.batch_size, sampler=mine, num_workers=self.n_workers,
                             drop_last=True, generator=g, pin_memory=torch.cuda.is_available())
