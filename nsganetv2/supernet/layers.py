@@ -1,6 +1,6 @@
 """Static layers with OFA's module names (state-dict keys) and OFA's config dicts.
 
-Each layer has a ``config`` property and a ``build_from_config`` static method that read and write the
+Each layer has a ``config`` property and a ``build_from_config`` method that read and write the
 layer dicts of OFA's ``net.config`` files, so subnets saved by OFA/NSGANetV2 load here and vice versa.
 """
 
@@ -27,11 +27,21 @@ __all__ = [
 ]
 
 
-def _build(cls: type, config: dict, allowed: tuple[str, ...]) -> nn.Module:
-    unknown = [k for k in config if k not in allowed]
-    if unknown:
-        raise ValueError(f"{cls.__name__} config has unknown field {unknown[0]!r}; allowed fields: {allowed}")
-    return cls(**config)
+class _ConfigLayer(nn.Module):
+    """A layer whose OFA config dict is its class name and its ``FIELDS``, in that order."""
+
+    FIELDS: tuple[str, ...] = ()
+
+    @property
+    def config(self) -> dict:
+        return {"name": type(self).__name__, **{f: getattr(self, f) for f in self.FIELDS}}
+
+    @classmethod
+    def build_from_config(cls, config: dict) -> nn.Module:
+        unknown = [k for k in config if k not in cls.FIELDS]
+        if unknown:
+            raise ValueError(f"{cls.__name__} config has unknown field {unknown[0]!r}; allowed fields: {cls.FIELDS}")
+        return cls(**config)
 
 
 class SEModule(nn.Module):
@@ -57,7 +67,7 @@ class SEModule(nn.Module):
         return x * self.fc(y)
 
 
-class ConvLayer(nn.Module):
+class ConvLayer(_ConfigLayer):
     """Conv -> [BN] -> [act] (ops order ``weight_bn_act`` only, the only one MobileNetV3 uses)."""
 
     FIELDS = ("kernel_size", "stride", "dilation", "groups", "bias", "has_shuffle", "use_se", "in_channels",
@@ -93,20 +103,9 @@ class ConvLayer(nn.Module):
             x = module(x)
         return x
 
-    @property
-    def config(self) -> dict:
-        return {"name": "ConvLayer", "kernel_size": self.kernel_size, "stride": self.stride,
-                "dilation": self.dilation, "groups": self.groups, "bias": self.bias,
-                "has_shuffle": self.has_shuffle, "use_se": self.use_se, "in_channels": self.in_channels,
-                "out_channels": self.out_channels, "use_bn": self.use_bn, "act_func": self.act_func,
-                "dropout_rate": self.dropout_rate, "ops_order": self.ops_order}
-
-    @staticmethod
-    def build_from_config(config: dict) -> "ConvLayer":
-        return _build(ConvLayer, config, ConvLayer.FIELDS)
 
 
-class IdentityLayer(nn.Module):
+class IdentityLayer(_ConfigLayer):
     FIELDS = ("in_channels", "out_channels", "use_bn", "act_func", "dropout_rate", "ops_order")
 
     def __init__(self, in_channels: int, out_channels: int, use_bn: bool = False, act_func: Optional[str] = None,
@@ -120,18 +119,9 @@ class IdentityLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
-    @property
-    def config(self) -> dict:
-        return {"name": "IdentityLayer", "in_channels": self.in_channels, "out_channels": self.out_channels,
-                "use_bn": self.use_bn, "act_func": self.act_func, "dropout_rate": self.dropout_rate,
-                "ops_order": self.ops_order}
-
-    @staticmethod
-    def build_from_config(config: dict) -> "IdentityLayer":
-        return _build(IdentityLayer, config, IdentityLayer.FIELDS)
 
 
-class LinearLayer(nn.Module):
+class LinearLayer(_ConfigLayer):
     """[Dropout] -> Linear (the classifier)."""
 
     FIELDS = ("in_features", "out_features", "bias", "use_bn", "act_func", "dropout_rate", "ops_order")
@@ -152,15 +142,6 @@ class LinearLayer(nn.Module):
             x = module(x)
         return x
 
-    @property
-    def config(self) -> dict:
-        return {"name": "LinearLayer", "in_features": self.in_features, "out_features": self.out_features,
-                "bias": self.bias, "use_bn": self.use_bn, "act_func": self.act_func,
-                "dropout_rate": self.dropout_rate, "ops_order": self.ops_order}
-
-    @staticmethod
-    def build_from_config(config: dict) -> "LinearLayer":
-        return _build(LinearLayer, config, LinearLayer.FIELDS)
 
 
 class ZeroLayer(nn.Module):
@@ -176,7 +157,7 @@ class ZeroLayer(nn.Module):
         return ZeroLayer()
 
 
-class MBConvLayer(nn.Module):
+class MBConvLayer(_ConfigLayer):
     """Inverted bottleneck: [1x1 expand + BN + act] -> kxk depthwise + BN + act [+ SE] -> 1x1 project + BN."""
 
     FIELDS = ("in_channels", "out_channels", "kernel_size", "stride", "expand_ratio", "mid_channels", "act_func",
@@ -219,16 +200,6 @@ class MBConvLayer(nn.Module):
             x = self.inverted_bottleneck(x)
         return self.point_linear(self.depth_conv(x))
 
-    @property
-    def config(self) -> dict:
-        return {"name": "MBConvLayer", "in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": self.kernel_size, "stride": self.stride, "expand_ratio": self.expand_ratio,
-                "mid_channels": self.mid_channels, "act_func": self.act_func, "use_se": self.use_se,
-                "groups": self.groups}
-
-    @staticmethod
-    def build_from_config(config: dict) -> "MBConvLayer":
-        return _build(MBConvLayer, config, MBConvLayer.FIELDS)
 
 
 class ResidualBlock(nn.Module):
