@@ -7,9 +7,12 @@ meaningful when other jobs share the machine, where wall time does not. Within a
 one timed block each per round (so a slow spell of the machine hits all of them alike), after one untimed call (the
 first call after another library's runs cold: up to 1.5x slower at N = 100), and a block repeats a fast call until
 it lasts about 2 ms (a single 100-µs call times too coarsely to compare); the time is the median over rounds of the
-block time per call.
+block time per call. A block cycles through FRONTS (8) fronts of the same size and shape (seeds 0..7; ``--fronts``):
+called on one input again and again, a CPU's branch predictors learn that input's branches, which no real caller
+sees (at M = 5, N = 100 on one Zen 4 core: ours 55 µs on one front, 140 µs on eight; moocore 73 and 263 µs).
+``--fronts 1`` times one front, the method before.
 
-    python benchmarks/bench_hv.py [--quick] [--m 5 [6 ...]] [--n 100 [1000 ...]]
+    python benchmarks/bench_hv.py [--quick] [--m 5 [6 ...]] [--n 100 [1000 ...]] [--fronts 8]
     python benchmarks/bench_hv.py --contrib [--m 2 3 ...] [--n ...]
     python benchmarks/bench_hv.py --indicators
     python benchmarks/bench_hv.py --threads [--m 5 6] [--n 1000 3000]
@@ -37,6 +40,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 LIMIT_S = 30.0
+FRONTS = 8  # inputs a timed block cycles through (see the module docstring)
 
 
 def sphere(n: int, m: int, seed: int = 0) -> np.ndarray:
@@ -87,28 +91,35 @@ def _probe(name: str, n: int, m: int) -> tuple[float, float] | None:
 BLOCK_S = 2e-3
 
 
-def _time_turns(fns: dict, F, ref, budget: float, max_rounds: int) -> dict[str, tuple[float, float]]:
-    """``{name: (median CPU seconds per call, value)}``, the libraries taking turns, one block each per round."""
+def _time_turns(fns: dict, inputs: list[tuple], budget: float, max_rounds: int) -> dict[str, tuple[float, float]]:
+    """``{name: (median CPU seconds per call, value on inputs[0])}``, the libraries taking turns, one block each per
+    round; a block calls ``fn(*args)`` for the argument tuples of ``inputs`` in turn."""
     values, calls = {}, {}
     for name, fn in fns.items():  # the warm-up call also sizes the blocks (a slow cell runs twice, not 3 times)
         t = time.process_time()
-        values[name] = fn(F, ref)
+        values[name] = fn(*inputs[0])
         calls[name] = int(min(1000, max(1, BLOCK_S / max(time.process_time() - t, 1e-7))))
     times: dict[str, list[float]] = {name: [] for name in fns}
     start, rounds = time.perf_counter(), 0
     while rounds < max_rounds and (rounds < 3 or time.perf_counter() - start < budget * len(fns)):
         for name, fn in fns.items():
             k = calls[name]
-            fn(F, ref)  # untimed: the caches and branch predictors were the previous library's
+            fn(*inputs[-1])  # untimed: the caches and branch predictors were the previous library's
             t = time.process_time()
-            for _ in range(k):
-                fn(F, ref)
+            for i in range(k):
+                fn(*inputs[i % len(inputs)])
             times[name].append((time.process_time() - t) / k)
         rounds += 1
     return {name: (float(np.median(times[name])), values[name]) for name in fns}  # values: what fn returned
 
 
-def main(quick: bool = False, ms: list[int] | None = None, ns: list[int] | None = None) -> list[dict]:
+def _fronts(n: int, m: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``k`` argument tuples ``(sphere front of seed s, reference 1.1)``, s = 0..k-1."""
+    return [(sphere(n, m, seed=s), np.full(m, 1.1)) for s in range(k)]
+
+
+def main(quick: bool = False, ms: list[int] | None = None, ns: list[int] | None = None,
+         fronts: int = FRONTS) -> list[dict]:
     libs = _libraries()
     sizes = tuple(ns) if ns else ((100, 1000) if quick else (100, 1000, 10000))
     budget, max_repeats = (0.2, 20) if quick else (1.0, 200)
@@ -116,7 +127,7 @@ def main(quick: bool = False, ms: list[int] | None = None, ns: list[int] | None 
     last: dict[tuple[str, int], float] = {}
     for m in (ms or range(2, 7)):
         for n in sizes:
-            F, ref = sphere(n, m), np.full(m, 1.1)
+            inputs = _fronts(n, m, fronts)
             row = {"M": m, "N": n}
             values, turns = {}, {}
             for name, fn in libs.items():
@@ -127,24 +138,25 @@ def main(quick: bool = False, ms: list[int] | None = None, ns: list[int] | None 
                         row[name] = None
                         continue
                     if probe[0] > 2.0:  # slow enough: one more run is all the median we afford
-                        t, v = _time_turns({name: fn}, F, ref, 0.0, 1)[name]
+                        t, v = _time_turns({name: fn}, inputs[:1], 0.0, 1)[name]
                         row[name], values[name], last[(name, m)] = min(t, probe[0]), v, min(t, probe[0])
                         continue
                 turns[name] = fn
-            for name, (t, v) in _time_turns(turns, F, ref, budget, max_repeats).items():
+            for name, (t, v) in _time_turns(turns, inputs, budget, max_repeats).items():
                 row[name], values[name], last[(name, m)] = t, v, t
             if "ours" in values and len(values) > 1:
                 ref_v = [v for k, v in values.items() if k != "ours"][0]
                 row["relerr"] = abs(values["ours"] - ref_v) / abs(ref_v)
             rows.append(row)
-    _print(rows, [k for k in libs])
+    _print(rows, [k for k in libs], fronts)
     return rows
 
 
-def _print(rows: list[dict], names: list[str]) -> None:
+def _print(rows: list[dict], names: list[str], fronts: int) -> None:
     peers = [k for k in names if k != "ours"]
     head = f"{'M':>2} {'N':>6} " + " ".join(f"{k:>10}" for k in names) + f" {'ours/best':>10} {'rel.err':>8}"
-    print("hypervolume, sphere front, ref 1.1, CPU seconds per call (median of interleaved rounds, single thread)")
+    print(f"hypervolume, sphere fronts, ref 1.1, CPU seconds per call (median of interleaved rounds, single thread, "
+          f"{fronts} fronts in turn)")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -155,7 +167,7 @@ def _print(rows: list[dict], names: list[str]) -> None:
         print(f"{r['M']:>2} {r['N']:>6} {cells} {ratio} {err}")
 
 
-def main_contrib(ms: list[int] | None = None, ns: list[int] | None = None) -> list[dict]:
+def main_contrib(ms: list[int] | None = None, ns: list[int] | None = None, fronts: int = FRONTS) -> list[dict]:
     import moocore
 
     from nsganetv2.moo import hv_contributions
@@ -163,12 +175,14 @@ def main_contrib(ms: list[int] | None = None, ns: list[int] | None = None) -> li
     fns = {"ours": hv_contributions, "moocore": lambda F, ref: moocore.hv_contributions(F, ref=ref)}
     sizes = {2: (100, 1000, 10000), 3: (100, 1000, 10000), 4: (100, 300), 5: (100,), 6: (50,)}
     rows = []
-    print("hypervolume contributions, sphere front, ref 1.1, CPU seconds per call (median of interleaved rounds)")
+    print(f"hypervolume contributions, sphere fronts, ref 1.1, CPU seconds per call (median of interleaved rounds, "
+          f"{fronts} fronts in turn)")
     print(f"{'M':>2} {'N':>6} {'ours':>10} {'moocore':>10} {'ours/moocore':>12} {'max.abs.diff':>12}")
     for m in (ms or range(2, 7)):
         for n in (ns or sizes.get(m, (100,))):
-            F, ref = sphere(n, m), np.full(m, 1.1)
-            t = _time_turns(fns, F, ref, 0.5, 50)
+            inputs = _fronts(n, m, fronts)
+            F, ref = inputs[0]
+            t = _time_turns(fns, inputs, 0.5, 50)
             diff = float(np.abs(hv_contributions(F, ref) - moocore.hv_contributions(F, ref=ref)).max())
             row = {"M": m, "N": n, "ours": t["ours"][0], "moocore": t["moocore"][0], "diff": diff}
             rows.append(row)
@@ -204,21 +218,22 @@ def main_threads(ms: list[int] | None = None, ns: list[int] | None = None) -> li
     return rows
 
 
-def main_indicators(ms: list[int] | None = None, ns: list[int] | None = None) -> list[dict]:
+def main_indicators(ms: list[int] | None = None, ns: list[int] | None = None, fronts: int = FRONTS) -> list[dict]:
     import moocore
 
     from nsganetv2.moo import indicators
 
     rows = []
-    print("IGD / IGD+ / eps+, sphere front vs a reference sphere front of as many points, CPU seconds per call")
+    print(f"IGD / IGD+ / eps+, sphere front vs a reference sphere front of as many points, CPU seconds per call "
+          f"({fronts} pairs in turn)")
     print(f"{'indicator':>16} {'M':>2} {'N':>6} {'ours':>10} {'moocore':>10} {'ours/moocore':>12} {'abs.diff':>9}")
     for name in ("igd", "igd_plus", "epsilon_additive"):
         ours, theirs = getattr(indicators, name), getattr(moocore, name)
         fns = {"ours": ours, "moocore": lambda F, R, f=theirs: f(F, ref=R)}
         for m in (ms or (2, 3, 5)):
             for n in (ns or (100, 1000)):
-                F, R = sphere(n, m, seed=1) * 1.05, sphere(n, m, seed=2)
-                t = _time_turns(fns, F, R, 0.3, 30)
+                inputs = [(sphere(n, m, seed=2 * s + 1) * 1.05, sphere(n, m, seed=2 * s + 2)) for s in range(fronts)]
+                t = _time_turns(fns, inputs, 0.3, 30)
                 diff = abs(t["ours"][1] - t["moocore"][1])
                 rows.append({"indicator": name, "M": m, "N": n, "ours": t["ours"][0], "moocore": t["moocore"][0]})
                 print(f"{name:>16} {m:>2} {n:>6} {t['ours'][0]:10.3e} {t['moocore'][0]:10.3e} "
@@ -234,12 +249,14 @@ if __name__ == "__main__":
     parser.add_argument("--contrib", action="store_true", help="hypervolume contributions instead of hypervolume")
     parser.add_argument("--indicators", action="store_true", help="IGD, IGD+ and additive epsilon instead")
     parser.add_argument("--threads", action="store_true", help="ours on 1 and 2 threads (wall time) instead")
+    parser.add_argument("--fronts", type=int, default=FRONTS,
+                        help=f"inputs each timed block cycles through (default {FRONTS}; 1: one input repeated)")
     args = parser.parse_args()
     if args.threads:
         main_threads(args.m, args.n)
     elif args.indicators:
-        main_indicators(args.m, args.n)
+        main_indicators(args.m, args.n, args.fronts)
     elif args.contrib:
-        main_contrib(args.m, args.n)
+        main_contrib(args.m, args.n, args.fronts)
     else:
-        main(args.quick, args.m, args.n)
+        main(args.quick, args.m, args.n, args.fronts)
