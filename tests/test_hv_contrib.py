@@ -68,6 +68,22 @@ def test_large_sets(m: int) -> None:
     np.testing.assert_allclose(hv_contributions(G, ref), _naive(G, ref), rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("m", [2, 3])
+def test_bucket_sort_sets(m: int) -> None:
+    """48..1024 points take bucket sorts: keys crowded in one bucket (its fallback, an introsort) with ties, whose
+    order the z-sweep needs (M = 3), and an integer grid."""
+    rng = np.random.default_rng(10 + m)
+    X = np.abs(rng.normal(size=(400, m)))
+    S = X / np.linalg.norm(X, axis=1, keepdims=True)
+    S[:, -1] = np.where(rng.random(400) < 0.95, 0.5 + 1e-9 * rng.integers(0, 40, 400), S[:, -1])
+    S[:, 0] = np.where(rng.random(400) < 0.5, 0.25 + 1e-9 * rng.integers(0, 40, 400), S[:, 0])
+    for F, ref in ((S, np.full(m, 1.1)), (rng.integers(0, 12, size=(300, m)).astype(float), np.full(m, 11.5))):
+        np.testing.assert_allclose(hv_contributions(F, ref), _naive(F, ref), rtol=0,
+                                   atol=1e-12 * hypervolume(F, ref) + 1e-15)
+        np.testing.assert_allclose(hv_contributions(F, ref, ignore_dominated=True), _moocore(F, ref, True), rtol=0,
+                                   atol=1e-12 * hypervolume(F, ref) + 1e-15)
+
+
 def test_documented_examples() -> None:
     x = np.array([[5, 1], [1, 5], [4, 2], [4, 4], [5, 1]])
     assert hv_contributions(x, (6, 6), ignore_dominated=True).tolist() == [0, 3, 3, 0, 0]
