@@ -51,7 +51,8 @@ static double hv2d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     hv_p2 buf[64];
     hv_p2 *P = n <= 64 ? buf : (hv_p2 *)malloc((size_t)n * sizeof(hv_p2));
     if (!P) return NAN;
-    if (n >= MOO_KEY_RADIX_MIN) { /* radix sort on x; the sweep is indifferent to the order of tied x */
+    if (n >= MOO_KEY_BUCKET_MIN) { /* bucket or radix sort on x (moo_sort_key: few branches depend on the values);
+                                    * the sweep is indifferent to the order of tied x */
         moo_key *o = (moo_key *)malloc((size_t)n * sizeof(moo_key));
         if (!o) { free(P); return NAN; }
         for (ptrdiff_t i = 0; i < n; i++) { o[i].k = X[i * stride]; o[i].i = i; }
@@ -75,7 +76,7 @@ static double hv3d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     if (n == 0) return 0.0;
     if (n == 1) return (ref[0] - X[0]) * (ref[1] - X[1]) * (ref[2] - X[2]);
     const double rx = ref[0], ry = ref[1], rz = ref[2];
-    size_t bytes = (size_t)n * (sizeof(moo_key) + sizeof(hv_p2i) + sizeof(ptrdiff_t) + 2 * sizeof(double));
+    size_t bytes = (size_t)n * (2 * sizeof(moo_key) + sizeof(hv_p2i) + sizeof(ptrdiff_t) + 2 * sizeof(double));
     char *mem = (char *)malloc(bytes);
     moo_bits L;
     moo_bits_layout(&L, n);
@@ -85,13 +86,27 @@ static double hv3d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     hv_p2i *xo = (hv_p2i *)(zo + n);
     ptrdiff_t *rank = (ptrdiff_t *)(xo + n);
     double *px = (double *)(rank + n), *py = px + n;
+    moo_key *xk = (moo_key *)(py + n);
     for (ptrdiff_t i = 0; i < n; i++) {
         const double *r = X + i * stride;
         zo[i].k = r[2]; zo[i].i = i;
-        xo[i].x = r[0]; xo[i].y = r[1]; xo[i].i = i;
+        xk[i].k = r[0]; xk[i].i = i;
     }
     moo_sort_key(zo, n);
-    hv_sort_p2i(xo, n);
+    if (n >= MOO_KEY_BUCKET_MIN) { /* (x, y) order: a key sort on x (few branches depend on the values), then the
+                                    * runs of equal x by y */
+        moo_sort_key(xk, n);
+        for (ptrdiff_t j = 0; j < n; j++) { xo[j].x = xk[j].k; xo[j].y = X[xk[j].i * stride + 1]; xo[j].i = xk[j].i; }
+        for (ptrdiff_t j = 0; j < n;) {
+            ptrdiff_t e = j + 1;
+            while (e < n && xo[e].x == xo[j].x) e++;
+            if (e - j > 1) hv_sort_p2i(xo + j, e - j);
+            j = e;
+        }
+    } else {
+        for (ptrdiff_t i = 0; i < n; i++) { xo[i].x = X[i * stride]; xo[i].y = X[i * stride + 1]; xo[i].i = i; }
+        hv_sort_p2i(xo, n);
+    }
     for (ptrdiff_t j = 0; j < n; j++) { rank[xo[j].i] = j; px[j] = xo[j].x; py[j] = xo[j].y; }
 
     double area = 0.0, vol = 0.0;
