@@ -48,25 +48,13 @@ static void hvc2_front(const double *U, ptrdiff_t u, const double *ref, double *
     }
 }
 
-#define HVC_RADIX_MIN 2048 /* the sorts take the radix sort from this many points on */
-#ifndef HVC_KEY_RADIX_MIN
-#define HVC_KEY_RADIX_MIN 2048 /* ... hvc_sort_xy's (x, index) keys too */
-#endif
-
-/* Stable sort of k (x, index) keys: radix from HVC_KEY_RADIX_MIN, bucket for MOO_KEY_BUCKET_MIN..MAX keys (few
- * branches depend on the values: a sort by comparisons mispredicts most of them on a new input), else introsort. */
-static void hvc_sort_keys(moo_key *tmp, ptrdiff_t k) {
-    if (k >= HVC_KEY_RADIX_MIN && k < INT32_MAX && moo_sort_key_radix(tmp, (int32_t)k) == 0) return;
-    if (k >= MOO_KEY_BUCKET_MIN && k <= MOO_KEY_BUCKET_MAX && moo_sort_key_bucket(tmp, k) == 0) return;
-    moo_sort_key_intro(tmp, k);
-}
-
-/* Sort P (k points) by (x, y): from MOO_KEY_BUCKET_MIN points by (x, index) keys (tmp, Q: scratch of k each), runs
- * of equal x then by y. */
+/* Sort P (k points) by (x, y): from MOO_KEY_BUCKET_MIN points by (x, index) keys with moo_sort_key (bucket or radix
+ * sort: few branches depend on the values, where a sort by comparisons mispredicts most of them on a new input;
+ * tmp, Q: scratch of k each), runs of equal x then by y. */
 static void hvc_sort_xy(hvc_p2 *P, ptrdiff_t k, moo_key *tmp, hvc_p2 *Q) {
     if (k < MOO_KEY_BUCKET_MIN || !tmp || !Q) { hvc_sort_p2(P, k); return; }
     for (ptrdiff_t i = 0; i < k; i++) { tmp[i].k = P[i].x; tmp[i].i = i; }
-    hvc_sort_keys(tmp, k);
+    moo_sort_key(tmp, k);
     for (ptrdiff_t i = 0; i < k; i++) Q[i] = P[tmp[i].i];
     for (ptrdiff_t i = 0; i < k;) {
         ptrdiff_t j = i + 1;
@@ -161,22 +149,17 @@ static int hvc3_fast(const double *Y, ptrdiff_t k, const double *ref, int exact,
         acc[j] = 0.0; mult[j] = 0;
         zo[j].z = pz[j]; zo[j].r = j;
     }
-    if (k >= HVC_RADIX_MIN || (k >= MOO_KEY_BUCKET_MIN && k <= MOO_KEY_BUCKET_MAX)) {
-        /* a stable radix or bucket sort by z of the x-ordered rows: (z, x rank) order */
+    if (k >= MOO_KEY_BUCKET_MIN) { /* (z, x rank) order: the x-ordered rows by z keys with moo_sort_key */
         for (ptrdiff_t j = 0; j < k; j++) { tmp[j].k = pz[j]; tmp[j].i = j; }
-        const int done = k >= HVC_RADIX_MIN ? k < INT32_MAX && moo_sort_key_radix(tmp, (int32_t)k) == 0
-                                            : moo_sort_key_bucket(tmp, k) == 0;
-        if (!done) {
-            hvc_sort_zr(zo, k);
-        } else {
-            for (ptrdiff_t j = 0; j < k; j++) { zo[j].z = tmp[j].k; zo[j].r = tmp[j].i; }
-            /* the bucket sort's fallback (crowded keys) is an introsort: put runs of equal z back in x order */
-            for (ptrdiff_t j = 1; j < k; j++) {
-                const hvc_zr v = zo[j];
-                ptrdiff_t i = j;
-                while (i > 0 && zo[i - 1].z == v.z && zo[i - 1].r > v.r) { zo[i] = zo[i - 1]; i--; }
-                zo[i] = v;
-            }
+        moo_sort_key(tmp, k);
+        for (ptrdiff_t j = 0; j < k; j++) { zo[j].z = tmp[j].k; zo[j].r = tmp[j].i; }
+        /* its introsort (1025..2047 keys, crowded buckets, no memory for the radix sort) leaves ties in any order:
+         * runs of equal z back in x order */
+        for (ptrdiff_t j = 1; j < k; j++) {
+            const hvc_zr v = zo[j];
+            ptrdiff_t i = j;
+            while (i > 0 && zo[i - 1].z == v.z && zo[i - 1].r > v.r) { zo[i] = zo[i - 1]; i--; }
+            zo[i] = v;
         }
     } else {
         hvc_sort_zr(zo, k);

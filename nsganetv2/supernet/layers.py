@@ -104,7 +104,6 @@ class ConvLayer(_ConfigLayer):
         return x
 
 
-
 class IdentityLayer(_ConfigLayer):
     FIELDS = ("in_channels", "out_channels", "use_bn", "act_func", "dropout_rate", "ops_order")
 
@@ -118,7 +117,6 @@ class IdentityLayer(_ConfigLayer):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
-
 
 
 class LinearLayer(_ConfigLayer):
@@ -141,7 +139,6 @@ class LinearLayer(_ConfigLayer):
         for module in self._modules.values():
             x = module(x)
         return x
-
 
 
 class ZeroLayer(nn.Module):
@@ -199,7 +196,6 @@ class MBConvLayer(_ConfigLayer):
         if self.inverted_bottleneck is not None:
             x = self.inverted_bottleneck(x)
         return self.point_linear(self.depth_conv(x))
-
 
 
 class ResidualBlock(nn.Module):
