@@ -128,6 +128,38 @@ def test_larger_sets_agree_with_moocore(kind: str, m: int) -> None:
     np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.SWEEP_TIGHT), moocore.pareto_rank(F))
 
 
+def _pairs_cases(n: int, m: int, seed: int) -> dict[str, np.ndarray]:
+    """Data for the pairs path (csrc/moo/nds.h, moo_nds_pairs) besides _data's kinds."""
+    rng = np.random.default_rng(seed)
+    signed = rng.integers(-1, 2, size=(n, m)) * 0.5  # -0.0 and 0.0 are equal
+    signed[rng.random((n, m)) < 0.5] *= -1.0
+    # equal coordinate sums where rows dominate one another (1e17 absorbs the small values), so that the first
+    # front's sum order puts victims before their dominators
+    tied = np.column_stack([np.full(n, 1e17), rng.integers(0, 3, size=(n, m - 1)).astype(float)])
+    chain = np.repeat(np.arange(n, dtype=float)[::-1, None], m, axis=1)  # n fronts, the last row first
+    cases = {k: _data(k, n, m, seed) for k in KINDS}
+    cases.update(signed=signed, tied=tied[:, :m], chain=chain)
+    return cases
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 8, 13])
+def test_the_pairs_path_agrees_with_the_kd_tree(m: int) -> None:
+    """PAIRS (AVX2 where the CPU has it) and PAIRS_SCALAR at every size up to their limit (384 rows; above it,
+    PAIRS is AUTO), across the groups of four and the 64-bit words; AUTO across its per-M limits."""
+    for n in (1, 2, 3, 4, 5, 63, 64, 65, 128, 129, 192, 193, 256, 257, 383, 384, 385):
+        for name, F in _pairs_cases(n, m, n + m).items():
+            ranks = _sorting.ranks(F, NDSAlgo.KDTREE)
+            front = _sorting.first_front(F, NDSAlgo.KDTREE_NO_FILTER)
+            np.testing.assert_array_equal(front, ranks == 0)
+            for algo in (NDSAlgo.PAIRS, NDSAlgo.PAIRS_SCALAR, NDSAlgo.AUTO):
+                msg = f"{name} n={n} {algo.name}"
+                np.testing.assert_array_equal(_sorting.ranks(F, algo), ranks, err_msg=msg)
+                np.testing.assert_array_equal(_sorting.first_front(F, algo), front, err_msg=msg)
+    F = _data("mixed", 300, m, m)
+    np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.PAIRS), moocore.pareto_rank(F))
+    np.testing.assert_array_equal(_sorting.ranks(F, NDSAlgo.PAIRS), non_dominated_sort_ref(F))
+
+
 def test_algo_argument_is_checked() -> None:
     F = np.zeros((3, 2))
     for bad in (-1, len(NDSAlgo)):

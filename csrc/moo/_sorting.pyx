@@ -21,6 +21,8 @@ cdef extern from "moo/moo_common.h":
         MOO_NDS_COPY
         MOO_NDS_SWEEP_TIGHT
         MOO_NDS_SWEEP
+        MOO_NDS_PAIRS
+        MOO_NDS_PAIRS_SCALAR
         MOO_NDS_COUNT
     int moo_cpus_for_tests
 
@@ -31,7 +33,7 @@ cdef extern from "moo/nds.h" nogil:
 #: the C names and values of ``algo`` (what nsganetv2.moo._paths.NDSAlgo mirrors)
 C_ALGOS = {"AUTO": MOO_NDS_AUTO, "KDTREE": MOO_NDS_KDTREE, "TREAP": MOO_NDS_TREAP, "NO_FILTER": MOO_NDS_NO_FILTER,
            "KDTREE_NO_FILTER": MOO_NDS_KDTREE_NO_FILTER, "COPY": MOO_NDS_COPY, "SWEEP_TIGHT": MOO_NDS_SWEEP_TIGHT,
-           "SWEEP": MOO_NDS_SWEEP}
+           "SWEEP": MOO_NDS_SWEEP, "PAIRS": MOO_NDS_PAIRS, "PAIRS_SCALAR": MOO_NDS_PAIRS_SCALAR}
 
 
 def _set_cpus_for_tests(int k):

@@ -69,7 +69,10 @@ enum moo_nds_algo {
                                    * for M = 3 (what AUTO takes when the sweep gives up) */
     MOO_NDS_SWEEP_TIGHT = 6,      /* all fronts, M = 3: the sweep on a 2 x 2 grid with tiny budgets (gives up early) */
     MOO_NDS_SWEEP = 7,            /* all fronts, M = 2, 3: the sweep at every size (AUTO takes it from MOO_SWEEP_MIN_N) */
-    MOO_NDS_COUNT = 8
+    MOO_NDS_PAIRS = 8,            /* pairs of rows compared, up to MOO_PAIRS_MAX_N rows at every M (AUTO: up to
+                                   * moo_pairs_most_rows(M)); as AUTO above */
+    MOO_NDS_PAIRS_SCALAR = 9,     /* the same without AVX2 */
+    MOO_NDS_COUNT = 10
 };
 
 /* A function computing the hypervolume of n rows (stride apart, d objectives, each strictly dominating ref) along

@@ -2,7 +2,10 @@
  *
  * q dominates p iff q <= p in every objective and q < p in at least one; exact duplicates share a front.
  *
- * Every path sweeps the rows in lexicographic order (so a dominator always precedes what it dominates and
+ * Few rows (M >= 3, up to moo_pairs_most_rows(M) rows: 64 at M = 3 to 384): pairs of rows are compared without a
+ * branch, four at a time (moo_nds_pairs); the first front skips the rows already dominated.
+ *
+ * Every other path sweeps the rows in lexicographic order (so a dominator always precedes what it dominates and
  * duplicates are adjacent), and a row is only ever tested against rows before it: since rows are distinct after
  * duplicates are set aside, "precedes and is <= in objectives 2..M" already means "dominates".
  *
@@ -1129,6 +1132,164 @@ done:
     return K;
 }
 
+/* the sum of a row's m values */
+static inline double moo_row_sum(const double *row, int m) {
+    double acc = 0.0;
+    for (int j = 0; j < m; j++) acc += row[j];
+    return acc;
+}
+
+/* ------------------------------------------------------------------ few rows: all pairs ---------------------- */
+/* Up to MOO_PAIRS_MAX_N rows, pairs of rows are compared without a branch, four at a time with AVX2: on few rows that
+ * costs less than the lexsort, the copies and the trees (bench_sort.py --inputs 64: never the same rows twice, so
+ * that no branch is learnt). Rows p < q (places in a copy of the rows as columns) are compared once: row p's words
+ * hold, for the rows q > p, bit q of below (row q dominates row p) and of over (row p dominates row q). Duplicates
+ * dominate neither way, so they share a front.
+ *   first front  rows in order of coordinate sum (a dominator's sum is at most its victim's), and a row already
+ *                dominated is not compared at all: what it dominates, its dominator does, and that was compared;
+ *   all fronts   every pair; the below bits become the other rows' over bits, and Kahn's order over the dominance
+ *                graph peels one front at a time. */
+#define MOO_PAIRS_MAX_N 384 /* most rows for the pairs (the words of a row fit in MOO_PAIRS_WORDS) */
+#define MOO_PAIRS_WORDS (MOO_PAIRS_MAX_N / 64)
+
+/* AUTO's most rows for the pairs at M objectives (0: never): where they beat the sorted paths on uniform points and
+ * on sphere fronts alike, for all fronts and the first front (the pairs cost n^2 M, the trees less in n and more
+ * in M) */
+static inline int32_t moo_pairs_most_rows(int m) {
+    if (m <= 2) return 0;
+    if (m == 3) return 64;
+    if (m == 4) return 192;
+    if (m == 5) return 256;
+    return m <= 12 ? MOO_PAIRS_MAX_N : 256;
+}
+
+/* the places' rows F[ord[p]] (ord NULL: row p) as m columns of np (n rounded up to 4) values, padded with NaN, which
+ * compares false both ways */
+static void moo_pairs_columns(const double *F, int32_t n, int m, const int32_t *ord, int32_t np, double *C) {
+    for (int k = 0; k < m; k++) {
+        double *c = C + (int64_t)k * np;
+        for (int32_t p = 0; p < n; p++) c[p] = F[(int64_t)(ord ? ord[p] : p) * m + k];
+        for (int32_t p = n; p < np; p++) c[p] = NAN;
+    }
+}
+
+/* ORs into below and over the bits of row x (at place p) against the places q > p */
+static void moo_pairs_row(const double *C, int32_t np, int m, const double *x, int32_t p, uint64_t *below,
+                          uint64_t *over) {
+    for (int32_t q = p + 1; q < np; q++) {
+        int le = 1, ge = 1;
+        for (int k = 0; k < m; k++) {
+            const double c = C[(int64_t)k * np + q];
+            le &= c <= x[k];
+            ge &= c >= x[k];
+        }
+        below[q >> 6] |= (uint64_t)(le & !ge) << (q & 63);
+        over[q >> 6] |= (uint64_t)(ge & !le) << (q & 63);
+    }
+}
+
+#ifdef MOO_X86
+__attribute__((target("avx2"))) static void moo_pairs_row_avx2(const double *C, int32_t np, int m, const double *x,
+                                                               int32_t p, uint64_t *below, uint64_t *over) {
+    const uint64_t from = ~0ULL << ((p + 1) & 3); /* in the four places holding p + 1: that place and above */
+    for (int32_t q = (p + 1) & ~3; q < np; q += 4) {
+        __m256d c = _mm256_loadu_pd(C + q), v = _mm256_broadcast_sd(x);
+        __m256d le = _mm256_cmp_pd(c, v, _CMP_LE_OQ), ge = _mm256_cmp_pd(c, v, _CMP_GE_OQ);
+        for (int k = 1; k < m; k++) {
+            c = _mm256_loadu_pd(C + (int64_t)k * np + q);
+            v = _mm256_broadcast_sd(x + k);
+            le = _mm256_and_pd(le, _mm256_cmp_pd(c, v, _CMP_LE_OQ));
+            ge = _mm256_and_pd(ge, _mm256_cmp_pd(c, v, _CMP_GE_OQ));
+        }
+        uint64_t l = (uint64_t)_mm256_movemask_pd(le), g = (uint64_t)_mm256_movemask_pd(ge);
+        if (q <= p) l &= from, g &= from;
+        below[q >> 6] |= (l & ~g) << (q & 63);
+        over[q >> 6] |= (g & ~l) << (q & 63);
+    }
+}
+#endif
+
+static inline void moo_pairs_compare(const double *C, int32_t np, int m, const double *x, int32_t p,
+                                     uint64_t *below, uint64_t *over, int avx2) {
+#ifdef MOO_X86
+    if (avx2) {
+        moo_pairs_row_avx2(C, np, m, x, p, below, over);
+        return;
+    }
+#endif
+    (void)avx2;
+    moo_pairs_row(C, np, m, x, p, below, over);
+}
+
+/* moo_nds on 0 < n <= MOO_PAIRS_MAX_N finite rows, by pairs; avx2: the AVX2 compare (the CPU has it). */
+static int64_t moo_nds_pairs(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only,
+                             int avx2) {
+    const int32_t np = (n + 3) & ~3, w = (n + 63) / 64;
+    const size_t s_C = MOO_ALIGN((size_t)np * m * sizeof(double)), s_b = MOO_ALIGN((size_t)n * w * sizeof(uint64_t));
+    const size_t s_k = MOO_ALIGN((size_t)n * sizeof(moo_key));
+    unsigned char *blk = (unsigned char *)moo_scratch_get(1, s_C + 2 * s_b + s_k + 2 * (size_t)n * sizeof(int32_t));
+    if (!blk) return MOO_ERR_MEMORY;
+    double *C = (double *)blk;
+    uint64_t *below = (uint64_t *)(blk + s_C), *over = (uint64_t *)(blk + s_C + s_b);
+    moo_key *key = (moo_key *)(blk + s_C + 2 * s_b);
+    int32_t *cnt = (int32_t *)(blk + s_C + 2 * s_b + s_k), *q = cnt + n;
+    int64_t K = 1;
+    if (first_only) {
+        for (int32_t i = 0; i < n; i++) key[i] = (moo_key){moo_row_sum(F + (int64_t)i * m, m), i};
+        moo_sort_key(key, n);
+        for (int32_t p = 0; p < n; p++) q[p] = (int32_t)key[p].i;
+        moo_pairs_columns(F, n, m, q, np, C);
+        uint64_t dominated[MOO_PAIRS_WORDS] = {0};
+        for (int32_t p = 0; p < n; p++) {
+            if (dominated[p >> 6] >> (p & 63) & 1) continue;
+            uint64_t bw[MOO_PAIRS_WORDS] = {0}, ow[MOO_PAIRS_WORDS] = {0}, any = 0;
+            moo_pairs_compare(C, np, m, F + (int64_t)q[p] * m, p, bw, ow, avx2);
+            for (int32_t b = 0; b < w; b++) {
+                any |= bw[b];
+                dominated[b] |= ow[b];
+            }
+            if (any) dominated[p >> 6] |= 1ULL << (p & 63);
+        }
+        for (int32_t p = 0; p < n; p++) out8[q[p]] = !(dominated[p >> 6] >> (p & 63) & 1);
+    } else {
+        moo_pairs_columns(F, n, m, NULL, np, C);
+        memset(below, 0, 2 * s_b);
+        for (int32_t i = 0; i < n; i++)
+            moo_pairs_compare(C, np, m, F + (int64_t)i * m, i, below + (int64_t)i * w, over + (int64_t)i * w, avx2);
+        for (int32_t i = 0; i < n; i++) cnt[i] = 0;
+        for (int32_t i = 0; i < n; i++) { /* cnt[i]: row i's dominators; over: every row a row dominates */
+            for (int32_t b = 0; b < w; b++) {
+                for (uint64_t o = below[(int64_t)i * w + b]; o; o &= o - 1) { /* row j > i dominates row i */
+                    const int32_t j = b * 64 + __builtin_ctzll(o);
+                    over[(int64_t)j * w + (i >> 6)] |= 1ULL << (i & 63);
+                    cnt[i]++;
+                }
+                for (uint64_t o = over[(int64_t)i * w + b]; o; o &= o - 1) { /* row i dominates row j */
+                    const int32_t j = b * 64 + __builtin_ctzll(o);
+                    if (j > i) cnt[j]++; /* (the bits below i came from the loop above, and were counted there) */
+                }
+            }
+        }
+        int32_t head = 0, tail = 0;
+        for (int32_t i = 0; i < n; i++)
+            if (cnt[i] == 0) q[tail++] = i;
+        for (K = 0; head < tail; K++) { /* every row is queued once: dominance has no cycle */
+            for (const int32_t end = tail; head < end; head++) {
+                const int32_t j = q[head];
+                out64[j] = K;
+                for (int32_t b = 0; b < w; b++) {
+                    for (uint64_t o = over[(int64_t)j * w + b]; o; o &= o - 1) {
+                        const int32_t i = b * 64 + __builtin_ctzll(o);
+                        if (--cnt[i] == 0) q[tail++] = i;
+                    }
+                }
+            }
+        }
+    }
+    moo_scratch_release(1);
+    return K;
+}
+
 /* the passes that gather rows from scattered places (over F, or over the survivors' rows) prefetch the row this
  * many places ahead */
 #define MOO_FF_AHEAD 32
@@ -1195,12 +1356,6 @@ typedef struct {
     double bs[MOO_FF_MAX_CHUNKS];   /* a chunk's least sum, at row best (-1: none) */
     int32_t best[MOO_FF_MAX_CHUNKS], o[MOO_FF_MAX_CHUNKS];
 } moo_ff_ctx;
-
-static inline double moo_row_sum(const double *row, int m) {
-    double acc = 0.0;
-    for (int j = 0; j < m; j++) acc += row[j];
-    return acc;
-}
 
 /* finiteness and the least sum of rows [lo, hi) (m: x->m, a constant where the callers below inline it) */
 static MOO_ALWAYS_INLINE void moo_ff_scan_m(moo_ff_ctx *x, int t, ptrdiff_t lo, ptrdiff_t hi, const int m) {
@@ -1652,6 +1807,19 @@ static int64_t moo_nds(const double *F, int32_t n, int m, int64_t *out64, uint8_
     if (!first_only && (m == 2 || m == 3) && sweep && n > 0) { /* the sweep checks finiteness itself */
         int64_t K = moo_nds_sweep(F, n, m, out64, algo == MOO_NDS_SWEEP_TIGHT);
         if (K != MOO_SWEEP_GIVE_UP) return K;
+    }
+    const int pairs = algo == MOO_NDS_AUTO ? n <= moo_pairs_most_rows(m)
+                                           : (algo == MOO_NDS_PAIRS || algo == MOO_NDS_PAIRS_SCALAR) &&
+                                                 n <= MOO_PAIRS_MAX_N;
+    if (pairs && n > 0) {
+        int64_t bad = moo_first_nonfinite(F, n, m);
+        if (bad != -1) return bad;
+#ifdef MOO_X86
+        const int avx2 = algo != MOO_NDS_PAIRS_SCALAR && moo_have_avx2();
+#else
+        const int avx2 = 0;
+#endif
+        return moo_nds_pairs(F, n, m, out64, out8, first_only, avx2);
     }
     const int filter = algo != MOO_NDS_NO_FILTER && algo != MOO_NDS_KDTREE_NO_FILTER;
     if (first_only && n > 64 && filter) return moo_first_filtered(F, n, m, out8, algo, 1); /* checks finiteness */
