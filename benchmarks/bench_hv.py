@@ -6,13 +6,15 @@ Times are process CPU seconds (``time.process_time``): every library here runs o
 meaningful when other jobs share the machine, where wall time does not. Within a cell the libraries take turns,
 one timed block each per round (so a slow spell of the machine hits all of them alike), after one untimed call (the
 first call after another library's runs cold: up to 1.5x slower at N = 100), and a block repeats a fast call until
-it lasts about 2 ms (a single 100-µs call times too coarsely to compare); the time is the median over rounds of the
-block time per call. A block cycles through FRONTS (8) fronts of the same size and shape (seeds 0..7; ``--fronts``):
-called on one input again and again, a CPU's branch predictors learn that input's branches, which no real caller
-sees (at M = 5, N = 100 on one Zen 4 core: ours 55 µs on one front, 140 µs on eight; moocore 73 and 263 µs).
-``--fronts 1`` times one front, the method before.
+it lasts about 2 ms or has called every front once (a single 100-µs call times too coarsely to compare); the time is
+the median over rounds of the block time per call. A block calls each of FRONTS (64) fronts of the same size and shape (seeds 0..63; ``--fronts``;
+fewer where 64 would take over 32 MiB) at most once: called on one input again and again, a CPU's branch predictors
+learn that input's branches, which no real caller sees (at M = 5, N = 100 on one Zen 4 core: ours 55 µs on one
+front, 140 µs on eight; moocore 73 and 263 µs), and a few fronts cycled are learnt as well (at M = 4, N = 100, 8
+fronts cycled 400 times: ours 7.4 µs; each front once between other libraries' calls: 26-30 µs). ``--fronts 1``
+repeats one front for the whole block, the method before.
 
-    python benchmarks/bench_hv.py [--quick] [--m 5 [6 ...]] [--n 100 [1000 ...]] [--fronts 8]
+    python benchmarks/bench_hv.py [--quick] [--m 5 [6 ...]] [--n 100 [1000 ...]] [--fronts 64]
     python benchmarks/bench_hv.py --contrib [--m 2 3 ...] [--n ...]
     python benchmarks/bench_hv.py --indicators
     python benchmarks/bench_hv.py --threads [--m 5 6] [--n 1000 3000]
@@ -40,7 +42,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 LIMIT_S = 30.0
-FRONTS = 8  # inputs a timed block cycles through (see the module docstring)
+FRONTS = 64  # inputs a timed block calls once each at most (see the module docstring)
+FRONTS_BYTES = 32 << 20  # at most this much memory for a cell's fronts
 
 
 def sphere(n: int, m: int, seed: int = 0) -> np.ndarray:
@@ -93,7 +96,8 @@ BLOCK_S = 2e-3
 
 def _time_turns(fns: dict, inputs: list[tuple], budget: float, max_rounds: int) -> dict[str, tuple[float, float]]:
     """``{name: (median CPU seconds per call, value on inputs[0])}``, the libraries taking turns, one block each per
-    round; a block calls ``fn(*args)`` for the argument tuples of ``inputs`` in turn."""
+    round; a block calls ``fn(*args)`` for the argument tuples of ``inputs`` in turn, each at most once (one input:
+    repeated)."""
     values, calls = {}, {}
     for name, fn in fns.items():  # the warm-up call also sizes the blocks (a slow cell runs twice, not 3 times)
         t = time.process_time()
@@ -103,7 +107,7 @@ def _time_turns(fns: dict, inputs: list[tuple], budget: float, max_rounds: int) 
     start, rounds = time.perf_counter(), 0
     while rounds < max_rounds and (rounds < 3 or time.perf_counter() - start < budget * len(fns)):
         for name, fn in fns.items():
-            k = calls[name]
+            k = calls[name] if len(inputs) == 1 else min(calls[name], len(inputs))  # no input twice in a block
             fn(*inputs[-1])  # untimed: the caches and branch predictors were the previous library's
             t = time.process_time()
             for i in range(k):
@@ -113,9 +117,15 @@ def _time_turns(fns: dict, inputs: list[tuple], budget: float, max_rounds: int) 
     return {name: (float(np.median(times[name])), values[name]) for name in fns}  # values: what fn returned
 
 
+def _count(n: int, m: int, k: int, arrays: int = 1) -> int:
+    """How many of ``k`` inputs of ``arrays`` n x m arrays each fit in FRONTS_BYTES (at least one)."""
+    return max(1, min(k, FRONTS_BYTES // (8 * n * m * arrays)))
+
+
 def _fronts(n: int, m: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``k`` argument tuples ``(sphere front of seed s, reference 1.1)``, s = 0..k-1."""
-    return [(sphere(n, m, seed=s), np.full(m, 1.1)) for s in range(k)]
+    """Argument tuples ``(sphere front of seed s, reference 1.1)``, s = 0, 1, ...: ``k`` of them, fewer where they
+    would take over FRONTS_BYTES."""
+    return [(sphere(n, m, seed=s), np.full(m, 1.1)) for s in range(_count(n, m, k))]
 
 
 def main(quick: bool = False, ms: list[int] | None = None, ns: list[int] | None = None,
@@ -156,7 +166,7 @@ def _print(rows: list[dict], names: list[str], fronts: int) -> None:
     peers = [k for k in names if k != "ours"]
     head = f"{'M':>2} {'N':>6} " + " ".join(f"{k:>10}" for k in names) + f" {'ours/best':>10} {'rel.err':>8}"
     print(f"hypervolume, sphere fronts, ref 1.1, CPU seconds per call (median of interleaved rounds, single thread, "
-          f"{fronts} fronts in turn)")
+          f"{fronts} fronts, each at most once a block)")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -176,7 +186,7 @@ def main_contrib(ms: list[int] | None = None, ns: list[int] | None = None, front
     sizes = {2: (100, 1000, 10000), 3: (100, 1000, 10000), 4: (100, 300), 5: (100,), 6: (50,)}
     rows = []
     print(f"hypervolume contributions, sphere fronts, ref 1.1, CPU seconds per call (median of interleaved rounds, "
-          f"{fronts} fronts in turn)")
+          f"{fronts} fronts, each at most once a block)")
     print(f"{'M':>2} {'N':>6} {'ours':>10} {'moocore':>10} {'ours/moocore':>12} {'max.abs.diff':>12}")
     for m in (ms or range(2, 7)):
         for n in (ns or sizes.get(m, (100,))):
@@ -225,14 +235,15 @@ def main_indicators(ms: list[int] | None = None, ns: list[int] | None = None, fr
 
     rows = []
     print(f"IGD / IGD+ / eps+, sphere front vs a reference sphere front of as many points, CPU seconds per call "
-          f"({fronts} pairs in turn)")
+          f"({fronts} pairs, each at most once a block)")
     print(f"{'indicator':>16} {'M':>2} {'N':>6} {'ours':>10} {'moocore':>10} {'ours/moocore':>12} {'abs.diff':>9}")
     for name in ("igd", "igd_plus", "epsilon_additive"):
         ours, theirs = getattr(indicators, name), getattr(moocore, name)
         fns = {"ours": ours, "moocore": lambda F, R, f=theirs: f(F, ref=R)}
         for m in (ms or (2, 3, 5)):
             for n in (ns or (100, 1000)):
-                inputs = [(sphere(n, m, seed=2 * s + 1) * 1.05, sphere(n, m, seed=2 * s + 2)) for s in range(fronts)]
+                inputs = [(sphere(n, m, seed=2 * s + 1) * 1.05, sphere(n, m, seed=2 * s + 2))
+                          for s in range(_count(n, m, fronts, arrays=2))]
                 t = _time_turns(fns, inputs, 0.3, 30)
                 diff = abs(t["ours"][1] - t["moocore"][1])
                 rows.append({"indicator": name, "M": m, "N": n, "ours": t["ours"][0], "moocore": t["moocore"][0]})
@@ -250,7 +261,7 @@ if __name__ == "__main__":
     parser.add_argument("--indicators", action="store_true", help="IGD, IGD+ and additive epsilon instead")
     parser.add_argument("--threads", action="store_true", help="ours on 1 and 2 threads (wall time) instead")
     parser.add_argument("--fronts", type=int, default=FRONTS,
-                        help=f"inputs each timed block cycles through (default {FRONTS}; 1: one input repeated)")
+                        help=f"fronts a timed block calls once each at most (default {FRONTS}; 1: one front repeated)")
     args = parser.parse_args()
     if args.threads:
         main_threads(args.m, args.n)

@@ -6,11 +6,13 @@ Peers: moocore (pareto_rank, is_nondominated keep_weakly), pymoo (NonDominatedSo
 find_non_dominated), pymoo's Cython ENS-BS, fast best-order sort and Deb sort, pymoo's Cython pairwise first-front
 scan. A peer whose result differs from ours is marked "!" and is not counted as fastest (pymoo's best-order sort is
 wrong on ties; ours is checked against moocore on every cell). A peer whose estimated time exceeds the limit prints
-"-". Ratio = ours / fastest correct peer. Each library's repeats cycle through INPUTS (8) point sets of the same
-kind and size (seeds 0..7; ``--inputs 1``: one set repeated, the method before): called on one input again and
-again, a CPU's branch predictors learn its branches, which no caller in a search sees.
+"-". Ratio = ours / fastest correct peer. Each library's repeats take point sets of the same kind and size (seeds 0,
+1, ...) in turn, as many as the repeats (at most 101) where they fit in 32 MiB (at least 8 otherwise), so that at
+small N no set is sorted twice (``--inputs K``: K sets cycled; 1: one set repeated, the method before): called on
+one input again and again, a CPU's branch predictors learn its branches, which no caller in a search sees, and 8
+small sets cycled over 100 repeats are learnt as well.
 
-    python benchmarks/bench_sort.py [--quick] [--inputs 8]
+    python benchmarks/bench_sort.py [--quick] [--inputs K]
     python benchmarks/bench_sort.py --threads [--n 100000 1000000]
     python benchmarks/bench_sort.py --large [--n 1e5 1e6 1e7]
 
@@ -143,7 +145,15 @@ def _same(a, b, task: str) -> bool:
     return bool(np.allclose(a[fin], b[fin], rtol=1e-12, atol=0))
 
 
-INPUTS = 8  # point sets the repeats cycle through (see the module docstring)
+INPUTS_BYTES = 32 << 20  # by default a cell's point sets take at most this much memory (see the module docstring)
+INPUTS_LEAST = 8  # ... and are at least this many
+
+
+def _input_count(n: int, m: int, repeats: int, inputs: int | None) -> int:
+    """Point sets for a cell: ``inputs`` when given, else one a repeat within INPUTS_BYTES (at least INPUTS_LEAST)."""
+    if inputs:
+        return inputs
+    return max(INPUTS_LEAST, min(repeats, INPUTS_BYTES // (8 * n * m)))
 
 
 def _time(fn, inputs: list, budget: float, max_repeats: int) -> tuple[float, object]:
@@ -168,7 +178,7 @@ def _fmt(t: float | None, wrong: bool) -> str:
     return s + ("!" if wrong else "")
 
 
-def main(quick: bool = False, inputs: int = INPUTS) -> list[dict]:
+def main(quick: bool = False, inputs: int | None = None) -> list[dict]:
     """Run every cell, print the table (times in ms) and return the rows."""
     sizes = (100, 1000) if quick else (100, 1000, 10_000, 100_000)
     budget, max_repeats, limit = (0.1, 15, 1.0) if quick else (0.6, 101, 8.0)
@@ -183,7 +193,8 @@ def main(quick: bool = False, inputs: int = INPUTS) -> list[dict]:
             for m in (2, 3, 5):
                 last: dict[str, tuple[int, float]] = {}
                 for n in sizes:
-                    Fs = [uniform(n, m, s) if kind == "uniform" else sphere(n, m, s) for s in range(inputs)]
+                    k = _input_count(n, m, max_repeats, inputs)
+                    Fs = [uniform(n, m, s) if kind == "uniform" else sphere(n, m, s) for s in range(k)]
                     times: dict[str, float | None] = {}
                     wrong: dict[str, bool] = {}
                     ref = None
@@ -208,7 +219,8 @@ def main(quick: bool = False, inputs: int = INPUTS) -> list[dict]:
                     cells = " ".join(f"{_fmt(times.get(k), wrong.get(k, False)):>12s}" for k in names)
                     print(f"{task:8s} {kind:7s} {m:2d} {n:7d} {cells} {best or '-':>13s} {ratio:6.2f}", flush=True)
                     rows.append(dict(task=task, data=kind, M=m, N=n, times=times, wrong=wrong, best=best, ratio=ratio))
-    print(f"\ntimes in ms (median; {inputs} inputs in turn); '!' = result differs from ours (not counted); '-' = "
+    turn = f"{inputs} inputs in turn" if inputs else f"up to {max_repeats} inputs in turn, fewer above 32 MiB"
+    print(f"\ntimes in ms (median; {turn}); '!' = result differs from ours (not counted); '-' = "
           "skipped (too slow)")
     return rows
 
@@ -375,8 +387,9 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="N = 1e2, 1e3 only, fewer repeats")
     parser.add_argument("--threads", action="store_true", help="pareto_mask at 1 and 2 threads instead")
     parser.add_argument("--large", action="store_true", help="all fronts at large N: time and peak extra memory")
-    parser.add_argument("--inputs", type=int, default=INPUTS,
-                        help=f"point sets the main table's repeats cycle through (default {INPUTS}; 1: one set repeated)")
+    parser.add_argument("--inputs", type=int, default=None,
+                        help="point sets the main table's repeats cycle through (default: one a repeat where they "
+                             "fit in 32 MiB; 1: one set repeated)")
     parser.add_argument("--n", type=float, nargs="+",
                         help="numbers of points for --threads (default 1e5, 1e6) or --large (default 1e5, 1e6, 1e7)")
     args = parser.parse_args()
