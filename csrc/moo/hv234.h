@@ -24,10 +24,6 @@ typedef struct { double x, y; } hv_p2;
 #define HV_P2_LESS(a, b) ((a).x < (b).x || ((a).x == (b).x && (a).y < (b).y))
 MOO_DEFINE_SORT(hv_sort_p2, hv_p2, HV_P2_LESS)
 
-typedef struct { double x, y; ptrdiff_t i; } hv_p2i;
-#define HV_P2I_LESS(a, b) ((a).x < (b).x || ((a).x == (b).x && (a).y < (b).y))
-MOO_DEFINE_SORT(hv_sort_p2i, hv_p2i, HV_P2I_LESS)
-
 /* ------------------------------------------------------------------------------------------------ */
 /* d = 2                                                                                            */
 /* ------------------------------------------------------------------------------------------------ */
@@ -76,14 +72,14 @@ static double hv3d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
     if (n == 0) return 0.0;
     if (n == 1) return (ref[0] - X[0]) * (ref[1] - X[1]) * (ref[2] - X[2]);
     const double rx = ref[0], ry = ref[1], rz = ref[2];
-    size_t bytes = (size_t)n * (2 * sizeof(moo_key) + sizeof(hv_p2i) + sizeof(ptrdiff_t) + 2 * sizeof(double));
+    size_t bytes = (size_t)n * (2 * sizeof(moo_key) + sizeof(moo_p2i) + sizeof(ptrdiff_t) + 2 * sizeof(double));
     char *mem = (char *)malloc(bytes);
     moo_bits L;
     moo_bits_layout(&L, n);
     uint64_t *bits = mem ? (uint64_t *)calloc((size_t)L.W, sizeof(uint64_t)) : NULL;
     if (!bits) { free(mem); return NAN; }
     moo_key *zo = (moo_key *)mem;
-    hv_p2i *xo = (hv_p2i *)(zo + n);
+    moo_p2i *xo = (moo_p2i *)(zo + n);
     ptrdiff_t *rank = (ptrdiff_t *)(xo + n);
     double *px = (double *)(rank + n), *py = px + n;
     moo_key *xk = (moo_key *)(py + n);
@@ -97,15 +93,10 @@ static double hv3d(const double *X, ptrdiff_t n, ptrdiff_t stride, const double 
                                     * runs of equal x by y */
         moo_sort_key(xk, n);
         for (ptrdiff_t j = 0; j < n; j++) { xo[j].x = xk[j].k; xo[j].y = X[xk[j].i * stride + 1]; xo[j].i = xk[j].i; }
-        for (ptrdiff_t j = 0; j < n;) {
-            ptrdiff_t e = j + 1;
-            while (e < n && xo[e].x == xo[j].x) e++;
-            if (e - j > 1) hv_sort_p2i(xo + j, e - j);
-            j = e;
-        }
+        moo_sort_p2i_runs(xo, n);
     } else {
         for (ptrdiff_t i = 0; i < n; i++) { xo[i].x = X[i * stride]; xo[i].y = X[i * stride + 1]; xo[i].i = i; }
-        hv_sort_p2i(xo, n);
+        moo_sort_p2i(xo, n);
     }
     for (ptrdiff_t j = 0; j < n; j++) { rank[xo[j].i] = j; px[j] = xo[j].x; py[j] = xo[j].y; }
 

@@ -27,20 +27,16 @@
 typedef int64_t (*hvc_front_fn)(const double *F, int32_t n, int m, int64_t *out64, uint8_t *out8, int first_only,
                                  int algo);
 
-typedef struct { double x, y; ptrdiff_t i; } hvc_p2;
-#define HVC_P2_LESS(a, b) ((a).x < (b).x || ((a).x == (b).x && (a).y < (b).y))
-MOO_DEFINE_SORT(hvc_sort_p2, hvc_p2, HVC_P2_LESS)
-
 static inline double hvc_box(const double *p, int d, const double *ref) {
     double v = 1.0;
     for (int j = 0; j < d; j++) v *= ref[j] - p[j];
     return v;
 }
 
-/* d = 2 over U (u distinct non-dominated points): c[g] per point. order: scratch of u hvc_p2, left sorted by x. */
-static void hvc2_front(const double *U, ptrdiff_t u, const double *ref, double *c, hvc_p2 *order) {
+/* d = 2 over U (u distinct non-dominated points): c[g] per point. order: scratch of u moo_p2i, left sorted by x. */
+static void hvc2_front(const double *U, ptrdiff_t u, const double *ref, double *c, moo_p2i *order) {
     for (ptrdiff_t g = 0; g < u; g++) { order[g].x = U[2 * g]; order[g].y = U[2 * g + 1]; order[g].i = g; }
-    hvc_sort_p2(order, u);
+    moo_sort_p2i(order, u);
     for (ptrdiff_t t = 0; t < u; t++) {
         const double xn = t + 1 < u ? order[t + 1].x : ref[0];
         const double yp = t > 0 ? order[t - 1].y : ref[1];
@@ -51,18 +47,13 @@ static void hvc2_front(const double *U, ptrdiff_t u, const double *ref, double *
 /* Sort P (k points) by (x, y): from MOO_KEY_BUCKET_MIN points by (x, index) keys with moo_sort_key (bucket or radix
  * sort: few branches depend on the values, where a sort by comparisons mispredicts most of them on a new input;
  * tmp, Q: scratch of k each), runs of equal x then by y. */
-static void hvc_sort_xy(hvc_p2 *P, ptrdiff_t k, moo_key *tmp, hvc_p2 *Q) {
-    if (k < MOO_KEY_BUCKET_MIN || !tmp || !Q) { hvc_sort_p2(P, k); return; }
+static void hvc_sort_xy(moo_p2i *P, ptrdiff_t k, moo_key *tmp, moo_p2i *Q) {
+    if (k < MOO_KEY_BUCKET_MIN || !tmp || !Q) { moo_sort_p2i(P, k); return; }
     for (ptrdiff_t i = 0; i < k; i++) { tmp[i].k = P[i].x; tmp[i].i = i; }
     moo_sort_key(tmp, k);
     for (ptrdiff_t i = 0; i < k; i++) Q[i] = P[tmp[i].i];
-    for (ptrdiff_t i = 0; i < k;) {
-        ptrdiff_t j = i + 1;
-        while (j < k && Q[j].x == Q[i].x) j++;
-        if (j - i > 1) hvc_sort_p2(Q + i, j - i);
-        i = j;
-    }
-    memcpy(P, Q, (size_t)k * sizeof(hvc_p2));
+    moo_sort_p2i_runs(Q, k);
+    memcpy(P, Q, (size_t)k * sizeof(moo_p2i));
 }
 
 typedef struct { double z; ptrdiff_t r; } hvc_zr;
@@ -85,12 +76,12 @@ static inline double hvc3_cov_area(const int32_t *cov, int32_t lo, int32_t hi, c
  * on the way: with exact = 1 the first one returns 1 (the caller takes the general path), else they are skipped.
  * 0 when done, -1 when out of memory. */
 static int hvc2_fast(const double *Y, ptrdiff_t k, const double *ref, int exact, const int32_t *orig, double *out) {
-    /* one scratch block (slot 2, kept between calls): P, Q (k hvc_p2), tmp (k moo_key), st (k), mult (k) */
-    const size_t sp = MOO_ALIGN((size_t)k * sizeof(hvc_p2)), sk = MOO_ALIGN((size_t)k * sizeof(moo_key));
+    /* one scratch block (slot 2, kept between calls): P, Q (k moo_p2i), tmp (k moo_key), st (k), mult (k) */
+    const size_t sp = MOO_ALIGN((size_t)k * sizeof(moo_p2i)), sk = MOO_ALIGN((size_t)k * sizeof(moo_key));
     const size_t ss = MOO_ALIGN((size_t)k * sizeof(ptrdiff_t));
     unsigned char *blk = (unsigned char *)moo_scratch_get(2, 2 * sp + sk + ss + (size_t)k * sizeof(int32_t));
     if (!blk) return -1;
-    hvc_p2 *P = (hvc_p2 *)blk, *Q = (hvc_p2 *)(blk + sp);
+    moo_p2i *P = (moo_p2i *)blk, *Q = (moo_p2i *)(blk + sp);
     moo_key *tmp = (moo_key *)(blk + 2 * sp);
     ptrdiff_t *st = (ptrdiff_t *)(blk + 2 * sp + sk);
     int32_t *mult = (int32_t *)(blk + 2 * sp + sk + ss);
@@ -106,7 +97,7 @@ static int hvc2_fast(const double *Y, ptrdiff_t k, const double *ref, int exact,
     }
     for (ptrdiff_t g = 0; g < u; g++) {
         if (mult[g] > 1) continue;
-        const hvc_p2 *p = P + st[g];
+        const moo_p2i *p = P + st[g];
         const double xn = g + 1 < u ? P[st[g + 1]].x : ref[0], yp = g > 0 ? P[st[g - 1]].y : ref[1];
         out[orig[p->i]] = (xn - p->x) * (yp - p->y);
     }
@@ -126,18 +117,18 @@ static int hvc3_fast(const double *Y, ptrdiff_t k, const double *ref, int exact,
     moo_bits L;
     moo_bits_layout(&L, k);
     /* one scratch block (slot 2, kept between calls): the arrays below, then tmp and Q for the sorts, then the bits */
-    const size_t main_b = MOO_ALIGN((size_t)k * (sizeof(hvc_zr) + sizeof(hvc_p2) + sizeof(ptrdiff_t) +
+    const size_t main_b = MOO_ALIGN((size_t)k * (sizeof(hvc_zr) + sizeof(moo_p2i) + sizeof(ptrdiff_t) +
                                                  6 * sizeof(double) + 4 * sizeof(int32_t)));
-    const size_t tmp_b = MOO_ALIGN((size_t)k * sizeof(moo_key)), q_b = MOO_ALIGN((size_t)k * sizeof(hvc_p2));
+    const size_t tmp_b = MOO_ALIGN((size_t)k * sizeof(moo_key)), q_b = MOO_ALIGN((size_t)k * sizeof(moo_p2i));
     char *mem = (char *)moo_scratch_get(2, main_b + tmp_b + q_b + (size_t)L.W * sizeof(uint64_t));
     if (!mem) return -1;
     moo_key *tmp = (moo_key *)(mem + main_b);
-    hvc_p2 *Q = (hvc_p2 *)(mem + main_b + tmp_b);
+    moo_p2i *Q = (moo_p2i *)(mem + main_b + tmp_b);
     uint64_t *bits = (uint64_t *)(mem + main_b + tmp_b + q_b);
     memset(bits, 0, (size_t)L.W * sizeof(uint64_t));
     int status = -1;
     hvc_zr *zo = (hvc_zr *)mem;
-    hvc_p2 *xo = (hvc_p2 *)(zo + k);
+    moo_p2i *xo = (moo_p2i *)(zo + k);
     ptrdiff_t *xi = (ptrdiff_t *)(xo + k);
     double *px = (double *)(xi + k), *py = px + k, *pz = py + k, *area = pz + k, *last = area + k, *acc = last + k;
     int32_t *cov = (int32_t *)(acc + k), *lo = cov + k, *hi = lo + k, *mult = hi + k;
@@ -275,7 +266,7 @@ static int hvc_compute(const double *X, ptrdiff_t n, int d, const double *ref, i
     int32_t *orig = (int32_t *)malloc((size_t)k * sizeof(int32_t)), *idx = NULL, *grp = NULL, *mult = NULL;
     int32_t *own = NULL, *ostart = NULL, *olist = NULL;
     uint8_t *mask = (uint8_t *)malloc((size_t)k);
-    hvc_p2 *order = NULL;
+    moo_p2i *order = NULL;
     ptrdiff_t *pos = NULL;
     if (!orig || !mask) goto done;
     if (k == n) { /* all inside (the usual case): no copy */
@@ -336,7 +327,7 @@ static int hvc_compute(const double *X, ptrdiff_t n, int d, const double *ref, i
     if (d == 1) {
         cu[0] = ref[0] - U[0];
     } else if (d == 2) {
-        order = (hvc_p2 *)malloc((size_t)u * sizeof(hvc_p2));
+        order = (moo_p2i *)malloc((size_t)u * sizeof(moo_p2i));
         if (!order) goto done;
         hvc2_front(U, u, ref, cu, order);
     } else if (d == 3) {
@@ -402,12 +393,12 @@ static int hvc_compute(const double *X, ptrdiff_t n, int d, const double *ref, i
                 if (d == 2) { /* exclusive box [x, x_next) x [y, y_prev) minus the owned rows' 2-D hypervolume */
                     const ptrdiff_t t = pos[g];
                     const double xn = t + 1 < u ? order[t + 1].x : ref[0], yp = t > 0 ? order[t - 1].y : ref[1];
-                    hvc_p2 *P = (hvc_p2 *)malloc((size_t)ne * sizeof(hvc_p2));
+                    moo_p2i *P = (moo_p2i *)malloc((size_t)ne * sizeof(moo_p2i));
                     if (!P) goto done;
                     for (ptrdiff_t e = 0; e < ne; e++) {
                         P[e].x = Yc[(ptrdiff_t)olist[e0 + e] * 2]; P[e].y = Yc[(ptrdiff_t)olist[e0 + e] * 2 + 1]; P[e].i = e;
                     }
-                    hvc_sort_p2(P, ne);
+                    moo_sort_p2i(P, ne);
                     double a = 0.0, ymin = yp;
                     for (ptrdiff_t e = 0; e < ne; e++) {
                         if (P[e].y < ymin) { a += (xn - P[e].x) * (ymin - P[e].y); ymin = P[e].y; }

@@ -11,7 +11,7 @@
  *   sorting         one stable radix sort of (key, int32) pairs (LSD, MSD for large arrays, merge sort when short),
  *                   its per-thread scratch, row lexsort; an introsort generator for small structs, and moo_sort_key
  *                   for (double, index) pairs (introsort when short, a bucket sort up to 1024 pairs, the radix sort
- *                   from 2048)
+ *                   from 2048); (x, y, index) points by (x, y), and their runs of equal x by y
  *   bitsets         64-ary hierarchical bitsets: predecessor / successor in O(log_64 n)
  *   threads         moo_parallel_for: a function over contiguous chunks of a range, run by a team of threads kept
  *                   for the process's life
@@ -576,6 +576,21 @@ MOO_UNUSED static void moo_sort_key(moo_key *a, ptrdiff_t n) {
     if (n >= MOO_KEY_RADIX_MIN && n < INT32_MAX && moo_sort_key_radix(a, (int32_t)n) == 0) return;
     if (n >= MOO_KEY_BUCKET_MIN && n <= MOO_KEY_BUCKET_MAX && moo_sort_key_bucket(a, n) == 0) return;
     moo_sort_key_intro(a, n);
+}
+
+/* (x, y, index) points: moo_sort_p2i sorts them by (x, y), comparisons deciding on the values; moo_sort_p2i_runs
+ * puts runs of equal x (of points sorted by x alone, as a key sort leaves them) in y order */
+typedef struct { double x, y; ptrdiff_t i; } moo_p2i;
+#define MOO_P2I_LESS(a, b) ((a).x < (b).x || ((a).x == (b).x && (a).y < (b).y))
+MOO_DEFINE_SORT(moo_sort_p2i, moo_p2i, MOO_P2I_LESS)
+
+MOO_UNUSED static void moo_sort_p2i_runs(moo_p2i *P, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n;) {
+        ptrdiff_t j = i + 1;
+        while (j < n && P[j].x == P[i].x) j++;
+        if (j - i > 1) moo_sort_p2i(P + i, j - i);
+        i = j;
+    }
 }
 
 /* Branchless lower bound: the number of values in the ascending a[0..n) (n >= 1) that are below key. */
