@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from nsganetv2.moo._hypervolume import hypervolume_kernel
 
 from nsganetv2.moo._paths import HVPath
 from nsganetv2.moo._reference_hv import hypervolume_ref
@@ -322,7 +323,8 @@ def _check_forced_path(F: np.ndarray, ref: np.ndarray, path: HVPath) -> None:
 
 @pytest.mark.parametrize("path", [HVPath.NO_QHV, HVPath.HV5_SCALAR])
 def test_m5_sweep_agrees_with_moocore(path: HVPath) -> None:
-    """The d = 5 sweep at every size (the default hands 150 points and more to QHV-II) with its AVX2 scan (NO_QHV,
+    """The d = 5 sweep at every size (the default hands M = 5 to QHV-II, which hands the sweep its deepest boxes) with
+    its AVX2 scan (NO_QHV,
     on machines that have AVX2) and its scalar scan (HV5_SCALAR)."""
     rng = np.random.default_rng(5000 + path)
     for n in (1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 150, 300):
@@ -330,13 +332,16 @@ def test_m5_sweep_agrees_with_moocore(path: HVPath) -> None:
             _check_forced_path(F, ref, path)
 
 
-def test_m5_sweep_agrees_with_reference_on_tiny_sets() -> None:
+def test_m5_agrees_with_reference_on_tiny_sets() -> None:
+    """The default (QHV-II from 5 points) and the d = 5 sweep against the inclusion-exclusion reference."""
     rng = np.random.default_rng(77)
     for trial in range(40):
         n = int(rng.integers(1, 9))
         F = rng.integers(0, 3, (n, 5)).astype(float) if trial % 2 else rng.random((n, 5))
         ref = np.full(5, 3.0 if trial % 2 else 1.0)
-        assert_close(hypervolume(F, ref), hypervolume_ref(F, ref))
+        want = hypervolume_ref(F, ref)
+        assert_close(hypervolume(F, ref), want)
+        assert_close(hypervolume_kernel(np.ascontiguousarray(F), ref, _path=int(HVPath.NO_QHV)), want)
 
 
 def test_m5_sweep_larger_sets_with_ties_agree_with_moocore() -> None:
@@ -365,7 +370,7 @@ def test_qhv_agrees_with_moocore(m: int, path: HVPath) -> None:
 
 
 def test_qhv_larger_sets_agree_with_moocore() -> None:
-    """The default takes QHV-II for M = 6..8 and from 150 points for M = 5: index lists longer than one stack
+    """The default takes QHV-II for M = 5..8: index lists longer than one stack
     buffer (256)."""
     rng = np.random.default_rng(66)
     F = rng.integers(0, 5, (1500, 6)).astype(float)

@@ -16,7 +16,9 @@
  *   - the survivors not worse than p in w enter the w-sweep at once (hv4_sweep's first run): one z-sweep over a
  *     2-D staircase gives their 3-D volume and the z-sorted 3-D front, so only the others pay a 3-D contribution;
  *   - the 3-D sweep axis is the one (of x, y, z) where the fewest survivors sit on p's value.
- * The dispatcher (hv.h) takes it for small sets and QHV-II (hv_qhv.h) for large ones. Tried and slower:
+ * The dispatcher (hv.h) takes QHV-II (hv_qhv.h) for d = 5 and hv5d for QHV-II's boxes past its depth guard: on
+ * fronts never seen before QHV-II is faster at every size. Tried here and slower (judged, before the benchmarks
+ * took new fronts, on fronts the branch predictors had learnt):
  *   - choosing the 4-D sweep axis per point (the one where most survivors sit on p's value): the group entering
  *     at once grows, but so does the 3-D front it leaves, and the later walks shrink by less than the reordering
  *     costs;

@@ -4,16 +4,15 @@ chooses among ``hv234.h``, ``hv5.h``, ``hv_qhv.h`` and ``hv_wfg.h``; tests force
 Algorithms by number of objectives M: sort + sweep (M = 2, O(N log N)); z-sweep over a 2-D staircase kept in a
 hierarchical bitset (M = 3, O(N log N)); w-sweep keeping the 3-D front in z-sorted arrays, each new point's 3-D
 contribution swept over its clipped 2-D staircase, the part below it found by AVX2 passes (M = 4, O(N^2),
-HV4D+-style; the same sweep serves the 4-D limit sets of M = 5 and of WFG); for M = 5 below 150 points a sweep over
-the 5th objective where each point's exclusive 4-D volume is its cut-down box minus the 4-D volume of the earlier
-points clipped to it (those come out of an AVX2 scan of a w-ordered active set already in w order and are swept
-keeping the 3-D front, the ones not worse in w entering at once through a z-sweep; moocore's incremental
-"onec4dplusU" scheme, re-engineered); QHV-II (Russo & Francisco) for M = 5 from 150 points and M = 6..8: the pivot
-with the largest box adds it and the rest splits into M disjoint boxes, recursively; WFG (While, Bradstreet, Barone
-2012) for M >= 9, with limit sets cut down by "cap" points and filtered by worse-objective masks, down to QHV-II.
+HV4D+-style; the same sweep serves the 4-D limit sets of WFG); QHV-II (Russo & Francisco) for M = 5..8: the pivot
+with the largest box adds it and the rest splits into M disjoint boxes, recursively (past its depth guard, M = 5
+boxes go to a sweep over the 5th objective where each point's exclusive 4-D volume is its cut-down box minus the
+4-D volume of the earlier points clipped to it, moocore's incremental "onec4dplusU" scheme re-engineered); WFG
+(While, Bradstreet, Barone 2012) for M >= 9, with limit sets cut down by "cap" points and filtered by
+worse-objective masks, down to QHV-II.
 
-Threads: ``hypervolume(..., n_threads=T)`` runs QHV-II's boxes below the top of its recursion on T threads (M = 5
-from 150 points, M = 6..8; sets of 256 points and more), adding their volumes up in the single-threaded order, so
+Threads: ``hypervolume(..., n_threads=T)`` runs QHV-II's boxes below the top of its recursion on T threads (M =
+5..8; sets of 256 points and more), adding their volumes up in the single-threaded order, so
 the value is the same, to the bit, for any T. The other algorithms run on one thread whatever T is.
 """
 from __future__ import annotations
@@ -36,8 +35,8 @@ def hypervolume(F: ArrayLike, ref: ArrayLike, n_threads: int = 1) -> float:
     Rows that do not strictly dominate ``ref`` (some value >= the reference) contribute nothing. Duplicates,
     dominated rows and ties are allowed. Integer and float32 inputs are accepted; M is at most 64.
 
-    ``n_threads`` > 1 computes QHV-II's independent boxes on that many threads: it pays where QHV-II runs (M = 5
-    from 150 points, M = 6..8) and the front is large (about 1,000 points and up); every other case runs on one
+    ``n_threads`` > 1 computes QHV-II's independent boxes on that many threads: it pays where QHV-II runs (M =
+    5..8) and the front is large (about 1,000 points and up); every other case runs on one
     thread whatever ``n_threads`` says, and no more threads run than there are CPUs online. The value is the same, to
     the bit, for any thread count.
 
