@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from nsganetv2.moo._hypervolume import hypervolume_kernel
 
 from nsganetv2.moo._paths import HVPath
 from nsganetv2.moo._reference_hv import hypervolume_ref
@@ -334,6 +333,8 @@ def test_m5_sweep_agrees_with_moocore(path: HVPath) -> None:
 
 def test_m5_agrees_with_reference_on_tiny_sets() -> None:
     """The default (QHV-II from 5 points) and the d = 5 sweep against the inclusion-exclusion reference."""
+    from nsganetv2.moo._hypervolume import hypervolume_kernel
+
     rng = np.random.default_rng(77)
     for trial in range(40):
         n = int(rng.integers(1, 9))
