@@ -117,6 +117,11 @@ def _time_turns(fns: dict, inputs: list[tuple], budget: float, max_rounds: int) 
     return {name: (float(np.median(times[name])), values[name]) for name in fns}  # values: what fn returned
 
 
+def _turns(k: int, what: str = "fronts") -> str:
+    """How a block takes its inputs, for the tables' titles."""
+    return f"one {what[:-1]} repeated" if k == 1 else f"{k} {what}, each at most once a block"
+
+
 def _count(n: int, m: int, k: int, arrays: int = 1) -> int:
     """How many of ``k`` inputs of ``arrays`` n x m arrays each fit in FRONTS_BYTES (at least one)."""
     return max(1, min(k, FRONTS_BYTES // (8 * n * m * arrays)))
@@ -166,7 +171,7 @@ def _print(rows: list[dict], names: list[str], fronts: int) -> None:
     peers = [k for k in names if k != "ours"]
     head = f"{'M':>2} {'N':>6} " + " ".join(f"{k:>10}" for k in names) + f" {'ours/best':>10} {'rel.err':>8}"
     print(f"hypervolume, sphere fronts, ref 1.1, CPU seconds per call (median of interleaved rounds, single thread, "
-          f"{fronts} fronts, each at most once a block)")
+          f"{_turns(fronts)})")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -186,7 +191,7 @@ def main_contrib(ms: list[int] | None = None, ns: list[int] | None = None, front
     sizes = {2: (100, 1000, 10000), 3: (100, 1000, 10000), 4: (100, 300), 5: (100,), 6: (50,)}
     rows = []
     print(f"hypervolume contributions, sphere fronts, ref 1.1, CPU seconds per call (median of interleaved rounds, "
-          f"{fronts} fronts, each at most once a block)")
+          f"{_turns(fronts)})")
     print(f"{'M':>2} {'N':>6} {'ours':>10} {'moocore':>10} {'ours/moocore':>12} {'max.abs.diff':>12}")
     for m in (ms or range(2, 7)):
         for n in (ns or sizes.get(m, (100,))):
@@ -235,7 +240,7 @@ def main_indicators(ms: list[int] | None = None, ns: list[int] | None = None, fr
 
     rows = []
     print(f"IGD / IGD+ / eps+, sphere front vs a reference sphere front of as many points, CPU seconds per call "
-          f"({fronts} pairs, each at most once a block)")
+          f"({_turns(fronts, 'pairs')})")
     print(f"{'indicator':>16} {'M':>2} {'N':>6} {'ours':>10} {'moocore':>10} {'ours/moocore':>12} {'abs.diff':>9}")
     for name in ("igd", "igd_plus", "epsilon_additive"):
         ours, theirs = getattr(indicators, name), getattr(moocore, name)

@@ -7,6 +7,9 @@ cdef extern from "moo/indicators.h" nogil:
         MOO_IND_IGD_PLUS
         MOO_IND_EPS_ADD
         MOO_IND_EPS_ADD_PORTABLE
+        MOO_IND_IGD_SCAN
+        MOO_IND_IGD_PORTABLE
+        MOO_IND_IGD_PLUS_PORTABLE
     double moo_indicator(const double *A, Py_ssize_t n, const double *R, Py_ssize_t r, int d, int which)
 
 cdef extern from "moo/moo_common.h" nogil:
@@ -14,8 +17,12 @@ cdef extern from "moo/moo_common.h" nogil:
 
 #: the indicators' codes for ``indicator_kernel``
 CODES = {"igd": MOO_IND_IGD, "igd_plus": MOO_IND_IGD_PLUS, "epsilon_additive": MOO_IND_EPS_ADD}
-#: epsilon_additive by its chunk sweep at every M, on the portable path even with AVX2 (for the tests)
+#: for the tests: epsilon_additive by its chunk sweep at every M on the portable path even with AVX2; igd by the
+#: scan at every N; igd and igd_plus by the chunk sweep's portable path
 EPS_ADD_PORTABLE = MOO_IND_EPS_ADD_PORTABLE
+IGD_SCAN = MOO_IND_IGD_SCAN
+IGD_PORTABLE = MOO_IND_IGD_PORTABLE
+IGD_PLUS_PORTABLE = MOO_IND_IGD_PLUS_PORTABLE
 
 
 def indicator_kernel(const double[:, ::1] A, const double[:, ::1] R, int which) -> float:
@@ -24,8 +31,8 @@ def indicator_kernel(const double[:, ::1] A, const double[:, ::1] R, int which) 
     cdef double v
     if A.shape[1] != R.shape[1] or A.shape[0] == 0 or R.shape[0] == 0:
         raise ValueError("indicator_kernel: A and R need rows and the same number of columns")
-    if which < 0 or which > MOO_IND_EPS_ADD_PORTABLE:
-        raise ValueError(f"indicator_kernel: which must be one of {sorted(CODES.values())} (or EPS_ADD_PORTABLE), "
+    if which < 0 or which > MOO_IND_IGD_PLUS_PORTABLE:
+        raise ValueError(f"indicator_kernel: which must be one of {sorted(CODES.values())} (or a code for the tests), "
                          f"not {which}")
     cdef bint ok
     with nogil:
