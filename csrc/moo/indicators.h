@@ -88,6 +88,24 @@ __attribute__((target("avx2"))) static double moo_eps_min_avx2(const double *T, 
 }
 #endif
 
+/* 1 when the AVX2 twins run: the CPU has AVX2 and the caller did not ask for the portable path */
+static inline int moo_ind_avx2(int portable) {
+#ifdef MOO_X86
+    return !portable && moo_have_avx2();
+#else
+    (void)portable;
+    return 0;
+#endif
+}
+
+static inline double moo_eps_min(const double *T, ptrdiff_t nc, const double *z, int d, double floor, int avx2) {
+#ifdef MOO_X86
+    if (avx2) return moo_eps_min_avx2(T, nc, z, d, floor);
+#endif
+    (void)avx2;
+    return moo_eps_min_portable(T, nc, z, d, floor);
+}
+
 /* A (n x d) in chunks of MOO_EPS_CHUNK rows: chunk c, objective j holds MOO_EPS_CHUNK values (the last chunk padded
  * with +inf, which no minimum takes); *nc: the chunks. NULL when out of memory (free() the result). */
 static double *moo_ind_chunks(const double *A, ptrdiff_t n, int d, ptrdiff_t *nc_out) {
@@ -111,22 +129,13 @@ static double moo_eps_chunks(const double *A, ptrdiff_t n, const double *R, ptrd
     ptrdiff_t nc;
     double *T = moo_ind_chunks(A, n, d, &nc);
     if (!T) return NAN;
-#ifdef MOO_X86
-    const int avx2 = !portable && moo_have_avx2();
-#else
-    (void)portable;
-#endif
+    const int avx2 = moo_ind_avx2(portable);
     double total = -INFINITY;
     const ptrdiff_t stride = r > MOO_EPS_WARM ? r / MOO_EPS_WARM : 1;
     for (int pass = 0; pass < 2; pass++)
         for (ptrdiff_t t = 0; t < r; t++) {
             if ((t % stride == 0 && t / stride < MOO_EPS_WARM) != (pass == 0)) continue;
-            double best;
-#ifdef MOO_X86
-            if (avx2) best = moo_eps_min_avx2(T, nc, R + t * d, d, total);
-            else
-#endif
-                best = moo_eps_min_portable(T, nc, R + t * d, d, total);
+            const double best = moo_eps_min(T, nc, R + t * d, d, total, avx2);
             total = best > total ? best : total;
         }
     free(T);
@@ -189,26 +198,24 @@ __attribute__((target("avx2"))) static double moo_dist_min_avx2(const double *T,
 }
 #endif
 
+static inline double moo_dist_min(const double *T, ptrdiff_t nc, const double *z, int d, int plus, int avx2) {
+#ifdef MOO_X86
+    if (avx2) return moo_dist_min_avx2(T, nc, z, d, plus);
+#endif
+    (void)avx2;
+    return moo_dist_min_portable(T, nc, z, d, plus);
+}
+
 /* igd or igd_plus by the chunk sweep: O(n r d). NaN when out of memory. */
 static double moo_dist_chunks(const double *A, ptrdiff_t n, const double *R, ptrdiff_t r, int d, int plus,
                               int portable) {
     ptrdiff_t nc;
     double *T = moo_ind_chunks(A, n, d, &nc);
     if (!T) return NAN;
-#ifdef MOO_X86
-    const int avx2 = !portable && moo_have_avx2();
-#else
-    (void)portable;
-#endif
+    const int avx2 = moo_ind_avx2(portable);
     double total = 0.0;
     for (ptrdiff_t t = 0; t < r; t++) {
-        double best;
-#ifdef MOO_X86
-        if (avx2) best = moo_dist_min_avx2(T, nc, R + t * d, d, plus);
-        else
-#endif
-            best = moo_dist_min_portable(T, nc, R + t * d, d, plus);
-        total += sqrt(best);
+        total += sqrt(moo_dist_min(T, nc, R + t * d, d, plus, avx2));
     }
     free(T);
     return total / (double)r;
