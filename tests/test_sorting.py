@@ -142,7 +142,7 @@ def _pairs_cases(n: int, m: int, seed: int) -> dict[str, np.ndarray]:
     return cases
 
 
-@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 8, 13])
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 8, 13, 40])
 def test_the_pairs_path_agrees_with_the_kd_tree(m: int) -> None:
     """PAIRS (AVX2 where the CPU has it) and PAIRS_SCALAR at every size up to their limit (384 rows; above it,
     PAIRS is AUTO), across the groups of four and the 64-bit words; AUTO across its per-M limits."""
