@@ -34,6 +34,6 @@ class NDSAlgo(IntEnum):
                           # fallback)
     SWEEP_TIGHT = 6       # all fronts, M = 3: the sweep on a 2 x 2 grid with tiny budgets, so that it gives up early
     SWEEP = 7             # all fronts, M = 2, 3: the sweep at every size (AUTO takes it from 65,536 rows)
-    PAIRS = 8             # pairs of rows compared, up to 384 rows at every M (AUTO: from M = 3, up to 64 to 384 rows by
-                          # M, fewer from M = 11); as AUTO above
+    PAIRS = 8             # pairs of rows compared, up to 384 rows at every M (AUTO: with AVX2, from M = 3, up to 64
+                          # to 384 rows by M, fewer from M = 11); as AUTO above
     PAIRS_SCALAR = 9      # the same without AVX2
