@@ -97,3 +97,16 @@ def test_igd_paths_agree(m: int) -> None:
         plus = indicator_kernel(A, R, CODES["igd_plus"])
         assert plus == pytest.approx(moocore.igd_plus(A, ref=R), rel=1e-12)
         assert indicator_kernel(A, R, IGD_PLUS_PORTABLE) == plus
+
+
+def test_igd_plus_where_differences_overflow() -> None:
+    """a - z overflows to -inf for the row below z (its excess is 0) and to +inf for the others: max(a - z, 0) taken
+    as such, on both paths (0.5 * (v + |v|) is NaN at -inf)."""
+    A = np.array([[1e308, 1e300]] * 31 + [[-1e308, 0.0]])
+    R = np.array([[1e308, 0.0]])
+    assert indicator_kernel(A, R, CODES["igd_plus"]) == 0.0
+    assert indicator_kernel(A, R, IGD_PLUS_PORTABLE) == 0.0
+    B = np.array([[-1e308, 1e308], [1e308, -1e308]])
+    Z = np.array([[1e308, 1e308], [-1e308, -1e308]])
+    for code in (CODES["igd_plus"], IGD_PLUS_PORTABLE):
+        assert indicator_kernel(B, Z, code) == np.inf  # the second reference point: every excess overflows

@@ -155,7 +155,8 @@ static MOO_ALWAYS_INLINE double moo_dist_min_body(const double *T, ptrdiff_t nc,
             const double *col = blk + (size_t)j * MOO_EPS_CHUNK, zj = z[j];
             if (plus) {
                 for (int k = 0; k < MOO_EPS_CHUNK; k++) {
-                    const double v = col[k] - zj, p = 0.5 * (v + fabs(v)); /* max(v, 0), exactly */
+                    const double v = col[k] - zj, p = v > 0.0 ? v : 0.0; /* (0.5 (v + |v|) is NaN at v = -inf
+                                                                            * and inf at v > DBL_MAX / 2) */
                     e[k] += p * p;
                 }
             } else {
@@ -176,7 +177,7 @@ static double moo_dist_min_portable(const double *T, ptrdiff_t nc, const double 
  * for the padding, is the same whichever way it is taken) */
 __attribute__((target("avx2"))) static double moo_dist_min_avx2(const double *T, ptrdiff_t nc, const double *z, int d,
                                                                 int plus) {
-    const __m256d half = _mm256_set1_pd(0.5), sign = _mm256_set1_pd(-0.0);
+    const __m256d zero = _mm256_setzero_pd();
     __m256d best = _mm256_set1_pd(INFINITY);
     for (ptrdiff_t c = 0; c < nc; c++) {
         const double *blk = T + (size_t)c * d * MOO_EPS_CHUNK;
@@ -187,7 +188,7 @@ __attribute__((target("avx2"))) static double moo_dist_min_avx2(const double *T,
             const __m256d zj = _mm256_broadcast_sd(z + j);
             for (int q = 0; q < MOO_EPS_CHUNK / 4; q++) {
                 __m256d v = _mm256_sub_pd(_mm256_loadu_pd(col + 4 * q), zj);
-                if (plus) v = _mm256_mul_pd(half, _mm256_add_pd(v, _mm256_andnot_pd(sign, v)));
+                if (plus) v = _mm256_max_pd(v, zero); /* max(v, 0): +0 for v = -0 as the portable path */
                 e[q] = _mm256_add_pd(e[q], _mm256_mul_pd(v, v));
             }
         }
