@@ -16,7 +16,7 @@
 #include "moo_common.h"
 
 /* For the tests: MOO_IND_EPS_ADD_PORTABLE eps_add by the chunk sweep at every d, on its portable path; MOO_IND_IGD_SCAN
- * igd by the scan at every n (d <= 3); MOO_IND_IGD_PORTABLE / MOO_IND_IGD_PLUS_PORTABLE the chunk sweep's portable
+ * igd by the scan at every n and d; MOO_IND_IGD_PORTABLE / MOO_IND_IGD_PLUS_PORTABLE the chunk sweep's portable
  * path at every n and d. */
 enum {
     MOO_IND_IGD = 0, MOO_IND_IGD_PLUS = 1, MOO_IND_EPS_ADD = 2, MOO_IND_EPS_ADD_PORTABLE = 3, MOO_IND_IGD_SCAN = 4,

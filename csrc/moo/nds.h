@@ -1237,42 +1237,43 @@ static int64_t moo_nds_pairs(const double *F, int32_t n, int m, int64_t *out64, 
     double *C = (double *)blk;
     uint64_t *below = (uint64_t *)(blk + s_C), *over = (uint64_t *)(blk + s_C + s_b);
     moo_key *key = (moo_key *)(blk + s_C + 2 * s_b);
-    int32_t *cnt = (int32_t *)(blk + s_C + 2 * s_b + s_k), *q = cnt + n;
+    int32_t *cnt = (int32_t *)(blk + s_C + 2 * s_b + s_k), *q = cnt + n; /* q: Kahn's queue, or the sum order */
     int64_t K = 1;
     if (first_only) {
         for (int32_t i = 0; i < n; i++) key[i] = (moo_key){moo_row_sum(F + (int64_t)i * m, m), i};
         moo_sort_key(key, n);
-        for (int32_t p = 0; p < n; p++) q[p] = (int32_t)key[p].i;
-        moo_pairs_columns(F, n, m, q, np, C);
+        int32_t *ord = q; /* the row at each place */
+        for (int32_t p = 0; p < n; p++) ord[p] = (int32_t)key[p].i;
+        moo_pairs_columns(F, n, m, ord, np, C);
         uint64_t dominated[MOO_PAIRS_WORDS] = {0};
         for (int32_t p = 0; p < n; p++) {
             if (dominated[p >> 6] >> (p & 63) & 1) continue;
             uint64_t bw[MOO_PAIRS_WORDS] = {0}, ow[MOO_PAIRS_WORDS] = {0}, any = 0;
-            moo_pairs_compare(C, np, m, F + (int64_t)q[p] * m, p, bw, ow, avx2);
+            moo_pairs_compare(C, np, m, F + (int64_t)ord[p] * m, p, bw, ow, avx2);
             for (int32_t b = 0; b < w; b++) {
                 any |= bw[b];
                 dominated[b] |= ow[b];
             }
             if (any) dominated[p >> 6] |= 1ULL << (p & 63);
         }
-        for (int32_t p = 0; p < n; p++) out8[q[p]] = !(dominated[p >> 6] >> (p & 63) & 1);
+        for (int32_t p = 0; p < n; p++) out8[ord[p]] = !(dominated[p >> 6] >> (p & 63) & 1);
     } else {
         moo_pairs_columns(F, n, m, NULL, np, C);
         memset(below, 0, 2 * s_b);
         for (int32_t i = 0; i < n; i++)
             moo_pairs_compare(C, np, m, F + (int64_t)i * m, i, below + (int64_t)i * w, over + (int64_t)i * w, avx2);
-        for (int32_t i = 0; i < n; i++) cnt[i] = 0;
-        for (int32_t i = 0; i < n; i++) { /* cnt[i]: row i's dominators; over: every row a row dominates */
+        for (int32_t i = 0; i < n; i++) { /* over: every row a row dominates (row j > i dominates row i) */
             for (int32_t b = 0; b < w; b++) {
-                for (uint64_t o = below[(int64_t)i * w + b]; o; o &= o - 1) { /* row j > i dominates row i */
+                for (uint64_t o = below[(int64_t)i * w + b]; o; o &= o - 1) {
                     const int32_t j = b * 64 + __builtin_ctzll(o);
                     over[(int64_t)j * w + (i >> 6)] |= 1ULL << (i & 63);
-                    cnt[i]++;
                 }
-                for (uint64_t o = over[(int64_t)i * w + b]; o; o &= o - 1) { /* row i dominates row j */
-                    const int32_t j = b * 64 + __builtin_ctzll(o);
-                    if (j > i) cnt[j]++; /* (the bits below i came from the loop above, and were counted there) */
-                }
+            }
+        }
+        for (int32_t i = 0; i < n; i++) cnt[i] = 0;
+        for (int32_t i = 0; i < n; i++) { /* cnt[j]: row j's dominators */
+            for (int32_t b = 0; b < w; b++) {
+                for (uint64_t o = over[(int64_t)i * w + b]; o; o &= o - 1) cnt[b * 64 + __builtin_ctzll(o)]++;
             }
         }
         int32_t head = 0, tail = 0;
