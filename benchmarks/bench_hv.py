@@ -7,12 +7,13 @@ meaningful when other jobs share the machine, where wall time does not. Within a
 one timed block each per round (so a slow spell of the machine hits all of them alike), after one untimed call (the
 first call after another library's runs cold: up to 1.5x slower at N = 100), and a block repeats a fast call until
 it lasts about 2 ms or has called every front once (a single 100-µs call times too coarsely to compare); the time is
-the median over rounds of the block time per call. A block calls each of FRONTS (64) fronts of the same size and shape (seeds 0..63; ``--fronts``;
-fewer where 64 would take over 32 MiB) at most once: called on one input again and again, a CPU's branch predictors
-learn that input's branches, which no real caller sees (at M = 5, N = 100 on one Zen 4 core: ours 55 µs on one
-front, 140 µs on eight; moocore 73 and 263 µs), and a few fronts cycled are learnt as well (at M = 4, N = 100, 8
-fronts cycled 400 times: ours 7.4 µs; each front once between other libraries' calls: 26-30 µs). ``--fronts 1``
-repeats one front for the whole block, the method before.
+the median over rounds of the block time per call. A block calls each of FRONTS (64) fronts of the same size and
+shape (seeds 0..63; ``--fronts``; fewer where 64 would take over 32 MiB) at most once, the untimed call's included:
+called on one input again and again, a CPU's branch predictors learn that input's branches, which no real caller
+sees (at M = 5, N = 100 on one Zen 4 core: ours 55 µs on one front, 140 µs on eight; moocore 73 and 263 µs), and a
+few fronts cycled are learnt as well (at M = 4, N = 100, 8 fronts cycled 400 times: ours 7.4 µs; each front once
+between other libraries' calls: 26-30 µs). ``--fronts 1`` repeats one front for the whole block, the method
+before.
 
     python benchmarks/bench_hv.py [--quick] [--m 5 [6 ...]] [--n 100 [1000 ...]] [--fronts 64]
     python benchmarks/bench_hv.py --contrib [--m 2 3 ...] [--n ...]
@@ -96,8 +97,8 @@ BLOCK_S = 2e-3
 
 def _time_turns(fns: dict, inputs: list[tuple], budget: float, max_rounds: int) -> dict[str, tuple[float, float]]:
     """``{name: (median CPU seconds per call, value on inputs[0])}``, the libraries taking turns, one block each per
-    round; a block calls ``fn(*args)`` for the argument tuples of ``inputs`` in turn, each at most once (one input:
-    repeated)."""
+    round; a block calls ``fn(*args)`` for the argument tuples of ``inputs`` in turn, each at most once and not the
+    last, which the untimed call before the block takes (one input: repeated)."""
     values, calls = {}, {}
     for name, fn in fns.items():  # the warm-up call also sizes the blocks (a slow cell runs twice, not 3 times)
         t = time.process_time()
@@ -107,7 +108,8 @@ def _time_turns(fns: dict, inputs: list[tuple], budget: float, max_rounds: int) 
     start, rounds = time.perf_counter(), 0
     while rounds < max_rounds and (rounds < 3 or time.perf_counter() - start < budget * len(fns)):
         for name, fn in fns.items():
-            k = calls[name] if len(inputs) == 1 else min(calls[name], len(inputs))  # no input twice in a block
+            # no input twice in a block, the untimed call's (the last input) included
+            k = calls[name] if len(inputs) == 1 else min(calls[name], len(inputs) - 1)
             fn(*inputs[-1])  # untimed: the caches and branch predictors were the previous library's
             t = time.process_time()
             for i in range(k):
