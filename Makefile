@@ -11,9 +11,15 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 
+# PyPI's torch is a CUDA build: the venv takes about 7 GB, so a disk without that room is named before pip starts
+# (pip would stop half-way with 'No space left on device').
+NEED_MB ?= 7000
+
 $(STAMP): $(BIN)/python pyproject.toml setup.py
-	$(BIN)/pip install torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install -e ".[dev,tracking,ray,openvino]"
+	@free=$$(df -Pm $(VENV) | awk 'NR == 2 {print $$4}'); if [ "$$free" -lt $(NEED_MB) ]; then \
+	  echo "install: $(VENV) needs about $(NEED_MB) MB free on its disk and $$free MB are; free some space or put the venv on a disk with room (make VENV=/path/.venv)" >&2; exit 1; fi
+	$(BIN)/pip install --no-cache-dir torch==2.14.1 torchvision==0.29.1
+	$(BIN)/pip install --no-cache-dir -e ".[dev,tracking,ray,openvino]"
 	$(BIN)/pip install --no-deps ofa==0.1.0.post202307202001
 	touch $(STAMP)
 
