@@ -17,7 +17,7 @@ def test_pareto_mask_is_the_same_for_any_thread_count(m: int) -> None:
             # from 8,192 rows a thread (fewer rows run on one): large sets, with ties and copies too
             rng.random((200_000, m)), np.round(rng.random((140_000, m)) * 6)]
     # thousands of filter survivors (M = 2, 3: the threads take a share each and then merge their fronts; M = 5:
-    # sorted in parts and swept in blocks): one front with its copies in both halves (reversed, and rounded so that
+    # a part of the first objective each, then tested across parts): one front with its copies in both halves (reversed, and rounded so that
     # some copies dominate others) over dominated rows
     S = np.abs(rng.normal(size=(3000, m)))
     S /= np.linalg.norm(S, axis=1, keepdims=True)
@@ -43,9 +43,10 @@ def four_cpus():
 @pytest.mark.parametrize("m", [4, 6])
 def test_many_survivors_at_m_4_and_up_give_the_same_front_on_any_threads(m: int, four_cpus) -> None:
     """M >= 4 with thousands of filter survivors: on T threads they are sorted in T parts split on the first
-    objective and swept in blocks. The first objective takes few values here, so that the splits fall inside runs of
-    ties; there are copies (in different parts of the rows), rounded copies that dominate others, blocks where most
-    rows pass (a front of 12,000 rows) and blocks where few do (dominated rows)."""
+    objective, each swept on its own thread, and the later parts' fronts tested against the earlier parts'. The first
+    objective takes few values here, so that the splits fall inside runs of ties; there are copies (in different
+    parts of the rows), rounded copies that dominate others, a front of 12,000 rows (every row in its part's front)
+    and dominated rows."""
     rng = np.random.default_rng(m)
     S = np.abs(rng.normal(size=(6000, m)))
     S /= np.linalg.norm(S, axis=1, keepdims=True)
@@ -58,6 +59,22 @@ def test_many_survivors_at_m_4_and_up_give_the_same_front_on_any_threads(m: int,
         want = _sorting.first_front(np.ascontiguousarray(F), int(NDSAlgo.NO_FILTER))
         for t in (1, 2, 3, 4):
             np.testing.assert_array_equal(pareto_mask(F, n_threads=t), want)
+
+
+@pytest.mark.parametrize("m", [4, 5])
+def test_a_row_dominated_only_by_the_row_before_it_in_another_part_is_dropped(m: int, four_cpus) -> None:
+    """Front rows a_k = (k, -k, 0, ...) and rows b_k = (k + 1/2, -k, 0, ...) that only a_k dominates: wherever the
+    threads' parts split the first objective, some b_k opens a part whose row before it (a_k) lies in the part
+    before, and only that part's front drops it."""
+    rng = np.random.default_rng(m)
+    k = np.arange(20000.0)
+    F = np.zeros((2 * k.size, m))
+    F[: k.size, 0], F[: k.size, 1] = k, -k
+    F[k.size:, 0], F[k.size:, 1] = k + 0.5, -k
+    order = rng.permutation(len(F))
+    want = np.arange(len(F))[order] < k.size
+    for t in (1, 2, 3, 4):
+        np.testing.assert_array_equal(pareto_mask(F[order], n_threads=t), want, err_msg=f"{t} threads")
 
 
 def test_threads_report_the_first_bad_row_and_bad_counts() -> None:

@@ -1334,9 +1334,10 @@ static int64_t moo_ff_finish(int32_t n, int m, const double *R, const int32_t *r
  * survivors to the chunk's start and finds the next filter among them, and a pass on the threads packs the chunks
  * together into a second set of arrays, so that the set left and the filters chosen are the same for any T. The
  * first filter pass's survivors have their rows copied together (R) once; the later passes read them there in order
- * and pack only positions in R and sums. The survivors' first front: for M >= 4 moo_kept_front_mt (sorted in parts
- * and swept in blocks on the threads); for M = 2, 3 many survivors are split over the threads, each share reduced
- * to its own first front, and the front of those fronts is the answer. */
+ * and pack only positions in R and sums. The survivors' first front: for M >= 4 moo_kept_front_mt (parts of the
+ * first objective's range sorted and swept a part a thread, then the later parts' fronts tested against the earlier
+ * parts' on the threads); for M = 2, 3 many survivors are split over the threads, each share reduced to its own first
+ * front, and the front of those fronts is the answer. */
 
 /* the survivors' first front runs on one thread a this many survivors */
 #define MOO_MT_MIN_FINISH 2048
@@ -1501,25 +1502,21 @@ static int32_t moo_ff_least(const moo_ff_ctx *x, int C) {
 /* ---- the survivors' first front for M >= 4, on T threads ----
  * moo_rankd's sweep: in lexicographic order a row is in the first front iff no row of the front so far weakly
  * dominates it in objectives 2..M (a copy of the row before it gets that row's answer); the front so far is a k-d
- * tree over those objectives. On T > 1 threads:
- *   - the rows are put in T parts by their first objective (split at quantiles of a sample), each part is sorted
- *     on its own thread, and the parts one after another are the sorted rows;
- *   - the sweep runs in blocks: each of T chunks tests its share of a block's rows against a copy of the tree of its
- *     own (so no thread writes what another reads); then one thread checks the block's few rows that passed against
- *     each other, in order, and every chunk puts those left into its tree as it starts on the next block. The block
- *     grows while few rows pass and shrinks when many do, so that the one-thread part stays short. */
+ * tree over those objectives. On P > 1 threads the rows are put in P parts by their first objective (split at
+ * quantiles of a sample: every row of part k has a smaller first objective than every row of part k + 1, and copies
+ * of a row share its part), and then:
+ *   - each part is sorted and swept on its own thread into a tree of its own: the rows no row of their part
+ *     dominates, the part's own front (part 0's is the answer's part; a later part's may hold more);
+ *   - the rows of the later parts' own fronts are tested on the threads against the trees of the parts before
+ *     theirs, read by every thread at once: a row is in the answer iff none of them dominates it in objectives 2..M
+ *     (testing against a row of an earlier part's own front that is not in the answer is sound: what dominates that
+ *     row dominates this one too). */
 
-/* the rows of a block that pass are about this many; a block holds MOO_SS_MIN_BLOCK to MOO_SS_MAX_BLOCK rows */
-#define MOO_SS_PASS 16
-#define MOO_SS_MIN_BLOCK 256
-#define MOO_SS_MAX_BLOCK 65536
-/* the sweep goes on on one thread when more than half the rows passed, from this many rows on */
-#define MOO_SS_FRONT_AFTER 2048
 /* the parts' splits come from this many sampled rows a part */
 #define MOO_SS_SAMPLE 256
 
 typedef struct {
-    int m, P;          /* P parts (and tree copies), one a thread */
+    int m, P;          /* P parts (and trees), one a thread */
     int32_t cnt;
     double split[MOO_MAX_THREADS]; /* part k: split[k - 1] <= first objective < split[k] */
     int32_t at[MOO_MAX_THREADS + 1]; /* part k's places: [at[k], at[k + 1]) */
@@ -1527,19 +1524,20 @@ typedef struct {
     const int32_t *pos;
     int32_t *ord;      /* their positions in U, in lexicographic order (ties by position) */
     double *V;         /* their rows in that order */
-    uint8_t *r;        /* by position: the part; then by place: 0 in the front, 1 dominated, 2 a copy of the row
-                        * before (for now) */
-    moo_ndt tree[MOO_MAX_THREADS]; /* the front so far, objectives 2..M: one copy a chunk */
-    const int32_t *pass; /* the places that passed in the block before, np of them (not yet in the trees) */
-    int32_t *cand;     /* the block's places that pass its chunk's test: chunk t's ncand[t] at its start */
-    int32_t ncand[MOO_MAX_THREADS];
-    int32_t np, base;  /* base: the block's first place */
+    uint8_t *part;     /* by position: the part */
+    uint8_t *r;        /* by place: 0 in the front, 1 dominated */
+    moo_ndt tree[MOO_MAX_THREADS]; /* part k's own front, objectives 2..M */
+    int32_t *front;    /* the places of part k's own front from at[k] on, nf[k] of them; then the later parts'
+                        * together (the cross test's rows: part k's from fat[k]) */
+    int32_t nf[MOO_MAX_THREADS];
+    int32_t fat[MOO_MAX_THREADS + 1];
+    int32_t scap;      /* room a tree query's stack needs in any tree */
     int err[MOO_MAX_THREADS];
 } moo_ss_ctx;
 
 static inline const double *moo_ss_row(const moo_ss_ctx *x, int32_t i) { return x->V + (int64_t)i * x->m; }
 
-/* the parts of survivors [lo, hi) (rows U[pos[s]]) to r */
+/* the parts of survivors [lo, hi) (rows U[pos[s]]) */
 static void moo_ss_parts(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ss_ctx *x = (moo_ss_ctx *)c;
     (void)t;
@@ -1547,85 +1545,17 @@ static void moo_ss_parts(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
         const double f1 = x->U[(int64_t)x->pos[s] * x->m];
         int k = 0;
         for (int j = 0; j < x->P - 1; j++) k += f1 >= x->split[j]; /* no branch: the parts come at random */
-        x->r[s] = (uint8_t)k;
+        x->part[s] = (uint8_t)k;
     }
 }
 
-/* part k (lo) gathered into its places of ord and sorted, its rows copied in order to V (x->err[k] = -1 when out
- * of memory) */
-static void moo_ss_sort(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
-    moo_ss_ctx *x = (moo_ss_ctx *)c;
-    const int m = x->m;
-    int32_t *ord = x->ord + x->at[k];
-    const int32_t nk = x->at[k + 1] - x->at[k];
-    (void)lo;
-    (void)hi;
-    for (int32_t s = 0, o = 0; o < nk; s++) { /* no branch: the parts come at random */
-        ord[o] = x->pos[s];
-        o += x->r[s] == k;
-    }
-    moo_sortws w;
-    x->err[k] = moo_sortws_init(&w, nk);
-    if (!x->err[k]) moo_lex_range(x->U, m, ord, 0, nk, 0, &w);
-    moo_sortws_free(&w);
-    double *dst = x->V + (int64_t)x->at[k] * m;
-    for (int32_t i = 0; i < nk; i++, dst += m) {
-        if (i + MOO_FF_AHEAD < nk) __builtin_prefetch(x->U + (int64_t)ord[i + MOO_FF_AHEAD] * m);
-        const double *row = x->U + (int64_t)ord[i] * m;
-        for (int j = 0; j < m; j++) dst[j] = row[j];
-    }
-}
-
-/* 1 when row q weakly dominates row a in objectives 2..m (q before a in the sweep's order: q dominates a) */
-static inline int moo_ss_covers(const double *q, const double *a, int m) {
-    int j = 1;
-    while (j < m && q[j] <= a[j]) j++;
-    return j == m;
-}
-
-/* the rows that passed in the block before put into tree t, then places base + [lo, hi) tested against it and
- * against the chunk's earlier rows that passed both: r = 2 for a copy of the row before, 1 dominated, else 0 and
- * the place listed in cand (x->err[t] = -1 when out of memory). Testing against a row that a later check finds
- * dominated is sound: what dominates it dominates the row too. */
-static void moo_ss_test(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
-    moo_ss_ctx *x = (moo_ss_ctx *)c;
-    moo_ndt *T = &x->tree[t];
-    x->err[t] = 0;
-    for (int32_t k = 0; k < x->np; k++) {
-        if (moo_ndt_insert(T, 0, moo_ss_row(x, x->pass[k]) + 1)) {
-            x->err[t] = -1;
-            return;
-        }
-    }
-    const int m = x->m;
-    int32_t *cand = x->cand + lo, nc = 0;
-    for (int32_t i = x->base + (int32_t)lo; i < x->base + (int32_t)hi; i++) {
+/* places [lo, hi) swept with tree T: r = 0 for a row no earlier row of the range dominates (its place listed in
+ * front, nf of them), else 1; a copy of the row before takes its answer. 0, or -1 when out of memory. */
+static int moo_ss_sweep(moo_ss_ctx *x, moo_ndt *T, int32_t lo, int32_t hi, int32_t *front, int32_t *nf) {
+    int32_t o = 0;
+    for (int32_t i = lo; i < hi; i++) {
         const double *row = moo_ss_row(x, i);
-        if (i > 0 && moo_rows_equal(row, moo_ss_row(x, i - 1), m)) {
-            x->r[i] = 2;
-            continue;
-        }
-        int dom = moo_ndt_dominated(T, 0, row + 1);
-        for (int32_t k = 0; k < nc && !dom; k++) dom = moo_ss_covers(moo_ss_row(x, cand[k]), row, m);
-        x->r[i] = (uint8_t)dom;
-        if (!dom) cand[nc++] = i;
-    }
-    x->ncand[t] = nc;
-}
-
-/* the copies (r = 2) among places [0, b) given the answer of the row before them */
-static void moo_ss_copies(moo_ss_ctx *x, int32_t b) {
-    for (int32_t i = 1; i < b; i++) {
-        if (x->r[i] == 2) x->r[i] = x->r[i - 1];
-    }
-}
-
-/* the sweep on one thread, from place b on (tree 0 holding the front before b) */
-static int moo_ss_sweep1(moo_ss_ctx *x, int32_t b) {
-    moo_ndt *T = &x->tree[0];
-    for (int32_t i = b; i < x->cnt; i++) {
-        const double *row = moo_ss_row(x, i);
-        if (i > 0 && moo_rows_equal(row, moo_ss_row(x, i - 1), x->m)) {
+        if (i > lo && moo_rows_equal(row, moo_ss_row(x, i - 1), x->m)) {
             x->r[i] = x->r[i - 1];
         } else if (moo_ndt_dominated(T, 0, row + 1)) {
             x->r[i] = 1;
@@ -1633,53 +1563,70 @@ static int moo_ss_sweep1(moo_ss_ctx *x, int32_t b) {
             x->r[i] = 0;
             if (moo_ndt_insert(T, 0, row + 1)) return -1;
         }
+        if (!x->r[i]) front[o++] = i;
     }
+    *nf = o;
     return 0;
 }
 
-/* the sweep in blocks on P > 1 threads (pass, cand: room for MOO_SS_MAX_BLOCK places each); on one thread from
- * where more than half the rows so far passed (a front: each row that passes costs the one-thread part a test
- * against the block's others, and each tree copy an insertion) */
-static int moo_ss_sweep_blocks(moo_ss_ctx *x, int32_t *pass, int32_t *cand) {
+/* part k (lo): gathered into its places of ord and sorted, its rows copied in order to V, then swept into tree k
+ * (x->err[k] = -1 when out of memory) */
+static void moo_ss_part(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ss_ctx *x = (moo_ss_ctx *)c;
     const int m = x->m;
-    int32_t B = MOO_SS_MIN_BLOCK, passed = 0;
-    x->pass = pass;
-    x->cand = cand;
-    x->np = 0;
-    for (int32_t b = 0; b < x->cnt;) {
-        if (b >= MOO_SS_FRONT_AFTER && passed > b / 2) {
-            for (int32_t k = 0; k < x->np; k++) {
-                if (moo_ndt_insert(&x->tree[0], 0, moo_ss_row(x, pass[k]) + 1)) return -1;
-            }
-            moo_ss_copies(x, b);
-            return moo_ss_sweep1(x, b);
-        }
-        const int32_t e = x->cnt - b < B ? x->cnt : b + B;
-        x->base = b;
-        moo_parallel_for(x->P, x->P, e - b, moo_ss_test, x);
-        for (int t = 0; t < x->P; t++) {
-            if (x->err[t]) return -1;
-        }
-        int32_t np = 0; /* each chunk's candidates in order, against the earlier chunks' rows that passed */
-        for (int t = 0; t < x->P; t++) {
-            const int32_t *ct = cand + moo_chunk_lo(e - b, t, x->P), before = np;
-            for (int32_t c = 0; c < x->ncand[t]; c++) {
-                const int32_t i = ct[c];
-                const double *row = moo_ss_row(x, i);
-                int dom = 0;
-                for (int32_t k = 0; k < before && !dom; k++) dom = moo_ss_covers(moo_ss_row(x, pass[k]), row, m);
-                x->r[i] = (uint8_t)dom;
-                if (!dom) pass[np++] = i;
-            }
-        }
-        x->np = np;
-        passed += np;
-        if (np < MOO_SS_PASS / 2 && B < MOO_SS_MAX_BLOCK) B *= 2;
-        else if (np > 2 * MOO_SS_PASS && B > MOO_SS_MIN_BLOCK) B /= 2;
-        b = e;
+    const int32_t a = x->at[k], nk = x->at[k + 1] - a;
+    int32_t *ord = x->ord + a;
+    (void)lo;
+    (void)hi;
+    for (int32_t s = 0, o = 0; o < nk; s++) { /* no branch: the parts come at random */
+        ord[o] = x->pos[s];
+        o += x->part[s] == k;
     }
-    moo_ss_copies(x, x->cnt);
-    return 0;
+    moo_sortws w;
+    x->err[k] = moo_sortws_init(&w, nk);
+    if (!x->err[k]) moo_lex_range(x->U, m, ord, 0, nk, 0, &w);
+    moo_sortws_free(&w);
+    if (x->err[k]) return;
+    double *dst = x->V + (int64_t)a * m;
+    for (int32_t i = 0; i < nk; i++, dst += m) {
+        if (i + MOO_FF_AHEAD < nk) __builtin_prefetch(x->U + (int64_t)ord[i + MOO_FF_AHEAD] * m);
+        const double *row = x->U + (int64_t)ord[i] * m;
+        for (int j = 0; j < m; j++) dst[j] = row[j];
+    }
+    x->err[k] = moo_ss_sweep(x, &x->tree[k], a, a + nk, x->front + a, &x->nf[k]);
+}
+
+/* the cross test of rows [lo, hi) of the later parts' own fronts against the trees of the parts before theirs
+ * (x->err[t] = -1 when out of memory) */
+static void moo_ss_cross(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ss_ctx *x = (moo_ss_ctx *)c;
+    int32_t *st = (int32_t *)malloc((size_t)x->scap * sizeof(int32_t));
+    x->err[t] = st ? 0 : -1;
+    int k = 1;
+    for (ptrdiff_t s = lo; st && s < hi; s++) {
+        while (s >= x->fat[k + 1]) k++;
+        const int32_t i = x->front[s];
+        const double *c1 = moo_ss_row(x, i) + 1;
+        for (int j = 0; j < k && !x->r[i]; j++) x->r[i] = (uint8_t)moo_ndt_dominated_on(&x->tree[j], 0, c1, st);
+    }
+    free(st);
+}
+
+/* the later parts' own fronts put together in x->front (they lie in it at their parts' places, after the earlier
+ * parts' places), fat[k] where part k's start; returns their number */
+static int32_t moo_ss_gather(moo_ss_ctx *x) {
+    int32_t o = 0;
+    for (int k = 1; k < x->P; k++) {
+        x->fat[k] = o;
+        memmove(x->front + o, x->front + x->at[k], (size_t)x->nf[k] * sizeof(int32_t));
+        o += x->nf[k];
+    }
+    x->fat[x->P] = o;
+    x->scap = 1;
+    for (int k = 0; k < x->P - 1; k++) {
+        if (x->tree[k].scap > x->scap) x->scap = x->tree[k].scap;
+    }
+    return o;
 }
 
 /* The first front (out8) of n rows from the cnt survivors R[pos[i]] (F's rows rkeep[pos[i]]; m >= 4), on T threads
@@ -1690,38 +1637,41 @@ static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_
     memset(&x, 0, sizeof x);
     x.m = m; x.U = R; x.pos = pos; x.cnt = cnt; x.P = T < 1 ? 1 : T;
     int64_t K = MOO_ERR_MEMORY;
-    int32_t *pass = NULL;
     const int32_t ns = x.P > 1 ? (cnt < MOO_SS_SAMPLE * x.P ? cnt : MOO_SS_SAMPLE * x.P) : 0;
     const size_t s_U = MOO_ALIGN((size_t)cnt * m * sizeof(double)), s_o = MOO_ALIGN((size_t)cnt * sizeof(int32_t));
     const size_t s_r = MOO_ALIGN((size_t)cnt);
-    unsigned char *blk = (unsigned char *)moo_scratch_get(1, s_U + s_o + s_r + (size_t)ns * sizeof(double));
+    unsigned char *blk = (unsigned char *)moo_scratch_get(1, s_U + 2 * s_o + 2 * s_r + (size_t)ns * sizeof(double));
     if (!blk) goto done;
     x.V = (double *)blk;
     x.ord = (int32_t *)(blk + s_U);
-    x.r = blk + s_U + s_o;
+    x.front = (int32_t *)(blk + s_U + s_o);
+    x.part = blk + s_U + 2 * s_o;
+    x.r = blk + s_U + 2 * s_o + s_r;
     for (int k = 0; k < x.P; k++) {
         x.tree[k].d = m - 1;
         if (moo_ndt_new_leaf(&x.tree[k], 0) < 0) goto done;
     }
     if (ns > 0) { /* the splits: quantiles of the first objective over a sample */
-        double *smp = (double *)(blk + s_U + s_o + s_r);
+        double *smp = (double *)(blk + s_U + 2 * s_o + 2 * s_r);
         for (int32_t i = 0; i < ns; i++) smp[i] = R[(int64_t)pos[(int64_t)i * cnt / ns] * m];
         qsort(smp, (size_t)ns, sizeof(double), cmp_double);
         for (int k = 1; k < x.P; k++) x.split[k - 1] = smp[(int64_t)k * ns / x.P];
     }
     if (x.P > 1) moo_parallel_for(x.P, MOO_FF_CHUNKS(x.P), cnt, moo_ss_parts, &x);
-    else memset(x.r, 0, (size_t)cnt);
-    for (int32_t s = 0; s < cnt; s++) x.at[x.r[s] + 1]++;
+    else memset(x.part, 0, (size_t)cnt);
+    for (int32_t s = 0; s < cnt; s++) x.at[x.part[s] + 1]++;
     for (int k = 0; k < x.P; k++) x.at[k + 1] += x.at[k];
-    moo_parallel_for(x.P, x.P, x.P, moo_ss_sort, &x);
+    moo_parallel_for(x.P, x.P, x.P, moo_ss_part, &x);
     for (int k = 0; k < x.P; k++) {
         if (x.err[k]) goto done;
     }
     if (x.P > 1) {
-        pass = (int32_t *)malloc(2 * (size_t)MOO_SS_MAX_BLOCK * sizeof(int32_t));
-        if (!pass || moo_ss_sweep_blocks(&x, pass, pass + MOO_SS_MAX_BLOCK)) goto done;
-    } else if (moo_ss_sweep1(&x, 0)) {
-        goto done;
+        const int32_t nc = moo_ss_gather(&x);
+        const int C = 4 * x.P < MOO_MAX_THREADS ? 4 * x.P : MOO_MAX_THREADS;
+        moo_parallel_for(x.P, C, nc, moo_ss_cross, &x);
+        for (int t = 0; t < C; t++) {
+            if (x.err[t]) goto done;
+        }
     }
     memset(out8, 0, (size_t)n);
     for (int32_t i = 0; i < cnt; i++) {
@@ -1729,7 +1679,6 @@ static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_
     }
     K = 1;
 done:
-    free(pass);
     for (int k = 0; k < x.P; k++) moo_ndt_free(&x.tree[k]);
     moo_scratch_release(1);
     return K;
