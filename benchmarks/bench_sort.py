@@ -18,7 +18,10 @@ small sets cycled over 100 repeats are learnt as well.
 
 ``--threads`` times ``pareto_mask`` at 1 and 2 threads (M = 2, 3, 5, 6; uniform points at each N, and a sphere front of
 1e5 points, where every point is in the first front; wall time, since CPU time adds up over threads) next to
-moocore's ``is_nondominated`` and prints the speed-up.
+moocore's ``is_nondominated`` and prints the speed-up. It first prints the host's ceiling for the passes that stream the
+rows from memory: the 2-thread speed-up of a plain read of 48 MiB (NumPy sums of the halves on two threads against one
+sum of the whole; NumPy releases the GIL in them). On a VM whose memory does not serve a second core faster (1.2-1.5x
+there), a call that spends half its time reading its rows cannot reach 2x.
 
 ``--large`` times all fronts (``non_dominated_sort``) on uniform points (``np.random.default_rng(0)``) for M = 2, 3 at
 each N (default 1e5, 1e6, 1e7): ours, moocore's ``pareto_rank`` (skipped when its time, estimated from the previous N
@@ -235,11 +238,39 @@ def _calls_per_block(fn, block_s: float) -> int:
     return max(1, round(block_s / max(time.perf_counter() - t, 1e-9)))
 
 
+STREAM_MIB = 48  # --threads: the streaming read that gives the memory's 2-thread ceiling (about a 1e6 x 6 F)
+
+
+def stream_speedup(rounds: int = 7, calls: int = 20) -> tuple[float, float, float]:
+    """The 2-thread speed-up of a plain streaming read of STREAM_MIB MiB: median, least and most over ``rounds``
+    rounds, each timing ``calls`` sums on one thread and ``calls`` pairs of half sums on two."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    A = np.random.default_rng(0).random(STREAM_MIB * 2**20 // 8)
+    halves = (A[: A.size // 2], A[A.size // 2:])
+    with ThreadPoolExecutor(2) as pool:
+        fns = (A.sum, lambda: sum(pool.map(np.sum, halves)))
+        speedups = []
+        for _ in range(rounds):
+            t = []
+            for fn in fns:
+                fn()
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    fn()
+                t.append(time.perf_counter() - t0)
+            speedups.append(t[0] / t[1])
+    return float(np.median(speedups)), min(speedups), max(speedups)
+
+
 def main_threads(ns: list[int] | None = None) -> list[dict]:
     import moocore
 
     from nsganetv2.moo.sorting import pareto_mask
 
+    med, lo, hi = stream_speedup()
+    print(f"memory: a streaming read of {STREAM_MIB} MiB on 2 threads is {med:.2f}x one (rounds {lo:.2f}-{hi:.2f}): "
+          f"the ceiling of the passes over the rows")
     rows = []
     print(f"first front (pareto_mask), wall seconds per call (median of 7 interleaved rounds, each a block of about "
           f"{THREADS_BLOCK_S * 1e3:.0f} ms after an untimed call)")
