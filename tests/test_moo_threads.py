@@ -16,9 +16,9 @@ def test_pareto_mask_is_the_same_for_any_thread_count(m: int) -> None:
             np.vstack([rng.random((3000, m)), np.abs(rng.normal(size=(300, m)))]), rng.random((65, m)),
             # from 8,192 rows a thread (fewer rows run on one): large sets, with ties and copies too
             rng.random((200_000, m)), np.round(rng.random((140_000, m)) * 6)]
-    # thousands of filter survivors (M = 2, 3: the threads take a share each and then merge their fronts; M = 5:
-    # a part of the first objective each, then tested across parts): one front with its copies in both halves (reversed, and rounded so that
-    # some copies dominate others) over dominated rows
+    # thousands of filter survivors (M = 2, 3: the threads take a share each and then merge their fronts; M = 5: a
+    # part of the first objective each, then tested across parts): one front with its copies in both halves (reversed,
+    # and rounded so that some copies dominate others) over dominated rows
     S = np.abs(rng.normal(size=(3000, m)))
     S /= np.linalg.norm(S, axis=1, keepdims=True)
     sets.append(np.vstack([S, rng.random((140_000, m)) + 1.0, S[::-1], np.round(S * 4) / 4]))
@@ -63,9 +63,10 @@ def test_many_survivors_at_m_4_and_up_give_the_same_front_on_any_threads(m: int,
 
 @pytest.mark.parametrize("m", [4, 5])
 def test_a_row_dominated_only_by_the_row_before_it_in_another_part_is_dropped(m: int, four_cpus) -> None:
-    """Front rows a_k = (k, -k, 0, ...) and rows b_k = (k + 1/2, -k, 0, ...) that only a_k dominates: wherever the
-    threads' parts split the first objective, some b_k opens a part whose row before it (a_k) lies in the part
-    before, and only that part's front drops it."""
+    """Front rows a_k = (k, -k, 0, ...) and rows b_k = (k + 1/2, -k, 0, ...) that only a_k dominates: where the
+    threads' parts split the first objective at some b_k (with 3 and 4 threads for these seeds; 2 threads split at an
+    a_k here), b_k opens a part whose row before it (a_k) lies in the part before, and only that part's front drops
+    it."""
     rng = np.random.default_rng(m)
     k = np.arange(20000.0)
     F = np.zeros((2 * k.size, m))
