@@ -1613,7 +1613,7 @@ static void moo_ss_cross(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
 }
 
 /* the later parts' own fronts put together in x->front (they lie in it at their parts' places, after the earlier
- * parts' places), fat[k] where part k's start; returns their number */
+ * parts' places), part k's from fat[k] on; returns their number */
 static int32_t moo_ss_gather(moo_ss_ctx *x) {
     int32_t o = 0;
     for (int k = 1; k < x->P; k++) {

@@ -11,9 +11,9 @@ boxes go to a sweep over the 5th objective where each point's exclusive 4-D volu
 (While, Bradstreet, Barone 2012) for M >= 9, with limit sets cut down by "cap" points and filtered by
 worse-objective masks, down to QHV-II.
 
-Threads: ``hypervolume(..., n_threads=T)`` runs QHV-II's boxes below the top of its recursion on T threads (M =
-5..8; sets of 256 points and more), adding their volumes up in the single-threaded order, so
-the value is the same, to the bit, for any T. The other algorithms run on one thread whatever T is.
+Threads: ``hypervolume(..., n_threads=T)`` runs QHV-II's boxes below the top of its recursion on T threads (M = 5..8;
+sets of 256 points and more), adding their volumes up in the single-threaded order, so the value is the same, to the
+bit, for any T. The other algorithms run on one thread whatever T is.
 """
 from __future__ import annotations
 
@@ -35,10 +35,10 @@ def hypervolume(F: ArrayLike, ref: ArrayLike, n_threads: int = 1) -> float:
     Rows that do not strictly dominate ``ref`` (some value >= the reference) contribute nothing. Duplicates,
     dominated rows and ties are allowed. Integer and float32 inputs are accepted; M is at most 64.
 
-    ``n_threads`` > 1 computes QHV-II's independent boxes on that many threads: it pays where QHV-II runs (M =
-    5..8) and the front is large (about 1,000 points and up); every other case runs on one
-    thread whatever ``n_threads`` says, and no more threads run than there are CPUs online. The value is the same, to
-    the bit, for any thread count.
+    ``n_threads`` > 1 computes QHV-II's independent boxes on that many threads: it pays where QHV-II runs (M = 5..8)
+    and the front is large (about 1,000 points and up); every other case runs on one thread whatever ``n_threads``
+    says, and no more threads run than there are CPUs online. The value is the same, to the bit, for any thread
+    count.
 
     Raises ``ValueError`` for a non-2-D or empty ``F``, NaN/inf values (naming the first offending row), a
     reference point whose length differs from the number of objectives, or an ``n_threads`` that is not a positive

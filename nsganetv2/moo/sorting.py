@@ -4,14 +4,14 @@ A point ``q`` dominates ``p`` when ``q <= p`` in every objective and ``q < p`` i
 dominate each other, so all copies of a point share its front; :func:`pareto_mask` keeps every copy of a
 non-dominated point (like pymoo and ``moocore.is_nondominated(keep_weakly=True)``).
 
-Algorithms (compiled, ``csrc/moo/nds.h``; tests force one with ``_paths.NDSAlgo``): few rows (M >= 3, up to 64 rows
-at M = 3, 384 at M = 6..10, fewer beyond) compare pairs of rows without a branch, four at a time with AVX2 (where the
-CPU has it). Otherwise rows are swept in lexicographic order. All fronts for M = 2, 3 from 65,536 rows never copy a
-row (int32 order and first-objective keys, about 12 to 16 bytes a point besides the result): M = 2 searches the fronts' least f2 (O(N log K)); M = 3 brackets the front
-through a grid of quantile buckets over (f2, f3) and settles it with small per-bucket staircases. Otherwise the
-sorted rows are copied with duplicates collapsed: M = 2 the same search, M = 3 a staircase per front in a hierarchical bitset (treaps when
-the fronts are very many; O(N log K log N)), M >= 4 ENS-BS with a bucket k-d tree per front (pruned by per-node
-minimum corners).
+Algorithms (compiled, ``csrc/moo/nds.h``; tests force one with ``_paths.NDSAlgo``): few rows (M >= 3, up to 64 rows at
+M = 3, 384 at M = 6..10, fewer beyond) compare pairs of rows without a branch, four at a time with AVX2 (where the CPU
+has it). Otherwise rows are swept in lexicographic order. All fronts for M = 2, 3 from 65,536 rows never copy a row
+(int32 order and first-objective keys, about 12 to 16 bytes a point besides the result): M = 2 searches the fronts'
+least f2 (O(N log K)); M = 3 brackets the front through a grid of quantile buckets over (f2, f3) and settles it with
+small per-bucket staircases. Otherwise the sorted rows are copied with duplicates collapsed: M = 2 the same search,
+M = 3 a staircase per front in a hierarchical bitset (treaps when the fronts are very many; O(N log K log N)), M >= 4
+ENS-BS with a bucket k-d tree per front (pruned by per-node minimum corners).
 """
 from __future__ import annotations
 
