@@ -61,7 +61,7 @@ def test_many_survivors_at_m_4_and_up_give_the_same_front_on_any_threads(m: int,
             np.testing.assert_array_equal(pareto_mask(F, n_threads=t), want)
 
 
-@pytest.mark.parametrize("m", [4, 5])
+@pytest.mark.parametrize("m", [2, 3, 4, 5])
 def test_a_row_dominated_only_by_the_row_before_it_in_another_part_is_dropped(m: int, four_cpus) -> None:
     """Front rows a_k = (k, -k, 0, ...) and rows b_k = (k + 1/2, -k, 0, ...) that only a_k dominates: where the
     threads' parts split the first objective at some b_k (with 3 and 4 threads for these seeds; 2 threads split at an

@@ -316,8 +316,9 @@ typedef struct {
  * on free and page-faulted in again on every call. A block above MOO_SCRATCH_KEEP bytes is released after use;
  * a thread's blocks are freed when the thread exits (pthread key destructor).
  * Slots: 0 sorting workspace (with moo_sort_key's values), 1 the driver's arrays, 2 a kernel's arrays, 3 the
- * first-front filter, 4 its survivors' rows. Each slot has one user at a time. */
-#define MOO_SCRATCH_SLOTS 5
+ * first-front filter, 4 its survivors' rows, 5 the survivors' first front on threads (whose parts call the driver).
+ * Each slot has one user at a time. */
+#define MOO_SCRATCH_SLOTS 6
 #define MOO_SCRATCH_KEEP ((size_t)32 << 20)
 typedef struct {
     unsigned char *buf[MOO_SCRATCH_SLOTS];

@@ -1336,8 +1336,9 @@ static int64_t moo_ff_finish(int32_t n, int m, const double *R, const int32_t *r
  * first filter pass's survivors have their rows copied together (R) once; the later passes read them there in order
  * and pack only positions in R and sums. The survivors' first front: for M >= 4 moo_kept_front_mt (parts of the
  * first objective's range sorted and swept a part a thread, then the later parts' fronts tested against the earlier
- * parts' on the threads); for M = 2, 3 many survivors are split over the threads, each share reduced to its own first
- * front, and the front of those fronts is the answer. */
+ * parts' on the threads); for M = 2, 3 the same parts when the filters left most rows (each part's own front by
+ * moo_front_at, the cross test against the least f2 or a staircase of the parts before), else many survivors are
+ * split over the threads, each share reduced to its own first front, and the front of those fronts is the answer. */
 
 /* the survivors' first front runs on one thread a this many survivors */
 #define MOO_MT_MIN_FINISH 2048
@@ -1522,8 +1523,9 @@ typedef struct {
     int32_t at[MOO_MAX_THREADS + 1]; /* part k's places: [at[k], at[k + 1]) */
     const double *U;   /* the survivors' rows: U[pos[s]] (s < cnt) */
     const int32_t *pos;
-    int32_t *ord;      /* their positions in U, in lexicographic order (ties by position) */
-    double *V;         /* their rows in that order */
+    int32_t *ord;      /* their positions in U, part by part, in lexicographic order (ties by position); M = 2, 3:
+                        * in the order gathered */
+    double *V;         /* their rows in that order; M = 3: the parts' staircases */
     uint8_t *part;     /* by position: the part */
     uint8_t *r;        /* by place: 0 in the front, 1 dominated */
     moo_ndt tree[MOO_MAX_THREADS]; /* part k's own front, objectives 2..M */
@@ -1532,6 +1534,10 @@ typedef struct {
     int32_t nf[MOO_MAX_THREADS];
     int32_t fat[MOO_MAX_THREADS + 1];
     int32_t scap;      /* room a tree query's stack needs in any tree */
+    int algo;          /* M = 2, 3: moo_front_at's algo for a part's own front */
+    int32_t steps[MOO_MAX_THREADS]; /* M = 3: the steps of part k's staircase */
+    double least[MOO_MAX_THREADS]; /* M = 2, 3: part k's least second objective; after moo_ss_gather, the least of
+                                    * parts 0..k - 1 */
     int err[MOO_MAX_THREADS];
 } moo_ss_ctx;
 
@@ -1612,6 +1618,78 @@ static void moo_ss_cross(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
     free(st);
 }
 
+/* ---- M = 2, 3: a part's own front by moo_front_at (its places are its rows in gathered order, unsorted); the cross
+ * test of a later part's front row against an earlier part's front: M = 2, is the least second objective there at
+ * most the row's; M = 3, the earlier part's own front as a staircase over (f2, f3): the rows whose f3 is below that
+ * of every row before them in f2 order, their f2 ascending (in V) and their f3 (after it in V), the last step at or
+ * below the row's f2 found by a binary search ---- */
+
+/* part k (lo) for M = 2, 3 (x->err[k] = -1 when out of memory) */
+static void moo_ss_part23(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ss_ctx *x = (moo_ss_ctx *)c;
+    const int m = x->m;
+    const int32_t a = x->at[k], nk = x->at[k + 1] - a;
+    int32_t *ord = x->ord + a;
+    (void)lo;
+    (void)hi;
+    for (int32_t s = 0, o = 0; o < nk; s++) { /* no branch: the parts come at random */
+        ord[o] = x->pos[s];
+        o += x->part[s] == k;
+    }
+    x->err[k] = -1;
+    if (moo_front_at(x->U, m, ord, nk, x->r + a, x->algo) < 0) return;
+    int32_t o = 0; /* r: 1 in the part's own front so far, now 0 there */
+    double least = INFINITY;
+    for (int32_t i = a; i < a + nk; i++) {
+        x->r[i] = !x->r[i];
+        if (x->r[i]) continue;
+        x->front[a + o++] = i;
+        const double f2 = x->U[(int64_t)x->ord[i] * m + 1];
+        least = f2 < least ? f2 : least;
+    }
+    x->nf[k] = o;
+    x->least[k] = least;
+    if (m == 3 && k < x->P - 1) {
+        moo_key *key = (moo_key *)malloc((size_t)(o > 0 ? o : 1) * sizeof(moo_key));
+        if (!key) return;
+        for (int32_t t = 0; t < o; t++) key[t] = (moo_key){x->U[(int64_t)x->ord[x->front[a + t]] * m + 1], t};
+        moo_sort_key(key, o);
+        double *f2 = x->V + a, *f3 = x->V + x->cnt + a, run = INFINITY;
+        int32_t st = 0; /* the steps: a row whose f3 is below every f3 before it in f2 order */
+        for (int32_t t = 0; t < o; t++) {
+            const double z = x->U[(int64_t)x->ord[x->front[a + key[t].i]] * m + 2];
+            if (z >= run) continue;
+            run = z;
+            f2[st] = key[t].k;
+            f3[st++] = run;
+        }
+        x->steps[k] = st;
+        free(key);
+    }
+    x->err[k] = 0;
+}
+
+/* the cross test for M = 2, 3 of rows [lo, hi) of the later parts' own fronts */
+static void moo_ss_cross23(void *c, int t, ptrdiff_t lo, ptrdiff_t hi) {
+    moo_ss_ctx *x = (moo_ss_ctx *)c;
+    int k = 1;
+    x->err[t] = 0;
+    for (ptrdiff_t s = lo; s < hi; s++) {
+        while (s >= x->fat[k + 1]) k++;
+        const int32_t i = x->front[s];
+        const double *row = x->U + (int64_t)x->ord[i] * x->m;
+        if (x->m == 2) {
+            x->r[i] = x->least[k] <= row[1];
+            continue;
+        }
+        const double up = nextafter(row[1], INFINITY); /* the staircase rows with f2 <= the row's are those below up */
+        for (int j = 0; j < k && !x->r[i]; j++) {
+            const ptrdiff_t u = x->steps[j] ? moo_lower_bound(x->V + x->at[j], x->steps[j], up) : 0;
+            x->r[i] = u > 0 && x->V[x->cnt + x->at[j] + u - 1] <= row[2];
+        }
+    }
+}
+
 /* the later parts' own fronts put together in x->front (they lie in it at their parts' places, after the earlier
  * parts' places), part k's from fat[k] on; returns their number */
 static int32_t moo_ss_gather(moo_ss_ctx *x) {
@@ -1622,6 +1700,13 @@ static int32_t moo_ss_gather(moo_ss_ctx *x) {
         o += x->nf[k];
     }
     x->fat[x->P] = o;
+    double run = INFINITY; /* M = 2: least[k] from a part's own least second objective to the least over the parts
+                            * before it */
+    for (int k = 0; k < x->P; k++) {
+        const double own = x->least[k];
+        x->least[k] = run;
+        run = own < run ? own : run;
+    }
     x->scap = 1;
     for (int k = 0; k < x->P - 1; k++) {
         if (x->tree[k].scap > x->scap) x->scap = x->tree[k].scap;
@@ -1629,25 +1714,26 @@ static int32_t moo_ss_gather(moo_ss_ctx *x) {
     return o;
 }
 
-/* The first front (out8) of n rows from the cnt survivors R[pos[i]] (F's rows rkeep[pos[i]]; m >= 4), on T threads
- * (T <= MOO_MAX_THREADS, capped at the CPUs by the caller). Returns 1 or MOO_ERR_MEMORY. */
+/* The first front (out8) of n rows from the cnt survivors R[pos[i]] (F's rows rkeep[pos[i]]), on T threads (T <=
+ * MOO_MAX_THREADS, capped at the CPUs by the caller); algo: moo_front_at's for the parts' own fronts at m = 2, 3.
+ * Returns 1 or MOO_ERR_MEMORY. */
 static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_t *rkeep, const int32_t *pos,
-                                 int32_t cnt, uint8_t *out8, int T) {
+                                 int32_t cnt, uint8_t *out8, int T, int algo) {
     moo_ss_ctx x;
     memset(&x, 0, sizeof x);
-    x.m = m; x.U = R; x.pos = pos; x.cnt = cnt; x.P = T < 1 ? 1 : T;
+    x.m = m; x.U = R; x.pos = pos; x.cnt = cnt; x.P = T < 1 ? 1 : T; x.algo = algo;
     int64_t K = MOO_ERR_MEMORY;
     const int32_t ns = x.P > 1 ? (cnt < MOO_SS_SAMPLE * x.P ? cnt : MOO_SS_SAMPLE * x.P) : 0;
     const size_t s_U = MOO_ALIGN((size_t)cnt * m * sizeof(double)), s_o = MOO_ALIGN((size_t)cnt * sizeof(int32_t));
     const size_t s_r = MOO_ALIGN((size_t)cnt);
-    unsigned char *blk = (unsigned char *)moo_scratch_get(1, s_U + 2 * s_o + 2 * s_r + (size_t)ns * sizeof(double));
+    unsigned char *blk = (unsigned char *)moo_scratch_get(5, s_U + 2 * s_o + 2 * s_r + (size_t)ns * sizeof(double));
     if (!blk) goto done;
     x.V = (double *)blk;
     x.ord = (int32_t *)(blk + s_U);
     x.front = (int32_t *)(blk + s_U + s_o);
     x.part = blk + s_U + 2 * s_o;
     x.r = blk + s_U + 2 * s_o + s_r;
-    for (int k = 0; k < x.P; k++) {
+    for (int k = 0; k < x.P && m >= 4; k++) {
         x.tree[k].d = m - 1;
         if (moo_ndt_new_leaf(&x.tree[k], 0) < 0) goto done;
     }
@@ -1661,14 +1747,14 @@ static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_
     else memset(x.part, 0, (size_t)cnt);
     for (int32_t s = 0; s < cnt; s++) x.at[x.part[s] + 1]++;
     for (int k = 0; k < x.P; k++) x.at[k + 1] += x.at[k];
-    moo_parallel_for(x.P, x.P, x.P, moo_ss_part, &x);
+    moo_parallel_for(x.P, x.P, x.P, m >= 4 ? moo_ss_part : moo_ss_part23, &x);
     for (int k = 0; k < x.P; k++) {
         if (x.err[k]) goto done;
     }
     if (x.P > 1) {
         const int32_t nc = moo_ss_gather(&x);
         const int C = 4 * x.P < MOO_MAX_THREADS ? 4 * x.P : MOO_MAX_THREADS;
-        moo_parallel_for(x.P, C, nc, moo_ss_cross, &x);
+        moo_parallel_for(x.P, C, nc, m >= 4 ? moo_ss_cross : moo_ss_cross23, &x);
         for (int t = 0; t < C; t++) {
             if (x.err[t]) goto done;
         }
@@ -1679,8 +1765,8 @@ static int64_t moo_kept_front_mt(int32_t n, int m, const double *R, const int32_
     }
     K = 1;
 done:
-    for (int k = 0; k < x.P; k++) moo_ndt_free(&x.tree[k]);
-    moo_scratch_release(1);
+    for (int k = 0; k < x.P; k++) moo_ndt_free(&x.tree[k]); /* zeroed where not made: free(NULL) */
+    moo_scratch_release(5);
     return K;
 }
 
@@ -1733,12 +1819,12 @@ static int64_t moo_first_filtered(const double *F, int32_t n, int m, uint8_t *ou
         goto done;
     }
     const int S = cnt / MOO_MT_MIN_FINISH < T ? cnt / MOO_MT_MIN_FINISH : T; /* threads for the survivors */
-    if (m >= 4) {
-        K = moo_kept_front_mt(n, m, x.R, x.rkeep, x.keep, cnt, out8, S);
+    if (m >= 4 || (S > 1 && cnt > n / 2)) { /* M = 2, 3: when the filters left most rows (as on a single front) */
+        K = moo_kept_front_mt(n, m, x.R, x.rkeep, x.keep, cnt, out8, S, algo);
         goto done;
     }
-    if (S > 1 && cnt <= n / 2) { /* shares, one a thread (not when the filters left most rows: on a front the shares
-                                  * keep what they get, and the front of their fronts costs as much as one thread) */
+    if (S > 1) { /* shares, one a thread (the parts above when the filters left most rows: on a front the shares keep
+                  * what they get, and the front of their fronts costs as much as one thread) */
         moo_parallel_for(T, S, cnt, moo_ff_chunk_front, &x);
         for (int t = 0; t < S; t++) {
             if (x.bad[t] < 0) { K = x.bad[t]; goto done; }
