@@ -64,10 +64,10 @@ def pareto_mask(F: ArrayLike, n_threads: int = 1) -> np.ndarray:
     Only the first front is computed (cheaper than :func:`non_dominated_sort`). Every copy of a duplicated
     non-dominated point is kept (``True``). ``n_threads`` > 1 runs the linear filter passes over the rows on up to
     that many threads (one per 8,192 rows and per CPU online at most: shorter passes run on one), and the first front
-    of many survivors too (M >= 4: each part of the first objective's range swept on its own thread, then the later
-    parts' fronts tested against the earlier parts'; M = 2, 3: each thread's share reduced to its own front before
-    the front of those, unless the filters left most rows, as on a single front); the mask is the same for any thread
-    count.
+    of many survivors too (M >= 4, and M = 2, 3 where the filters left most rows, as on a single front: each part of
+    the first objective's range reduced to its own front on its own thread, then the later parts' fronts tested
+    against the earlier parts'; M = 2, 3 otherwise: each thread's share reduced to its own front before the front of
+    those); the mask is the same for any thread count.
     """
     n_threads = thread_count(n_threads)
     A = _objectives(F)
