@@ -1575,19 +1575,26 @@ static int moo_ss_sweep(moo_ss_ctx *x, moo_ndt *T, int32_t lo, int32_t hi, int32
     return 0;
 }
 
+/* part k's positions gathered into its places of ord, in order; returns them */
+static int32_t *moo_ss_part_ord(moo_ss_ctx *x, int k) {
+    int32_t *ord = x->ord + x->at[k];
+    const int32_t nk = x->at[k + 1] - x->at[k];
+    for (int32_t s = 0, o = 0; o < nk; s++) { /* no branch: the parts come at random */
+        ord[o] = x->pos[s];
+        o += x->part[s] == k;
+    }
+    return ord;
+}
+
 /* part k (lo): gathered into its places of ord and sorted, its rows copied in order to V, then swept into tree k
  * (x->err[k] = -1 when out of memory) */
 static void moo_ss_part(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ss_ctx *x = (moo_ss_ctx *)c;
     const int m = x->m;
     const int32_t a = x->at[k], nk = x->at[k + 1] - a;
-    int32_t *ord = x->ord + a;
+    int32_t *ord = moo_ss_part_ord(x, k);
     (void)lo;
     (void)hi;
-    for (int32_t s = 0, o = 0; o < nk; s++) { /* no branch: the parts come at random */
-        ord[o] = x->pos[s];
-        o += x->part[s] == k;
-    }
     moo_sortws w;
     x->err[k] = moo_sortws_init(&w, nk);
     if (!x->err[k]) moo_lex_range(x->U, m, ord, 0, nk, 0, &w);
@@ -1629,13 +1636,9 @@ static void moo_ss_part23(void *c, int k, ptrdiff_t lo, ptrdiff_t hi) {
     moo_ss_ctx *x = (moo_ss_ctx *)c;
     const int m = x->m;
     const int32_t a = x->at[k], nk = x->at[k + 1] - a;
-    int32_t *ord = x->ord + a;
+    int32_t *ord = moo_ss_part_ord(x, k);
     (void)lo;
     (void)hi;
-    for (int32_t s = 0, o = 0; o < nk; s++) { /* no branch: the parts come at random */
-        ord[o] = x->pos[s];
-        o += x->part[s] == k;
-    }
     x->err[k] = -1;
     if (moo_front_at(x->U, m, ord, nk, x->r + a, x->algo) < 0) return;
     int32_t o = 0; /* r: 1 in the part's own front so far, now 0 there */
